@@ -1,0 +1,1334 @@
+/* zenith.h v0.1.0 -- zero-copy networking for Linux on io_uring: buffer pool (this release). MIT licence, see end of file.
+
+QUICK START
+    In exactly one C or C++ file:
+
+        #define ZENITH_IMPLEMENTATION
+        #include "zenith.h"
+
+    and include "zenith.h" without the define everywhere else. Link with -luring -pthread.
+    Put the define and the include before any other #include in that file, or define
+    _GNU_SOURCE yourself: the implementation needs the GNU/POSIX declarations of glibc
+    (mmap flags, madvise) and can only switch them on before the first system header.
+
+    Requirements: Linux, gcc or clang (C99 or later, or C++11 or later), liburing >= 2.3.
+    Kernel: the pool needs nothing special; fixed-buffer registration needs io_uring (5.1+).
+
+    Smallest program (cc quick.c -I. -luring -pthread):
+
+        #define ZENITH_IMPLEMENTATION
+        #include "zenith.h"
+        #include <stdio.h>
+
+        int main(void) {
+            zenith_pool_config cfg = {0};            // zero means default: 4096 B x 1024
+            int err;
+            zenith_pool *pool = zenith_pool_create(&cfg, &err);
+            if (!pool) { printf("pool: %s\n", zenith_strerror(err)); return 1; }
+            char *buf = (char *)zenith_pool_acquire(pool);  // page-aligned, 4096 B
+            buf[0] = 'z';
+            zenith_pool_release(pool, buf);          // 0, or a negative code
+            zenith_pool_destroy(pool);
+            return 0;
+        }
+
+CONFIGURATION (define before including; "impl" = only the ZENITH_IMPLEMENTATION file)
+    macro                       default          where   meaning
+    ZENITH_IMPLEMENTATION       -                impl    compile the implementation here
+    ZENITH_STATIC               -                every   all functions static (private copy per TU)
+    ZENITH_SHARED               -                every   default visibility for a -fvisibility=hidden .so
+    ZENITH_API                  extern           every   linkage of every public function
+    ZENITH_ASSERT(c)            assert(c)        impl    internal invariants only; bad input is
+                                                         always a negative code, never an assert
+    ZENITH_MALLOC(sz)/ZENITH_FREE(p)  malloc/free impl   metadata allocator (both or neither)
+    ZENITH_POOL_MAX_THREADS     64               impl    threads that get a per-thread cache in each
+                                                         pool; further threads use the shared path
+    ZENITH_POOL_MAX_CACHE       1024             impl    largest per-thread cache (buffers)
+    ZENITH_POOL_DEBUG           off              impl    checked pool: double releases caught with
+                                                         atomics even when they race (see ERRORS)
+
+OVERVIEW
+    This release holds the foundation and the buffer pool (zenith_pool): fixed-size buffers
+    carved from one contiguous mmap'd slab, page-aligned, index-addressed, optionally on huge
+    pages or on memory you provide (e.g. a NUMA node's), optionally pre-faulted. Acquire and
+    release are O(1) for any number of threads: a per-thread cache in front of a lock-free,
+    ABA-safe shared backend. The common path has no atomic read-modify-write, no fence and no
+    syscall. All buffers can be registered with an io_uring instance as fixed buffers, buffer
+    index = pool index. The io_uring ring and TCP server, and the FFI data-plane API, follow in
+    later releases; zenith_numa.h holds the NUMA helpers.
+
+STEP BY STEP
+    1. Fill a zenith_pool_config (zero = default in every field) and zenith_pool_create() it.
+    2. On any thread: p = zenith_pool_acquire(pool); NULL means exhausted (never blocks).
+    3. Use the buffer; pass it to another thread if you like; any thread may release it.
+    4. zenith_pool_release(pool, p) returns 0, or a negative code for a pointer that is foreign,
+       not at a buffer boundary, or already free (the pool is left untouched then).
+    5. Optional: zenith_pool_register(pool, &ring) for READ_FIXED/WRITE_FIXED with
+       buf_index = zenith_pool_index(pool, p).
+    6. zenith_pool_destroy(pool) when no thread uses it any more.
+
+MEMORY & OWNERSHIP
+    - zenith_pool_create: the config is borrowed for the call. The pool owns the slab (unless
+      you passed cfg.memory: then you own it and must keep it alive until destroy returns).
+    - zenith_pool_acquire hands you the buffer: you own it until you release it. Release moves
+      it back to the pool; touching it afterwards is a use-after-release.
+    - Pointers returned by zenith_pool_at / zenith_pool_get_info are borrowed from the pool: valid
+      until zenith_pool_destroy.
+    - Strings from zenith_strerror / zenith_errname / zenith_version_string are static.
+    - The pool mallocs only in create (metadata, through ZENITH_MALLOC or cfg.allocator) and
+      in zenith_pool_register (a temporary iovec array). Acquire and release never do.
+
+ERRORS
+    Every fallible call returns int: 0 (or a count) on success, a negative code on failure.
+    Creators return a handle, or NULL with the code stored through an optional int *err.
+    Zenith's own codes are small negatives (ZENITH_E_*, listed below; -1..-4 are the design's
+    fixed values). A kernel error is carried, not flattened: ZENITH_ESYS(errno) = -(1000+errno);
+    zenith_errno(code) gives the errno back. zenith_strerror() and zenith_errname() name every
+    code of both ranges.
+
+    Double releases. The fast path keeps one state byte per buffer and checks it with a plain
+    (relaxed) load and store: every double release that is ordered with the first release --
+    same thread, or a thread that learned of the buffer through any synchronisation -- is
+    rejected with ZENITH_E_DOUBLE_RELEASE. Two releases of the same buffer that *race* on two
+    threads with no ordering between them can both pass the check; that is a data race in the
+    caller. Build the implementation with ZENITH_POOL_DEBUG to catch those too (the state byte
+    is then swapped atomically: an atomic RMW per release and per acquire).
+
+THREADING
+    - zenith_pool_acquire / release / acquire_bulk / release_bulk / index / at / get_stats / get_info /
+      flush: any thread, concurrently, no lock. A buffer may be released on another thread
+      than the one that acquired it.
+    - Each thread keeps up to cache_size buffers in its own cache. Its cached buffers return
+      to the shared pool when the thread exits, or when it calls zenith_pool_flush(). Buffers
+      cached by thread A are not visible to thread B: size the pool for that (see LIMITS).
+    - zenith_pool_create: any thread. zenith_pool_destroy: one thread, once no other thread
+      uses the pool (the caller synchronises).
+    - zenith_pool_register / unregister: the thread that owns the ring.
+    - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
+
+LIMITS
+    - buffer_size: multiple of 64, from 64 B to 1 GiB; buffers are page-aligned when the size
+      is a multiple of the page size (4096), else 64-byte aligned.
+    - buffer_count: 1 .. 2^31-1 (and the slab must fit the address space).
+    - At most ZENITH_POOL_MAX_THREADS threads per process hold a cache at once (thread slots are
+      recycled on thread exit); further threads use the lock-free shared path.
+    - Per-thread caches park up to cache_size buffers each; give the pool at least
+      threads * cache_size buffers beyond your working set, or set ZENITH_POOL_NO_CACHE.
+    - zenith_pool_register: at most 16384 buffers of at most 1 GiB (kernel limits).
+
+ZENITH DOES NOT
+    print anything, abort on bad input, allocate on acquire/release, or take a lock on any path
+    but create, destroy, thread exit and zenith_pool_flush (a mutex guarding the pool list).
+
+CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
+*/
+#ifndef ZENITH_H_INCLUDED
+#define ZENITH_H_INCLUDED
+
+/* The implementation wants glibc's GNU/POSIX declarations; this only helps if zenith.h with
+   ZENITH_IMPLEMENTATION comes before any other system header (see QUICK START). */
+#if defined(ZENITH_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1
+#endif
+
+#define ZENITH_VERSION_MAJOR 0
+#define ZENITH_VERSION_MINOR 1
+#define ZENITH_VERSION_PATCH 0
+#define ZENITH_VERSION_STRING "0.1.0"
+/* Packed: major * 1000000 + minor * 1000 + patch. */
+#define ZENITH_MAKE_VERSION(major, minor, patch) ((major) * 1000000L + (minor) * 1000L + (patch))
+#define ZENITH_VERSION ZENITH_MAKE_VERSION(ZENITH_VERSION_MAJOR, ZENITH_VERSION_MINOR, ZENITH_VERSION_PATCH)
+/* True when this header is version a.b.c or newer. */
+#define ZENITH_VERSION_AT_LEAST(a, b, c) (ZENITH_VERSION >= ZENITH_MAKE_VERSION(a, b, c))
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef ZENITH_API
+#if defined(ZENITH_STATIC)
+#if defined(__GNUC__)
+#define ZENITH_API static __attribute__((unused))
+#else
+#define ZENITH_API static
+#endif
+#elif defined(ZENITH_SHARED) && defined(__GNUC__)
+#define ZENITH_API extern __attribute__((visibility("default")))
+#else
+#define ZENITH_API extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+   Errors
+   ------------------------------------------------------------------------------------------ */
+
+/* X(name, value, description). -1..-4 are fixed by the design; new codes are appended. */
+#define ZENITH_ERROR_LIST(X)                                                                       \
+    X(ZENITH_OK, 0, "success")                                                                     \
+    X(ZENITH_E_NULL, -1, "null pointer")                                                           \
+    X(ZENITH_E_FULL, -2, "buffer full (pool empty, ring full or send queue full)")                 \
+    X(ZENITH_E_PLUGIN, -3, "plugin load error")                                                    \
+    X(ZENITH_E_FFI, -4, "FFI conversion error")                                                    \
+    X(ZENITH_E_INVAL, -5, "invalid argument")                                                      \
+    X(ZENITH_E_NOMEM, -6, "out of memory")                                                         \
+    X(ZENITH_E_UNSUPPORTED, -7, "not supported by this kernel or build")                           \
+    X(ZENITH_E_STALE, -8, "closed or stale id")                                                    \
+    X(ZENITH_E_EXIST, -9, "already exists")                                                        \
+    X(ZENITH_E_TIMEDOUT, -10, "timed out")                                                         \
+    X(ZENITH_E_FOREIGN, -11, "pointer is not from this pool")                                      \
+    X(ZENITH_E_MISALIGNED, -12, "pointer is not at a buffer boundary")                             \
+    X(ZENITH_E_DOUBLE_RELEASE, -13, "buffer is already free (double release)")                     \
+    X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers")   \
+    X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
+    X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)")
+
+enum zenith_error {
+#define ZENITH__ENUM(name, value, text) name = value,
+    ZENITH_ERROR_LIST(ZENITH__ENUM)
+#undef ZENITH__ENUM
+    ZENITH_E_LAST_ = -17
+};
+
+/* Kernel errors: one code per errno, in a range of their own, never colliding with the above. */
+#define ZENITH_ESYS_BASE 1000
+#define ZENITH_ESYS(e) (-(ZENITH_ESYS_BASE + (e)))
+#define ZENITH_IS_ESYS(code) ((code) <= -ZENITH_ESYS_BASE - 1 && (code) >= -ZENITH_ESYS_BASE - 4095)
+
+/* Description of any code (Zenith's or ZENITH_ESYS). Never NULL; static; any thread. */
+ZENITH_API const char *zenith_strerror(int code);
+/* Name of any code: "ZENITH_E_FULL", "ECONNRESET" for ZENITH_ESYS(ECONNRESET), "ZENITH_E_UNKNOWN"
+   for a code that is neither. Never NULL; static; any thread. */
+ZENITH_API const char *zenith_errname(int code);
+/* The errno carried by a ZENITH_ESYS code, or 0 for any other code. Any thread. */
+ZENITH_API int zenith_errno(int code);
+
+/* Version of the compiled implementation (ZENITH_VERSION packing), to catch a header/.so
+   mismatch: compare with ZENITH_VERSION. Any thread. */
+ZENITH_API long zenith_version(void);
+/* "0.1.0". Static; any thread. */
+ZENITH_API const char *zenith_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+   Buffer pool
+   ------------------------------------------------------------------------------------------ */
+
+struct io_uring; /* liburing's ring; only a pointer crosses this API */
+typedef struct zenith_pool zenith_pool;
+
+/* Optional runtime allocator for metadata (FFI callers cannot define macros). Both functions or
+   neither. free gets the size that alloc was asked for. */
+typedef struct zenith_allocator {
+    void *(*alloc)(size_t size, void *user);
+    void (*free)(void *ptr, size_t size, void *user);
+    void *user;
+} zenith_allocator;
+
+enum zenith_pool_flags {
+    /* Try a hugetlb mapping (2 MiB pages); if none are reserved, fall back to normal pages with
+       transparent-huge-page advice. zenith_pool_get_info tells which was taken. */
+    ZENITH_POOL_HUGE_PAGES = 1u << 0,
+    /* With ZENITH_POOL_HUGE_PAGES: fail with ZENITH_ESYS(errno) instead of falling back. */
+    ZENITH_POOL_HUGE_PAGES_REQUIRED = 1u << 1,
+    /* Fault every page of the slab in at create, so no acquire ever meets a first-touch fault. */
+    ZENITH_POOL_PREFAULT = 1u << 2,
+    /* No per-thread caches: every acquire and release goes to the lock-free shared backend
+       (one CAS each). Nothing is ever parked in a thread. */
+    ZENITH_POOL_NO_CACHE = 1u << 3
+};
+
+/* Zero means default in every field. Borrowed for the call. */
+typedef struct zenith_pool_config {
+    size_t buffer_size;     /* bytes per buffer, a multiple of 64; 0 = 4096 */
+    uint32_t buffer_count;  /* 0 = 1024 */
+    uint32_t cache_size;    /* per-thread cache capacity; 0 = min(256, buffer_count / 8),
+                               at most ZENITH_POOL_MAX_CACHE */
+    uint32_t flags;         /* enum zenith_pool_flags */
+    uint32_t reserved_;     /* must be 0 */
+    void *memory;           /* nullable: caller-owned slab, page-aligned; ignored flags:
+                               HUGE_PAGES. Must outlive the pool. */
+    size_t memory_size;     /* bytes at memory: at least buffer_size * buffer_count */
+    zenith_allocator allocator; /* nullable functions: metadata allocator */
+} zenith_pool_config;
+
+/* Counters are sums of per-thread counters: exact when no acquire or release is in flight,
+   a close snapshot otherwise. */
+typedef struct zenith_pool_stats {
+    uint64_t total;             /* buffer_count */
+    uint64_t in_use;            /* acquired and not yet released */
+    uint64_t free;              /* total - in_use (includes buffers parked in thread caches) */
+    uint64_t acquires;          /* successful acquires (bulk: one per buffer) */
+    uint64_t releases;          /* successful releases (bulk: one per buffer) */
+    uint64_t failed_acquires;   /* acquires that returned NULL / bulk calls that failed */
+    uint64_t rejected_releases; /* = rejected_foreign + rejected_misaligned + rejected_double */
+    uint64_t rejected_foreign;
+    uint64_t rejected_misaligned;
+    uint64_t rejected_double;
+} zenith_pool_stats;
+
+enum zenith_pool_info_flags {
+    ZENITH_POOL_INFO_HUGETLB = 1u << 0,      /* slab is on hugetlb pages */
+    ZENITH_POOL_INFO_THP_ADVISED = 1u << 1,  /* slab advised MADV_HUGEPAGE */
+    ZENITH_POOL_INFO_PREFAULTED = 1u << 2,   /* every page was faulted in at create */
+    ZENITH_POOL_INFO_CALLER_MEMORY = 1u << 3, /* slab is cfg.memory */
+    ZENITH_POOL_INFO_DEBUG = 1u << 4         /* implementation built with ZENITH_POOL_DEBUG */
+};
+
+typedef struct zenith_pool_info {
+    void *base;            /* first buffer (borrowed; valid until destroy) */
+    size_t buffer_size;
+    uint32_t buffer_count;
+    uint32_t cache_size;   /* effective per-thread cache capacity (0 with NO_CACHE) */
+    size_t slab_size;      /* bytes mapped or used for buffers */
+    size_t metadata_size;  /* bytes allocated for bookkeeping */
+    uint32_t flags;        /* enum zenith_pool_info_flags */
+    uint32_t registered;   /* rings this pool is registered with (zenith_pool_register) */
+} zenith_pool_info;
+
+/* Creates a pool.
+   Params: cfg (in, borrowed, nullable = all defaults); err (out, nullable): 0 or the code.
+   Returns: the pool, or NULL with *err =
+     ZENITH_E_INVAL: buffer_size not a multiple of 64 or > 1 GiB, buffer_count > 2^31-1,
+                     cache_size > ZENITH_POOL_MAX_CACHE, unknown flags, reserved_ != 0,
+                     cfg.memory not page-aligned or smaller than the slab, half an allocator
+     ZENITH_E_RANGE: buffer_size * buffer_count overflows
+     ZENITH_E_NOMEM: metadata allocation failed
+     ZENITH_ESYS(e): mmap failed (e.g. ENOMEM; with HUGE_PAGES_REQUIRED, no huge pages)
+   Thread safety: any thread. Lifetime: until zenith_pool_destroy. */
+ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg, int *err);
+
+/* Destroys the pool: unmaps the slab (unless caller-provided) and frees metadata. Buffers still
+   out, and buffers cached by other live threads, become invalid. Accepts NULL.
+   Thread safety: one thread, when no other thread uses the pool. Not while registered with a
+   ring that is still alive if the kernel may still access the buffers (unregister first). */
+ZENITH_API void zenith_pool_destroy(zenith_pool *pool);
+
+/* Takes one buffer. O(1); never blocks, never allocates, no atomic RMW on the cached path.
+   Returns: the buffer (owned by the caller until released), or NULL if pool is NULL or no buffer
+   is free to this thread (counted in failed_acquires).
+   Thread safety: any thread. */
+ZENITH_API void *zenith_pool_acquire(zenith_pool *pool);
+
+/* Gives a buffer back. O(1); never blocks.
+   Params: buf (in, ownership moves to the pool).
+   Returns: 0, or (pool untouched, counted in rejected_releases)
+     ZENITH_E_NULL: pool or buf is NULL
+     ZENITH_E_FOREIGN: buf is not inside this pool's slab
+     ZENITH_E_MISALIGNED: buf is inside the slab but not at the start of a buffer
+     ZENITH_E_DOUBLE_RELEASE: buf is already free (see ERRORS for which races need the debug build)
+   Thread safety: any thread, including one that did not acquire the buffer. */
+ZENITH_API int zenith_pool_release(zenith_pool *pool, void *buf);
+
+/* Takes n buffers, all or nothing. Params: bufs (out, n entries).
+   Returns: n, or ZENITH_E_NULL (pool or bufs NULL), ZENITH_E_FULL (fewer than n free to this
+   thread; nothing taken). n == 0 returns 0. Thread safety: any thread. */
+ZENITH_API int zenith_pool_acquire_bulk(zenith_pool *pool, void **bufs, unsigned n);
+
+/* Gives n buffers back, all or nothing: every pointer is checked first (including the same
+   pointer twice in bufs); on any bad pointer nothing is released and its code is returned.
+   Returns: n, or a code of zenith_pool_release. Thread safety: any thread. */
+ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, unsigned n);
+
+/* Buffer index of a pointer at a buffer boundary (0 .. buffer_count-1), the kernel's buf_index.
+   Returns: the index, or ZENITH_E_NULL, ZENITH_E_FOREIGN, ZENITH_E_MISALIGNED. Does not check
+   whether the buffer is in use. Thread safety: any thread. */
+ZENITH_API int zenith_pool_index(const zenith_pool *pool, const void *buf);
+
+/* Pointer to buffer number index, or NULL if pool is NULL or index is out of range.
+   Does not acquire it. Thread safety: any thread. */
+ZENITH_API void *zenith_pool_at(const zenith_pool *pool, uint32_t index);
+
+/* Returns this thread's cached buffers to the shared pool, so other threads can take them.
+   Returns: the number of buffers moved, or ZENITH_E_NULL. Thread safety: any thread (acts on
+   the calling thread's cache only). */
+ZENITH_API int zenith_pool_flush(zenith_pool *pool);
+
+/* Fills *out with the counters. Returns 0 or ZENITH_E_NULL. Cost: one pass over the thread
+   caches (ZENITH_POOL_MAX_THREADS + 1 cache lines). Thread safety: any thread. */
+ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats *out);
+
+/* Fills *out with the pool's geometry and placement. Returns 0 or ZENITH_E_NULL.
+   Thread safety: any thread. */
+ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *out);
+
+/* Registers every buffer with the ring as a fixed buffer, buffer index = pool index, so
+   IORING_OP_READ_FIXED / WRITE_FIXED take buf_index = zenith_pool_index(pool, buf).
+   The pool keeps working whether or not this succeeds.
+   Returns: 0, or
+     ZENITH_E_NULL: pool or ring is NULL
+     ZENITH_E_RANGE: more than 16384 buffers, or buffers over 1 GiB (kernel limits)
+     ZENITH_E_MEMLOCK: RLIMIT_MEMLOCK is too low to pin the slab (raise it, e.g.
+                       `ulimit -l`, or grant CAP_IPC_LOCK); the pool stays usable unregistered
+     ZENITH_E_NOMEM: the temporary iovec array could not be allocated
+     ZENITH_ESYS(e): the kernel refused (EBUSY: the ring already has fixed buffers, ...)
+   Thread safety: the thread that owns the ring. */
+ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring);
+
+/* Unregisters the ring's fixed buffers (registered by zenith_pool_register).
+   Returns: 0, ZENITH_E_NULL, ZENITH_ESYS(e) (ENXIO: nothing registered).
+   Thread safety: the thread that owns the ring. */
+ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZENITH_H_INCLUDED */
+
+/* =============================================================================================
+   Implementation
+   ========================================================================================== */
+#if defined(ZENITH_IMPLEMENTATION) && !defined(ZENITH_IMPLEMENTATION_INCLUDED)
+#define ZENITH_IMPLEMENTATION_INCLUDED
+
+#if defined(ZENITH_MALLOC) != defined(ZENITH_FREE)
+#error "zenith.h: define both ZENITH_MALLOC and ZENITH_FREE, or neither"
+#endif
+#if !defined(__linux__)
+#error "zenith.h: Linux only"
+#endif
+#if !defined(__GNUC__)
+#error "zenith.h: needs gcc or clang (__atomic builtins)"
+#endif
+
+#ifndef ZENITH_MALLOC
+#include <stdlib.h>
+#define ZENITH_MALLOC(sz) malloc(sz)
+#define ZENITH_FREE(p) free(p)
+#endif
+#ifndef ZENITH_ASSERT
+#include <assert.h>
+#define ZENITH_ASSERT(c) assert(c)
+#endif
+#ifndef ZENITH_POOL_MAX_THREADS
+#define ZENITH_POOL_MAX_THREADS 64
+#endif
+#ifndef ZENITH_POOL_MAX_CACHE
+#define ZENITH_POOL_MAX_CACHE 1024
+#endif
+#if ZENITH_POOL_MAX_THREADS < 1 || ZENITH_POOL_MAX_THREADS > 4096
+#error "zenith.h: ZENITH_POOL_MAX_THREADS must be 1..4096"
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__) && !defined(__USE_MISC)
+#error "zenith.h: the implementation needs glibc's default/GNU declarations: #define _GNU_SOURCE before the first #include of this file, or include zenith.h with ZENITH_IMPLEMENTATION first"
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wcast-align"
+#endif
+#include <liburing.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZENITH__LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZENITH__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZENITH__NOINLINE __attribute__((noinline))
+#define ZENITH__LINE 64u
+#define ZENITH__NONE UINT32_MAX
+#define ZENITH__FREE_STATE 0u
+#define ZENITH__USED_STATE 1u
+#define ZENITH__MAX_REG_BUFFERS 16384u
+#define ZENITH__MAX_BUFFER_SIZE ((size_t)1 << 30)
+#define ZENITH__HUGE_PAGE ((size_t)2 << 20)
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+#define ZENITH__ERRNO_LIST(X) \
+    X(EPERM, "Operation not permitted") \
+    X(ENOENT, "No such file or directory") \
+    X(ESRCH, "No such process") \
+    X(EINTR, "Interrupted system call") \
+    X(EIO, "Input/output error") \
+    X(ENXIO, "No such device or address") \
+    X(E2BIG, "Argument list too long") \
+    X(ENOEXEC, "Exec format error") \
+    X(EBADF, "Bad file descriptor") \
+    X(ECHILD, "No child processes") \
+    X(EAGAIN, "Resource temporarily unavailable") \
+    X(ENOMEM, "Cannot allocate memory") \
+    X(EACCES, "Permission denied") \
+    X(EFAULT, "Bad address") \
+    X(ENOTBLK, "Block device required") \
+    X(EBUSY, "Device or resource busy") \
+    X(EEXIST, "File exists") \
+    X(EXDEV, "Invalid cross-device link") \
+    X(ENODEV, "No such device") \
+    X(ENOTDIR, "Not a directory") \
+    X(EISDIR, "Is a directory") \
+    X(EINVAL, "Invalid argument") \
+    X(ENFILE, "Too many open files in system") \
+    X(EMFILE, "Too many open files") \
+    X(ENOTTY, "Inappropriate ioctl for device") \
+    X(ETXTBSY, "Text file busy") \
+    X(EFBIG, "File too large") \
+    X(ENOSPC, "No space left on device") \
+    X(ESPIPE, "Illegal seek") \
+    X(EROFS, "Read-only file system") \
+    X(EMLINK, "Too many links") \
+    X(EPIPE, "Broken pipe") \
+    X(EDOM, "Numerical argument out of domain") \
+    X(ERANGE, "Numerical result out of range") \
+    X(EDEADLK, "Resource deadlock avoided") \
+    X(ENAMETOOLONG, "File name too long") \
+    X(ENOLCK, "No locks available") \
+    X(ENOSYS, "Function not implemented") \
+    X(ENOTEMPTY, "Directory not empty") \
+    X(ELOOP, "Too many levels of symbolic links") \
+    X(ENOMSG, "No message of desired type") \
+    X(EIDRM, "Identifier removed") \
+    X(ECHRNG, "Channel number out of range") \
+    X(EL2NSYNC, "Level 2 not synchronized") \
+    X(EL3HLT, "Level 3 halted") \
+    X(EL3RST, "Level 3 reset") \
+    X(ELNRNG, "Link number out of range") \
+    X(EUNATCH, "Protocol driver not attached") \
+    X(ENOCSI, "No CSI structure available") \
+    X(EL2HLT, "Level 2 halted") \
+    X(EBADE, "Invalid exchange") \
+    X(EBADR, "Invalid request descriptor") \
+    X(EXFULL, "Exchange full") \
+    X(ENOANO, "No anode") \
+    X(EBADRQC, "Invalid request code") \
+    X(EBADSLT, "Invalid slot") \
+    X(EBFONT, "Bad font file format") \
+    X(ENOSTR, "Device not a stream") \
+    X(ENODATA, "No data available") \
+    X(ETIME, "Timer expired") \
+    X(ENOSR, "Out of streams resources") \
+    X(ENONET, "Machine is not on the network") \
+    X(ENOPKG, "Package not installed") \
+    X(EREMOTE, "Object is remote") \
+    X(ENOLINK, "Link has been severed") \
+    X(EADV, "Advertise error") \
+    X(ESRMNT, "Srmount error") \
+    X(ECOMM, "Communication error on send") \
+    X(EPROTO, "Protocol error") \
+    X(EMULTIHOP, "Multihop attempted") \
+    X(EDOTDOT, "RFS specific error") \
+    X(EBADMSG, "Bad message") \
+    X(EOVERFLOW, "Value too large for defined data type") \
+    X(ENOTUNIQ, "Name not unique on network") \
+    X(EBADFD, "File descriptor in bad state") \
+    X(EREMCHG, "Remote address changed") \
+    X(ELIBACC, "Can not access a needed shared library") \
+    X(ELIBBAD, "Accessing a corrupted shared library") \
+    X(ELIBSCN, ".lib section in a.out corrupted") \
+    X(ELIBMAX, "Attempting to link in too many shared libraries") \
+    X(ELIBEXEC, "Cannot exec a shared library directly") \
+    X(EILSEQ, "Invalid or incomplete multibyte or wide character") \
+    X(ERESTART, "Interrupted system call should be restarted") \
+    X(ESTRPIPE, "Streams pipe error") \
+    X(EUSERS, "Too many users") \
+    X(ENOTSOCK, "Socket operation on non-socket") \
+    X(EDESTADDRREQ, "Destination address required") \
+    X(EMSGSIZE, "Message too long") \
+    X(EPROTOTYPE, "Protocol wrong type for socket") \
+    X(ENOPROTOOPT, "Protocol not available") \
+    X(EPROTONOSUPPORT, "Protocol not supported") \
+    X(ESOCKTNOSUPPORT, "Socket type not supported") \
+    X(EOPNOTSUPP, "Operation not supported") \
+    X(EPFNOSUPPORT, "Protocol family not supported") \
+    X(EAFNOSUPPORT, "Address family not supported by protocol") \
+    X(EADDRINUSE, "Address already in use") \
+    X(EADDRNOTAVAIL, "Cannot assign requested address") \
+    X(ENETDOWN, "Network is down") \
+    X(ENETUNREACH, "Network is unreachable") \
+    X(ENETRESET, "Network dropped connection on reset") \
+    X(ECONNABORTED, "Software caused connection abort") \
+    X(ECONNRESET, "Connection reset by peer") \
+    X(ENOBUFS, "No buffer space available") \
+    X(EISCONN, "Transport endpoint is already connected") \
+    X(ENOTCONN, "Transport endpoint is not connected") \
+    X(ESHUTDOWN, "Cannot send after transport endpoint shutdown") \
+    X(ETOOMANYREFS, "Too many references: cannot splice") \
+    X(ETIMEDOUT, "Connection timed out") \
+    X(ECONNREFUSED, "Connection refused") \
+    X(EHOSTDOWN, "Host is down") \
+    X(EHOSTUNREACH, "No route to host") \
+    X(EALREADY, "Operation already in progress") \
+    X(EINPROGRESS, "Operation now in progress") \
+    X(ESTALE, "Stale file handle") \
+    X(EUCLEAN, "Structure needs cleaning") \
+    X(ENOTNAM, "Not a XENIX named type file") \
+    X(ENAVAIL, "No XENIX semaphores available") \
+    X(EISNAM, "Is a named type file") \
+    X(EREMOTEIO, "Remote I/O error") \
+    X(EDQUOT, "Disk quota exceeded") \
+    X(ENOMEDIUM, "No medium found") \
+    X(EMEDIUMTYPE, "Wrong medium type") \
+    X(ECANCELED, "Operation canceled") \
+    X(ENOKEY, "Required key not available") \
+    X(EKEYEXPIRED, "Key has expired") \
+    X(EKEYREVOKED, "Key has been revoked") \
+    X(EKEYREJECTED, "Key was rejected by service") \
+    X(EOWNERDEAD, "Owner died") \
+    X(ENOTRECOVERABLE, "State not recoverable") \
+    X(ERFKILL, "Operation not possible due to RF-kill")
+
+
+ZENITH_API const char *zenith_strerror(int code) {
+    switch (code) {
+#define ZENITH__CASE(name, value, text) \
+    case value: return text;
+        ZENITH_ERROR_LIST(ZENITH__CASE)
+#undef ZENITH__CASE
+    default: break;
+    }
+    if (ZENITH_IS_ESYS(code)) {
+        switch (-code - ZENITH_ESYS_BASE) {
+#define ZENITH__CASE(name, text) \
+    case name: return text;
+            ZENITH__ERRNO_LIST(ZENITH__CASE)
+#undef ZENITH__CASE
+        default: return "unknown kernel error";
+        }
+    }
+    return "unknown error code";
+}
+
+ZENITH_API const char *zenith_errname(int code) {
+    switch (code) {
+#define ZENITH__CASE(name, value, text) \
+    case value: return #name;
+        ZENITH_ERROR_LIST(ZENITH__CASE)
+#undef ZENITH__CASE
+    default: break;
+    }
+    if (ZENITH_IS_ESYS(code)) {
+        switch (-code - ZENITH_ESYS_BASE) {
+#define ZENITH__CASE(name, text) \
+    case name: return #name;
+            ZENITH__ERRNO_LIST(ZENITH__CASE)
+#undef ZENITH__CASE
+        default: return "ZENITH_ESYS_UNKNOWN";
+        }
+    }
+    return "ZENITH_E_UNKNOWN";
+}
+
+ZENITH_API int zenith_errno(int code) { return ZENITH_IS_ESYS(code) ? -code - ZENITH_ESYS_BASE : 0; }
+
+ZENITH_API long zenith_version(void) { return ZENITH_VERSION; }
+
+ZENITH_API const char *zenith_version_string(void) { return ZENITH_VERSION_STRING; }
+
+/* ---- buffer pool: layout ------------------------------------------------------------------
+
+   slab      buffer_count * buffer_size bytes, one mmap (or cfg.memory). Buffer i at base + i*size.
+   state[i]  one byte per buffer: FREE or USED. Checked on release (double release).
+   caches    ZENITH_POOL_MAX_THREADS + 1 per-thread caches, each a 64-byte header followed by
+             cache_size uint32 indices, at caches + slot * cache_stride. Slot 0 is a sentinel
+             with capacity 0: a thread without a slot lands there and takes the slow path.
+             Each cache is written by its owner thread only (plain loads/stores; the counters
+             use relaxed atomics so that a concurrent zenith_pool_get_stats is race-free).
+   shared    three lock-free stacks with (tag << 32 | index + 1) heads, one CAS per push/pop:
+             full magazines (each up to `batch` indices), empty magazines, and single buffers
+             (linked through single_next). A cache refills by popping one full magazine and
+             flushes `batch` indices into one empty magazine: 2 CAS per `batch` buffers.
+             The 32-bit tag makes the stacks ABA-safe. */
+
+typedef struct zenith__pool_cache {
+    uint32_t len;      /* indices held */
+    uint32_t cap;      /* capacity; 0 = sentinel / no cache */
+    uint32_t batch;    /* refill/flush granularity (cap / 2) */
+    uint32_t reserved_;
+    uint64_t acquires; /* owner-written, relaxed */
+    uint64_t releases; /* owner-written, relaxed */
+    unsigned char pad_[ZENITH__LINE - 32];
+} zenith__pool_cache;
+
+#define ZENITH__OBJS(c) ((uint32_t *)(void *)((unsigned char *)(c) + sizeof(zenith__pool_cache)))
+
+struct zenith_pool {
+    /* hot and read-only after create */
+    unsigned char *base;
+    unsigned char *state;
+    unsigned char *caches;
+    size_t cache_stride;
+    size_t buffer_size;
+    uint64_t inv;      /* inverse of the odd part of buffer_size, mod 2^64 */
+    uint64_t low_mask; /* (1 << tz) - 1 */
+    uint32_t tz;       /* trailing zero bits of buffer_size */
+    uint32_t count;
+    /* cold, read-only after create */
+    uint32_t *single_next;
+    uint32_t *mag_data;
+    uint32_t *mag_next;
+    uint32_t *mag_count;
+    uint32_t mag_total;
+    uint32_t batch;
+    uint32_t cache_size;
+    uint32_t flags;
+    uint32_t info_flags;
+    uint32_t registered;
+    size_t slab_size;
+    size_t map_size; /* 0 when the slab is caller memory */
+    size_t meta_size;
+    void *meta_raw;
+    zenith_allocator alloc;
+    zenith_pool *reg_prev, *reg_next; /* process-wide pool list, under zenith__reg_lock */
+    /* shared, each on its own line */
+    __attribute__((aligned(64))) uint64_t full_head;
+    __attribute__((aligned(64))) uint64_t empty_head;
+    __attribute__((aligned(64))) uint64_t single_head;
+    __attribute__((aligned(64))) uint64_t shared_acquires; /* threads without a cache */
+    uint64_t shared_releases;
+    uint64_t failed_acquires;
+    uint64_t rejected_foreign;
+    uint64_t rejected_misaligned;
+    uint64_t rejected_double;
+};
+
+/* ---- threads: slots, exit hook, pool list -------------------------------------------------- */
+
+static __thread uint32_t zenith__tls_slot; /* 0 = none; 1..ZENITH_POOL_MAX_THREADS */
+static uint64_t zenith__slot_bits[(ZENITH_POOL_MAX_THREADS + 63) / 64];
+static pthread_once_t zenith__key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t zenith__key;
+static int zenith__key_ok;
+static pthread_mutex_t zenith__reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static zenith_pool *zenith__reg_head;
+
+static zenith__pool_cache *zenith__cache_at(const zenith_pool *p, uint32_t slot) {
+    return (zenith__pool_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
+}
+
+static void zenith__bump(uint64_t *counter, uint64_t n) { /* owner-only counter: no RMW */
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static uint32_t zenith__pop(uint64_t *head, uint32_t *next) {
+    uint64_t old = __atomic_load_n(head, __ATOMIC_ACQUIRE), nw;
+    for (;;) {
+        uint32_t top = (uint32_t)old;
+        if (top == 0) return ZENITH__NONE;
+        nw = (((old >> 32) + 1u) << 32) | __atomic_load_n(&next[top - 1u], __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return top - 1u;
+    }
+}
+
+/* Pushes the chain first..last (already linked through next) in one CAS. */
+static void zenith__push_chain(uint64_t *head, uint32_t *next, uint32_t first, uint32_t last) {
+    uint64_t old = __atomic_load_n(head, __ATOMIC_RELAXED), nw;
+    do {
+        __atomic_store_n(&next[last], (uint32_t)old, __ATOMIC_RELAXED);
+        nw = (((old >> 32) + 1u) << 32) | (uint64_t)(first + 1u);
+    } while (!__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+/* Moves n indices into the shared backend: full magazines while empty ones last, else singles. */
+static void zenith__put_shared(zenith_pool *p, const uint32_t *idx, uint32_t n) {
+    while (n > 0) {
+        uint32_t k = (p->batch && n > p->batch) ? p->batch : n, j;
+        uint32_t m = p->mag_total ? zenith__pop(&p->empty_head, p->mag_next) : ZENITH__NONE;
+        if (m != ZENITH__NONE && k <= p->batch) {
+            memcpy(p->mag_data + (size_t)m * p->batch, idx, (size_t)k * sizeof(uint32_t));
+            p->mag_count[m] = k;
+            zenith__push_chain(&p->full_head, p->mag_next, m, m);
+        } else {
+            if (m != ZENITH__NONE) zenith__push_chain(&p->empty_head, p->mag_next, m, m);
+            for (j = 0; j + 1 < k; j++)
+                __atomic_store_n(&p->single_next[idx[j]], idx[j + 1] + 1u, __ATOMIC_RELAXED);
+            zenith__push_chain(&p->single_head, p->single_next, idx[0], idx[k - 1]);
+        }
+        idx += k;
+        n -= k;
+    }
+}
+
+/* Fills an empty cache from the shared backend. Returns the number of indices now cached. */
+static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
+    uint32_t *objs = ZENITH__OBJS(c), k = 0, i;
+    uint32_t m = p->mag_total ? zenith__pop(&p->full_head, p->mag_next) : ZENITH__NONE;
+    if (m != ZENITH__NONE) {
+        k = p->mag_count[m];
+        memcpy(objs, p->mag_data + (size_t)m * p->batch, (size_t)k * sizeof(uint32_t));
+        zenith__push_chain(&p->empty_head, p->mag_next, m, m);
+    } else {
+        while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE)
+            objs[k++] = i;
+    }
+    c->len = k;
+    return k;
+}
+
+/* One index from the shared backend, for threads without a cache. */
+static uint32_t zenith__get_shared(zenith_pool *p) {
+    uint32_t i = zenith__pop(&p->single_head, p->single_next), m, k;
+    if (i != ZENITH__NONE || !p->mag_total) return i;
+    m = zenith__pop(&p->full_head, p->mag_next);
+    if (m == ZENITH__NONE) return ZENITH__NONE;
+    k = p->mag_count[m];
+    i = p->mag_data[(size_t)m * p->batch + k - 1u];
+    p->mag_count[m] = k - 1u;
+    zenith__push_chain(k > 1u ? &p->full_head : &p->empty_head, p->mag_next, m, m);
+    return i;
+}
+
+static void zenith__cache_drain(zenith_pool *p, zenith__pool_cache *c) {
+    if (c->len) zenith__put_shared(p, ZENITH__OBJS(c), c->len);
+    c->len = 0;
+}
+
+static void zenith__thread_exit(void *value) {
+    uint32_t slot = (uint32_t)(uintptr_t)value;
+    zenith_pool *p;
+    pthread_mutex_lock(&zenith__reg_lock);
+    for (p = zenith__reg_head; p; p = p->reg_next) zenith__cache_drain(p, zenith__cache_at(p, slot));
+    pthread_mutex_unlock(&zenith__reg_lock);
+    zenith__tls_slot = 0;
+    __atomic_fetch_and(&zenith__slot_bits[(slot - 1u) / 64u], ~((uint64_t)1 << ((slot - 1u) % 64u)),
+                       __ATOMIC_RELEASE);
+}
+
+static void zenith__key_init(void) { zenith__key_ok = pthread_key_create(&zenith__key, zenith__thread_exit) == 0; }
+
+/* Gives the calling thread a cache slot; 0 when all are taken (the thread then goes uncached). */
+static uint32_t zenith__thread_slot(void) {
+    uint32_t w, slot;
+    if (zenith__tls_slot) return zenith__tls_slot;
+    pthread_once(&zenith__key_once, zenith__key_init);
+    if (!zenith__key_ok) return 0;
+    for (w = 0; w < (ZENITH_POOL_MAX_THREADS + 63) / 64; w++) {
+        uint64_t bits = __atomic_load_n(&zenith__slot_bits[w], __ATOMIC_RELAXED);
+        while (~bits) {
+            uint32_t b = (uint32_t)__builtin_ctzll(~bits);
+            slot = w * 64u + b + 1u;
+            if (slot > ZENITH_POOL_MAX_THREADS) break;
+            if (__atomic_compare_exchange_n(&zenith__slot_bits[w], &bits, bits | ((uint64_t)1 << b), 0,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                if (pthread_setspecific(zenith__key, (void *)(uintptr_t)slot) != 0) {
+                    __atomic_fetch_and(&zenith__slot_bits[w], ~((uint64_t)1 << b), __ATOMIC_RELEASE);
+                    return 0;
+                }
+                zenith__tls_slot = slot;
+                return slot;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- buffer pool: slow paths --------------------------------------------------------------- */
+
+static void zenith__count_shared(uint64_t *counter, uint64_t n) { __atomic_fetch_add(counter, n, __ATOMIC_RELAXED); }
+
+/* The calling thread's cache, taking a slot if it has none yet. Its cap is 0 for uncached. */
+static zenith__pool_cache *zenith__own_cache(zenith_pool *p) {
+    if (!(p->flags & ZENITH_POOL_NO_CACHE) && !zenith__tls_slot) zenith__thread_slot();
+    return zenith__cache_at(p, zenith__tls_slot);
+}
+
+/* Takes one index without counting; ZENITH__NONE when nothing is free to this thread. */
+static uint32_t zenith__take(zenith_pool *p, zenith__pool_cache *c) {
+    if (c->cap == 0) return zenith__get_shared(p);
+    if (c->len == 0 && zenith__refill(p, c) == 0) return ZENITH__NONE;
+    return ZENITH__OBJS(c)[--c->len];
+}
+
+/* Gives one index back without counting; its state is already FREE. */
+static void zenith__give(zenith_pool *p, zenith__pool_cache *c, uint32_t idx) {
+    uint32_t *objs;
+    if (c->cap == 0) {
+        zenith__push_chain(&p->single_head, p->single_next, idx, idx);
+        return;
+    }
+    objs = ZENITH__OBJS(c);
+    if (c->len == c->cap) { /* flush the older half, keep the recently used (cache-hot) half */
+        zenith__put_shared(p, objs, c->batch);
+        memmove(objs, objs + c->batch, (size_t)(c->len - c->batch) * sizeof(uint32_t));
+        c->len -= c->batch;
+    }
+    objs[c->len++] = idx;
+}
+
+static void zenith__mark_used(zenith_pool *p, uint32_t idx) {
+#ifdef ZENITH_POOL_DEBUG
+    unsigned char old = __atomic_exchange_n(&p->state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_ACQ_REL);
+    ZENITH_ASSERT(old == ZENITH__FREE_STATE);
+    (void)old;
+#else
+    __atomic_store_n(&p->state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_RELAXED);
+#endif
+}
+
+static ZENITH__NOINLINE void *zenith__acquire_slow(zenith_pool *p) {
+    zenith__pool_cache *c = zenith__own_cache(p);
+    uint32_t idx = zenith__take(p, c);
+    if (idx == ZENITH__NONE) {
+        zenith__count_shared(&p->failed_acquires, 1);
+        return NULL;
+    }
+    zenith__mark_used(p, idx);
+    if (c->cap) zenith__bump(&c->acquires, 1);
+    else zenith__count_shared(&p->shared_acquires, 1);
+    return p->base + (size_t)idx * p->buffer_size;
+}
+
+/* Classifies a pointer. Returns its index, or a negative code. Does not look at the state. */
+static int zenith__locate(const zenith_pool *p, const void *buf) {
+    uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)p->base);
+    if ((uintptr_t)buf < (uintptr_t)p->base || off >= (uint64_t)p->count * p->buffer_size) return ZENITH_E_FOREIGN;
+    if (off % p->buffer_size) return ZENITH_E_MISALIGNED;
+    return (int)(off / p->buffer_size);
+}
+
+static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *buf) {
+    int rc = zenith__locate(p, buf);
+    if (rc == ZENITH_E_FOREIGN) zenith__count_shared(&p->rejected_foreign, 1);
+    else if (rc == ZENITH_E_MISALIGNED) zenith__count_shared(&p->rejected_misaligned, 1);
+    else {
+        rc = ZENITH_E_DOUBLE_RELEASE;
+        zenith__count_shared(&p->rejected_double, 1);
+    }
+    return rc;
+}
+
+static ZENITH__NOINLINE int zenith__release_slow(zenith_pool *p, uint32_t idx) {
+    zenith__pool_cache *c = zenith__own_cache(p);
+    zenith__give(p, c, idx);
+    if (c->cap) zenith__bump(&c->releases, 1);
+    else zenith__count_shared(&p->shared_releases, 1);
+    return 0;
+}
+
+/* ---- buffer pool: fast paths --------------------------------------------------------------- */
+
+ZENITH_API void *zenith_pool_acquire(zenith_pool *pool) {
+    zenith__pool_cache *c;
+    uint32_t n, idx;
+    if (ZENITH__UNLIKELY(pool == NULL)) return NULL;
+    c = zenith__cache_at(pool, zenith__tls_slot);
+    n = c->len;
+    if (ZENITH__UNLIKELY(n == 0)) return zenith__acquire_slow(pool);
+    idx = ZENITH__OBJS(c)[n - 1u];
+    c->len = n - 1u;
+    zenith__mark_used(pool, idx);
+    zenith__bump(&c->acquires, 1);
+    return pool->base + (size_t)idx * pool->buffer_size;
+}
+
+ZENITH_API int zenith_pool_release(zenith_pool *pool, void *buf) {
+    zenith__pool_cache *c;
+    uint64_t off, q;
+    uint32_t n;
+    if (ZENITH__UNLIKELY(pool == NULL || buf == NULL)) return ZENITH_E_NULL;
+    off = (uint64_t)((uintptr_t)buf - (uintptr_t)pool->base);
+    q = (off >> pool->tz) * pool->inv; /* = off / buffer_size when divisible, else >= count */
+    if (ZENITH__UNLIKELY((off & pool->low_mask) != 0 || q >= pool->count)) return zenith__release_reject(pool, buf);
+#ifdef ZENITH_POOL_DEBUG
+    if (ZENITH__UNLIKELY(__atomic_exchange_n(&pool->state[q], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_ACQ_REL) !=
+                         ZENITH__USED_STATE))
+        return zenith__release_reject(pool, buf);
+#else
+    if (ZENITH__UNLIKELY(__atomic_load_n(&pool->state[q], __ATOMIC_RELAXED) != ZENITH__USED_STATE))
+        return zenith__release_reject(pool, buf);
+    __atomic_store_n(&pool->state[q], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_RELAXED);
+#endif
+    c = zenith__cache_at(pool, zenith__tls_slot);
+    n = c->len;
+    if (ZENITH__UNLIKELY(n == c->cap)) return zenith__release_slow(pool, (uint32_t)q);
+    ZENITH__OBJS(c)[n] = (uint32_t)q;
+    c->len = n + 1u;
+    zenith__bump(&c->releases, 1);
+    return 0;
+}
+
+/* ---- buffer pool: bulk, queries -------------------------------------------------------------- */
+
+ZENITH_API int zenith_pool_acquire_bulk(zenith_pool *pool, void **bufs, unsigned n) {
+    zenith__pool_cache *c;
+    unsigned i, j;
+    if (pool == NULL || (bufs == NULL && n)) return ZENITH_E_NULL;
+    if (n > (unsigned)INT_MAX) return ZENITH_E_INVAL;
+    if (n == 0) return 0;
+    c = zenith__own_cache(pool);
+    for (i = 0; i < n; i++) {
+        uint32_t idx = zenith__take(pool, c);
+        if (idx == ZENITH__NONE) { /* all or nothing: put back what was taken */
+            for (j = i; j-- > 0;) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[j]));
+            zenith__count_shared(&pool->failed_acquires, 1);
+            return ZENITH_E_FULL;
+        }
+        bufs[i] = pool->base + (size_t)idx * pool->buffer_size;
+    }
+    for (i = 0; i < n; i++) zenith__mark_used(pool, (uint32_t)zenith__locate(pool, bufs[i]));
+    if (c->cap) zenith__bump(&c->acquires, n);
+    else zenith__count_shared(&pool->shared_acquires, n);
+    return (int)n;
+}
+
+ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, unsigned n) {
+    zenith__pool_cache *c;
+    unsigned i, j;
+    if (pool == NULL || (bufs == NULL && n)) return ZENITH_E_NULL;
+    if (n > (unsigned)INT_MAX) return ZENITH_E_INVAL;
+    for (i = 0; i < n; i++) { /* pass 1: every pointer is a buffer of this pool, in use */
+        int idx = bufs[i] ? zenith__locate(pool, bufs[i]) : ZENITH_E_NULL;
+        if (idx == ZENITH_E_NULL) return ZENITH_E_NULL;
+        if (idx < 0 || __atomic_load_n(&pool->state[idx], __ATOMIC_RELAXED) != ZENITH__USED_STATE)
+            return zenith__release_reject(pool, bufs[i]);
+    }
+    for (i = 0; i < n; i++) { /* pass 2: flip states; a repeat within bufs rolls everything back */
+        uint32_t idx = (uint32_t)zenith__locate(pool, bufs[i]);
+        if (__atomic_exchange_n(&pool->state[idx], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_RELAXED) !=
+            ZENITH__USED_STATE) {
+            for (j = 0; j < i; j++)
+                __atomic_store_n(&pool->state[zenith__locate(pool, bufs[j])], (unsigned char)ZENITH__USED_STATE,
+                                 __ATOMIC_RELAXED);
+            return zenith__release_reject(pool, bufs[i]);
+        }
+    }
+    c = zenith__own_cache(pool);
+    for (i = 0; i < n; i++) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[i]));
+    if (c->cap) zenith__bump(&c->releases, n);
+    else zenith__count_shared(&pool->shared_releases, n);
+    return (int)n;
+}
+
+ZENITH_API int zenith_pool_index(const zenith_pool *pool, const void *buf) {
+    if (pool == NULL || buf == NULL) return ZENITH_E_NULL;
+    return zenith__locate(pool, buf);
+}
+
+ZENITH_API void *zenith_pool_at(const zenith_pool *pool, uint32_t index) {
+    if (pool == NULL || index >= pool->count) return NULL;
+    return pool->base + (size_t)index * pool->buffer_size;
+}
+
+ZENITH_API int zenith_pool_flush(zenith_pool *pool) {
+    zenith__pool_cache *c;
+    uint32_t n;
+    if (pool == NULL) return ZENITH_E_NULL;
+    c = zenith__cache_at(pool, zenith__tls_slot);
+    n = c->len;
+    zenith__cache_drain(pool, c);
+    return (int)n;
+}
+
+ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats *out) {
+    uint64_t acq, rel;
+    uint32_t s;
+    if (pool == NULL || out == NULL) return ZENITH_E_NULL;
+    acq = __atomic_load_n(&pool->shared_acquires, __ATOMIC_RELAXED);
+    rel = __atomic_load_n(&pool->shared_releases, __ATOMIC_RELAXED);
+    for (s = 0; s <= ZENITH_POOL_MAX_THREADS; s++) {
+        zenith__pool_cache *c = zenith__cache_at(pool, s);
+        acq += __atomic_load_n(&c->acquires, __ATOMIC_RELAXED);
+        rel += __atomic_load_n(&c->releases, __ATOMIC_RELAXED);
+    }
+    memset(out, 0, sizeof(*out));
+    out->total = pool->count;
+    out->acquires = acq;
+    out->releases = rel;
+    out->in_use = acq > rel ? acq - rel : 0; /* a racing snapshot may see a release first */
+    if (out->in_use > out->total) out->in_use = out->total;
+    out->free = out->total - out->in_use;
+    out->failed_acquires = __atomic_load_n(&pool->failed_acquires, __ATOMIC_RELAXED);
+    out->rejected_foreign = __atomic_load_n(&pool->rejected_foreign, __ATOMIC_RELAXED);
+    out->rejected_misaligned = __atomic_load_n(&pool->rejected_misaligned, __ATOMIC_RELAXED);
+    out->rejected_double = __atomic_load_n(&pool->rejected_double, __ATOMIC_RELAXED);
+    out->rejected_releases = out->rejected_foreign + out->rejected_misaligned + out->rejected_double;
+    return 0;
+}
+
+ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *out) {
+    if (pool == NULL || out == NULL) return ZENITH_E_NULL;
+    memset(out, 0, sizeof(*out));
+    out->base = pool->base;
+    out->buffer_size = pool->buffer_size;
+    out->buffer_count = pool->count;
+    out->cache_size = pool->cache_size;
+    out->slab_size = pool->slab_size;
+    out->metadata_size = pool->meta_size;
+    out->flags = pool->info_flags;
+    out->registered = __atomic_load_n(&pool->registered, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* ---- buffer pool: create / destroy ----------------------------------------------------------- */
+
+static size_t zenith__align_up(size_t v, size_t a) { return (v + a - 1u) & ~(a - 1u); }
+
+static void *zenith__meta_alloc(const zenith_allocator *a, size_t size) {
+    return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
+}
+
+static void zenith__meta_free(const zenith_allocator *a, void *ptr, size_t size) {
+    if (a->free) a->free(ptr, size, a->user);
+    else {
+        (void)size;
+        ZENITH_FREE(ptr);
+    }
+}
+
+/* Faults every page in (write access, contents kept). */
+static void zenith__prefault(unsigned char *base, size_t size, size_t page) {
+    size_t off;
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(base, size, MADV_POPULATE_WRITE) == 0) return;
+#endif
+    for (off = 0; off < size; off += page) {
+        volatile unsigned char *b = base + off;
+        *b = *b;
+    }
+}
+
+static int zenith__fail(int *err, int code) {
+    if (err) *err = code;
+    return code;
+}
+
+ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
+    zenith_pool_config cfg;
+    zenith_pool *p;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_state, off_single,
+           off_mdata, off_mnext, off_mcount, total;
+    uint32_t count, cache, batch, mags, i, known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED |
+                                                   ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
+    uint64_t inv, odd;
+    unsigned char *raw, *meta, *slab;
+    size_t map_size = 0;
+    uint32_t info = 0;
+
+    if (cfg_in) cfg = *cfg_in;
+    else memset(&cfg, 0, sizeof(cfg));
+    if (err) *err = 0;
+    size = cfg.buffer_size ? cfg.buffer_size : 4096u;
+    count = cfg.buffer_count ? cfg.buffer_count : 1024u;
+    if (size % ZENITH__LINE || size > ZENITH__MAX_BUFFER_SIZE || count > (uint32_t)INT_MAX ||
+        cfg.cache_size > ZENITH_POOL_MAX_CACHE || (cfg.flags & ~known) || cfg.reserved_ ||
+        ((cfg.flags & ZENITH_POOL_HUGE_PAGES_REQUIRED) && !(cfg.flags & ZENITH_POOL_HUGE_PAGES)) ||
+        (!cfg.allocator.alloc != !cfg.allocator.free) || (cfg.memory && ((uintptr_t)cfg.memory % page)) ||
+        (!cfg.memory && cfg.memory_size)) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    if (size > SIZE_MAX / count || size * count > SIZE_MAX - ZENITH__HUGE_PAGE) {
+        zenith__fail(err, ZENITH_E_RANGE);
+        return NULL;
+    }
+    span = size * count;
+    if (cfg.memory && cfg.memory_size < span) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+
+    /* per-thread caches: capacity `cache`, refill/flush in batches of cache / 2 */
+    if (cfg.flags & ZENITH_POOL_NO_CACHE) cache = 0;
+    else if (cfg.cache_size) cache = cfg.cache_size < 2u ? 2u : cfg.cache_size;
+    else cache = count / 8u < 2u ? 2u : (count / 8u > 256u ? 256u : count / 8u);
+    batch = cache / 2u;
+    mags = batch ? count / batch : 0;
+
+    /* metadata: one block, every part 64-byte aligned */
+    stride = sizeof(zenith__pool_cache) + zenith__align_up((size_t)cache * sizeof(uint32_t), ZENITH__LINE);
+    off_caches = zenith__align_up(sizeof(zenith_pool), ZENITH__LINE);
+    off_state = off_caches + stride * (ZENITH_POOL_MAX_THREADS + 1u);
+    off_single = zenith__align_up(off_state + count, ZENITH__LINE);
+    off_mdata = zenith__align_up(off_single + (size_t)count * sizeof(uint32_t), ZENITH__LINE);
+    off_mnext = zenith__align_up(off_mdata + (size_t)mags * batch * sizeof(uint32_t), ZENITH__LINE);
+    off_mcount = zenith__align_up(off_mnext + (size_t)mags * sizeof(uint32_t), ZENITH__LINE);
+    total = off_mcount + (size_t)mags * sizeof(uint32_t) + ZENITH__LINE; /* + room to align */
+    raw = (unsigned char *)zenith__meta_alloc(&cfg.allocator, total);
+    if (raw == NULL) {
+        zenith__fail(err, ZENITH_E_NOMEM);
+        return NULL;
+    }
+    meta = (unsigned char *)zenith__align_up((size_t)(uintptr_t)raw, ZENITH__LINE);
+    memset(meta, 0, total - (size_t)(meta - raw));
+
+    /* slab */
+    if (cfg.memory) {
+        slab = (unsigned char *)cfg.memory;
+        info |= ZENITH_POOL_INFO_CALLER_MEMORY;
+    } else {
+        void *m = MAP_FAILED;
+        if (cfg.flags & ZENITH_POOL_HUGE_PAGES) {
+            map_size = zenith__align_up(span, ZENITH__HUGE_PAGE);
+            m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+            if (m != MAP_FAILED) info |= ZENITH_POOL_INFO_HUGETLB;
+            else if (cfg.flags & ZENITH_POOL_HUGE_PAGES_REQUIRED) {
+                zenith__fail(err, ZENITH_ESYS(errno));
+                zenith__meta_free(&cfg.allocator, raw, total);
+                return NULL;
+            }
+        }
+        if (m == MAP_FAILED) {
+            map_size = zenith__align_up(span, page);
+            m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) {
+                zenith__fail(err, ZENITH_ESYS(errno));
+                zenith__meta_free(&cfg.allocator, raw, total);
+                return NULL;
+            }
+            if ((cfg.flags & ZENITH_POOL_HUGE_PAGES) && madvise(m, map_size, MADV_HUGEPAGE) == 0)
+                info |= ZENITH_POOL_INFO_THP_ADVISED;
+        }
+        slab = (unsigned char *)m;
+    }
+    if (cfg.flags & ZENITH_POOL_PREFAULT) {
+        zenith__prefault(slab, map_size ? map_size : zenith__align_up(span, page) <= cfg.memory_size
+                                                         ? zenith__align_up(span, page) : span, page);
+        info |= ZENITH_POOL_INFO_PREFAULTED;
+    }
+#ifdef ZENITH_POOL_DEBUG
+    info |= ZENITH_POOL_INFO_DEBUG;
+#endif
+
+    p = (zenith_pool *)(void *)meta;
+    p->base = slab;
+    p->caches = meta + off_caches;
+    p->cache_stride = stride;
+    p->state = meta + off_state;
+    p->single_next = (uint32_t *)(void *)(meta + off_single);
+    p->mag_data = (uint32_t *)(void *)(meta + off_mdata);
+    p->mag_next = (uint32_t *)(void *)(meta + off_mnext);
+    p->mag_count = (uint32_t *)(void *)(meta + off_mcount);
+    p->buffer_size = size;
+    p->count = count;
+    p->tz = (uint32_t)__builtin_ctzll((unsigned long long)size);
+    p->low_mask = ((uint64_t)1 << p->tz) - 1u;
+    odd = (uint64_t)size >> p->tz;
+    for (inv = odd, i = 0; i < 5; i++) inv *= 2u - odd * inv; /* Newton: 3 -> 96 correct bits */
+    p->inv = inv;
+    p->mag_total = mags;
+    p->batch = batch;
+    p->cache_size = cache;
+    p->flags = cfg.flags;
+    p->info_flags = info;
+    p->slab_size = span;
+    p->map_size = map_size;
+    p->meta_size = total;
+    p->meta_raw = raw;
+    p->alloc = cfg.allocator;
+    for (i = 1; i <= ZENITH_POOL_MAX_THREADS; i++) { /* slot 0 stays the capacity-0 sentinel */
+        zenith__pool_cache *c = zenith__cache_at(p, i);
+        c->cap = cache;
+        c->batch = batch;
+    }
+    /* Every buffer starts free: whole magazines first (buffer 0 handed out first), then singles. */
+    for (i = mags; i-- > 0;) {
+        uint32_t j;
+        for (j = 0; j < batch; j++) p->mag_data[(size_t)i * batch + j] = i * batch + (batch - 1u - j);
+        p->mag_count[i] = batch;
+        p->mag_next[i] = (uint32_t)(p->full_head);
+        p->full_head = (uint64_t)i + 1u;
+    }
+    for (i = count; i-- > mags * batch;) {
+        p->single_next[i] = (uint32_t)(p->single_head);
+        p->single_head = (uint64_t)i + 1u;
+    }
+
+    pthread_mutex_lock(&zenith__reg_lock);
+    p->reg_next = zenith__reg_head;
+    if (zenith__reg_head) zenith__reg_head->reg_prev = p;
+    zenith__reg_head = p;
+    pthread_mutex_unlock(&zenith__reg_lock);
+    return p;
+}
+
+ZENITH_API void zenith_pool_destroy(zenith_pool *pool) {
+    zenith_allocator a;
+    if (pool == NULL) return;
+    pthread_mutex_lock(&zenith__reg_lock);
+    if (pool->reg_prev) pool->reg_prev->reg_next = pool->reg_next;
+    else zenith__reg_head = pool->reg_next;
+    if (pool->reg_next) pool->reg_next->reg_prev = pool->reg_prev;
+    pthread_mutex_unlock(&zenith__reg_lock);
+    if (pool->map_size) munmap(pool->base, pool->map_size);
+    a = pool->alloc;
+    zenith__meta_free(&a, pool->meta_raw, pool->meta_size);
+}
+
+/* ---- buffer pool: io_uring fixed buffers ---------------------------------------------------- */
+
+ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring) {
+    struct iovec *iov;
+    size_t bytes;
+    uint32_t i;
+    int rc;
+    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
+    if (pool->count > ZENITH__MAX_REG_BUFFERS || pool->buffer_size > ZENITH__MAX_BUFFER_SIZE) return ZENITH_E_RANGE;
+    bytes = (size_t)pool->count * sizeof(*iov);
+    iov = (struct iovec *)zenith__meta_alloc(&pool->alloc, bytes);
+    if (iov == NULL) return ZENITH_E_NOMEM;
+    for (i = 0; i < pool->count; i++) {
+        iov[i].iov_base = pool->base + (size_t)i * pool->buffer_size;
+        iov[i].iov_len = pool->buffer_size;
+    }
+    rc = io_uring_register_buffers(ring, iov, pool->count);
+    zenith__meta_free(&pool->alloc, iov, bytes);
+    if (rc == -ENOMEM) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) return ZENITH_E_MEMLOCK;
+    }
+    if (rc < 0) return ZENITH_ESYS(-rc);
+    __atomic_fetch_add(&pool->registered, 1u, __ATOMIC_RELAXED);
+    return 0;
+}
+
+ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) {
+    int rc;
+    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
+    rc = io_uring_unregister_buffers(ring);
+    if (rc < 0) return ZENITH_ESYS(-rc);
+    if (__atomic_load_n(&pool->registered, __ATOMIC_RELAXED)) __atomic_fetch_sub(&pool->registered, 1u, __ATOMIC_RELAXED);
+    return 0;
+}
+
+#undef ZENITH__LIKELY
+#undef ZENITH__UNLIKELY
+#undef ZENITH__NOINLINE
+#undef ZENITH__OBJS
+#undef ZENITH__ERRNO_LIST
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZENITH_IMPLEMENTATION */
+
+/*
+MIT License
+
+Copyright (c) 2026 The Zenith authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/
