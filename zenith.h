@@ -136,7 +136,7 @@ CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 #define ZENITH_VERSION_PATCH 0
 #define ZENITH_VERSION_STRING "0.1.0"
 /* Packed: major * 1000000 + minor * 1000 + patch. */
-#define ZENITH_MAKE_VERSION(major, minor, patch) ((major) * 1000000L + (minor) * 1000L + (patch))
+#define ZENITH_MAKE_VERSION(major, minor, patch) ((major)*1000000L + (minor)*1000L + (patch))
 #define ZENITH_VERSION ZENITH_MAKE_VERSION(ZENITH_VERSION_MAJOR, ZENITH_VERSION_MINOR, ZENITH_VERSION_PATCH)
 /* True when this header is version a.b.c or newer. */
 #define ZENITH_VERSION_AT_LEAST(a, b, c) (ZENITH_VERSION >= ZENITH_MAKE_VERSION(a, b, c))
@@ -167,30 +167,30 @@ extern "C" {
    ------------------------------------------------------------------------------------------ */
 
 /* X(name, value, description). -1..-4 are fixed by the design; new codes are appended. */
-#define ZENITH_ERROR_LIST(X)                                                                       \
-    X(ZENITH_OK, 0, "success")                                                                     \
-    X(ZENITH_E_NULL, -1, "null pointer")                                                           \
-    X(ZENITH_E_FULL, -2, "buffer full (pool empty, ring full or send queue full)")                 \
-    X(ZENITH_E_PLUGIN, -3, "plugin load error")                                                    \
-    X(ZENITH_E_FFI, -4, "FFI conversion error")                                                    \
-    X(ZENITH_E_INVAL, -5, "invalid argument")                                                      \
-    X(ZENITH_E_NOMEM, -6, "out of memory")                                                         \
-    X(ZENITH_E_UNSUPPORTED, -7, "not supported by this kernel or build")                           \
-    X(ZENITH_E_STALE, -8, "closed or stale id")                                                    \
-    X(ZENITH_E_EXIST, -9, "already exists")                                                        \
-    X(ZENITH_E_TIMEDOUT, -10, "timed out")                                                         \
-    X(ZENITH_E_FOREIGN, -11, "pointer is not from this pool")                                      \
-    X(ZENITH_E_MISALIGNED, -12, "pointer is not at a buffer boundary")                             \
-    X(ZENITH_E_DOUBLE_RELEASE, -13, "buffer is already free (double release)")                     \
-    X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers")   \
-    X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
+#define ZENITH_ERROR_LIST(X)                                                                     \
+    X(ZENITH_OK, 0, "success")                                                                   \
+    X(ZENITH_E_NULL, -1, "null pointer")                                                         \
+    X(ZENITH_E_FULL, -2, "buffer full (pool empty, ring full or send queue full)")               \
+    X(ZENITH_E_PLUGIN, -3, "plugin load error")                                                  \
+    X(ZENITH_E_FFI, -4, "FFI conversion error")                                                  \
+    X(ZENITH_E_INVAL, -5, "invalid argument")                                                    \
+    X(ZENITH_E_NOMEM, -6, "out of memory")                                                       \
+    X(ZENITH_E_UNSUPPORTED, -7, "not supported by this kernel or build")                         \
+    X(ZENITH_E_STALE, -8, "closed or stale id")                                                  \
+    X(ZENITH_E_EXIST, -9, "already exists")                                                      \
+    X(ZENITH_E_TIMEDOUT, -10, "timed out")                                                       \
+    X(ZENITH_E_FOREIGN, -11, "pointer is not from this pool")                                    \
+    X(ZENITH_E_MISALIGNED, -12, "pointer is not at a buffer boundary")                           \
+    X(ZENITH_E_DOUBLE_RELEASE, -13, "buffer is already free (double release)")                   \
+    X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers") \
+    X(ZENITH_E_RANGE, -15, "value out of range")                                                 \
     X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)")
 
 enum zenith_error {
 #define ZENITH__ENUM(name, value, text) name = value,
     ZENITH_ERROR_LIST(ZENITH__ENUM)
 #undef ZENITH__ENUM
-    ZENITH_E_LAST_ = -17
+        ZENITH_E_LAST_ = -17
 };
 
 /* Kernel errors: one code per errno, in a range of their own, never colliding with the above. */
@@ -242,15 +242,15 @@ enum zenith_pool_flags {
 
 /* Zero means default in every field. Borrowed for the call. */
 typedef struct zenith_pool_config {
-    size_t buffer_size;     /* bytes per buffer, a multiple of 64; 0 = 4096 */
-    uint32_t buffer_count;  /* 0 = 1024 */
-    uint32_t cache_size;    /* per-thread cache capacity; 0 = min(256, buffer_count / 8),
+    size_t buffer_size;         /* bytes per buffer, a multiple of 64; 0 = 4096 */
+    uint32_t buffer_count;      /* 0 = 1024 */
+    uint32_t cache_size;        /* per-thread cache capacity; 0 = min(256, buffer_count / 8),
                                at most ZENITH_POOL_MAX_CACHE */
-    uint32_t flags;         /* enum zenith_pool_flags */
-    uint32_t reserved_;     /* must be 0 */
-    void *memory;           /* nullable: caller-owned slab, page-aligned; ignored flags:
+    uint32_t flags;             /* enum zenith_pool_flags */
+    uint32_t reserved_;         /* must be 0 */
+    void *memory;               /* nullable: caller-owned slab, page-aligned; ignored flags:
                                HUGE_PAGES. Must outlive the pool. */
-    size_t memory_size;     /* bytes at memory: at least buffer_size * buffer_count */
+    size_t memory_size;         /* bytes at memory: at least buffer_size * buffer_count */
     zenith_allocator allocator; /* nullable functions: metadata allocator */
 } zenith_pool_config;
 
@@ -270,22 +270,22 @@ typedef struct zenith_pool_stats {
 } zenith_pool_stats;
 
 enum zenith_pool_info_flags {
-    ZENITH_POOL_INFO_HUGETLB = 1u << 0,      /* slab is on hugetlb pages */
-    ZENITH_POOL_INFO_THP_ADVISED = 1u << 1,  /* slab advised MADV_HUGEPAGE */
-    ZENITH_POOL_INFO_PREFAULTED = 1u << 2,   /* every page was faulted in at create */
+    ZENITH_POOL_INFO_HUGETLB = 1u << 0,       /* slab is on hugetlb pages */
+    ZENITH_POOL_INFO_THP_ADVISED = 1u << 1,   /* slab advised MADV_HUGEPAGE */
+    ZENITH_POOL_INFO_PREFAULTED = 1u << 2,    /* every page was faulted in at create */
     ZENITH_POOL_INFO_CALLER_MEMORY = 1u << 3, /* slab is cfg.memory */
-    ZENITH_POOL_INFO_DEBUG = 1u << 4         /* implementation built with ZENITH_POOL_DEBUG */
+    ZENITH_POOL_INFO_DEBUG = 1u << 4          /* implementation built with ZENITH_POOL_DEBUG */
 };
 
 typedef struct zenith_pool_info {
-    void *base;            /* first buffer (borrowed; valid until destroy) */
+    void *base; /* first buffer (borrowed; valid until destroy) */
     size_t buffer_size;
     uint32_t buffer_count;
-    uint32_t cache_size;   /* effective per-thread cache capacity (0 with NO_CACHE) */
-    size_t slab_size;      /* bytes mapped or used for buffers */
-    size_t metadata_size;  /* bytes allocated for bookkeeping */
-    uint32_t flags;        /* enum zenith_pool_info_flags */
-    uint32_t registered;   /* rings this pool is registered with (zenith_pool_register) */
+    uint32_t cache_size;  /* effective per-thread cache capacity (0 with NO_CACHE) */
+    size_t slab_size;     /* bytes mapped or used for buffers */
+    size_t metadata_size; /* bytes allocated for bookkeeping */
+    uint32_t flags;       /* enum zenith_pool_info_flags */
+    uint32_t registered;  /* rings this pool is registered with (zenith_pool_register) */
 } zenith_pool_info;
 
 /* Creates a pool.
@@ -423,7 +423,8 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
 #include <unistd.h>
 
 #if defined(__GLIBC__) && !defined(__USE_MISC)
-#error "zenith.h: the implementation needs glibc's default/GNU declarations: #define _GNU_SOURCE before the first #include of this file, or include zenith.h with ZENITH_IMPLEMENTATION first"
+#error \
+    "zenith.h: the implementation needs glibc's default/GNU declarations: #define _GNU_SOURCE before the first #include of this file, or include zenith.h with ZENITH_IMPLEMENTATION first"
 #endif
 
 #if defined(__GNUC__)
@@ -455,138 +456,137 @@ extern "C" {
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-#define ZENITH__ERRNO_LIST(X) \
-    X(EPERM, "Operation not permitted") \
-    X(ENOENT, "No such file or directory") \
-    X(ESRCH, "No such process") \
-    X(EINTR, "Interrupted system call") \
-    X(EIO, "Input/output error") \
-    X(ENXIO, "No such device or address") \
-    X(E2BIG, "Argument list too long") \
-    X(ENOEXEC, "Exec format error") \
-    X(EBADF, "Bad file descriptor") \
-    X(ECHILD, "No child processes") \
-    X(EAGAIN, "Resource temporarily unavailable") \
-    X(ENOMEM, "Cannot allocate memory") \
-    X(EACCES, "Permission denied") \
-    X(EFAULT, "Bad address") \
-    X(ENOTBLK, "Block device required") \
-    X(EBUSY, "Device or resource busy") \
-    X(EEXIST, "File exists") \
-    X(EXDEV, "Invalid cross-device link") \
-    X(ENODEV, "No such device") \
-    X(ENOTDIR, "Not a directory") \
-    X(EISDIR, "Is a directory") \
-    X(EINVAL, "Invalid argument") \
-    X(ENFILE, "Too many open files in system") \
-    X(EMFILE, "Too many open files") \
-    X(ENOTTY, "Inappropriate ioctl for device") \
-    X(ETXTBSY, "Text file busy") \
-    X(EFBIG, "File too large") \
-    X(ENOSPC, "No space left on device") \
-    X(ESPIPE, "Illegal seek") \
-    X(EROFS, "Read-only file system") \
-    X(EMLINK, "Too many links") \
-    X(EPIPE, "Broken pipe") \
-    X(EDOM, "Numerical argument out of domain") \
-    X(ERANGE, "Numerical result out of range") \
-    X(EDEADLK, "Resource deadlock avoided") \
-    X(ENAMETOOLONG, "File name too long") \
-    X(ENOLCK, "No locks available") \
-    X(ENOSYS, "Function not implemented") \
-    X(ENOTEMPTY, "Directory not empty") \
-    X(ELOOP, "Too many levels of symbolic links") \
-    X(ENOMSG, "No message of desired type") \
-    X(EIDRM, "Identifier removed") \
-    X(ECHRNG, "Channel number out of range") \
-    X(EL2NSYNC, "Level 2 not synchronized") \
-    X(EL3HLT, "Level 3 halted") \
-    X(EL3RST, "Level 3 reset") \
-    X(ELNRNG, "Link number out of range") \
-    X(EUNATCH, "Protocol driver not attached") \
-    X(ENOCSI, "No CSI structure available") \
-    X(EL2HLT, "Level 2 halted") \
-    X(EBADE, "Invalid exchange") \
-    X(EBADR, "Invalid request descriptor") \
-    X(EXFULL, "Exchange full") \
-    X(ENOANO, "No anode") \
-    X(EBADRQC, "Invalid request code") \
-    X(EBADSLT, "Invalid slot") \
-    X(EBFONT, "Bad font file format") \
-    X(ENOSTR, "Device not a stream") \
-    X(ENODATA, "No data available") \
-    X(ETIME, "Timer expired") \
-    X(ENOSR, "Out of streams resources") \
-    X(ENONET, "Machine is not on the network") \
-    X(ENOPKG, "Package not installed") \
-    X(EREMOTE, "Object is remote") \
-    X(ENOLINK, "Link has been severed") \
-    X(EADV, "Advertise error") \
-    X(ESRMNT, "Srmount error") \
-    X(ECOMM, "Communication error on send") \
-    X(EPROTO, "Protocol error") \
-    X(EMULTIHOP, "Multihop attempted") \
-    X(EDOTDOT, "RFS specific error") \
-    X(EBADMSG, "Bad message") \
-    X(EOVERFLOW, "Value too large for defined data type") \
-    X(ENOTUNIQ, "Name not unique on network") \
-    X(EBADFD, "File descriptor in bad state") \
-    X(EREMCHG, "Remote address changed") \
-    X(ELIBACC, "Can not access a needed shared library") \
-    X(ELIBBAD, "Accessing a corrupted shared library") \
-    X(ELIBSCN, ".lib section in a.out corrupted") \
-    X(ELIBMAX, "Attempting to link in too many shared libraries") \
-    X(ELIBEXEC, "Cannot exec a shared library directly") \
+#define ZENITH__ERRNO_LIST(X)                                      \
+    X(EPERM, "Operation not permitted")                            \
+    X(ENOENT, "No such file or directory")                         \
+    X(ESRCH, "No such process")                                    \
+    X(EINTR, "Interrupted system call")                            \
+    X(EIO, "Input/output error")                                   \
+    X(ENXIO, "No such device or address")                          \
+    X(E2BIG, "Argument list too long")                             \
+    X(ENOEXEC, "Exec format error")                                \
+    X(EBADF, "Bad file descriptor")                                \
+    X(ECHILD, "No child processes")                                \
+    X(EAGAIN, "Resource temporarily unavailable")                  \
+    X(ENOMEM, "Cannot allocate memory")                            \
+    X(EACCES, "Permission denied")                                 \
+    X(EFAULT, "Bad address")                                       \
+    X(ENOTBLK, "Block device required")                            \
+    X(EBUSY, "Device or resource busy")                            \
+    X(EEXIST, "File exists")                                       \
+    X(EXDEV, "Invalid cross-device link")                          \
+    X(ENODEV, "No such device")                                    \
+    X(ENOTDIR, "Not a directory")                                  \
+    X(EISDIR, "Is a directory")                                    \
+    X(EINVAL, "Invalid argument")                                  \
+    X(ENFILE, "Too many open files in system")                     \
+    X(EMFILE, "Too many open files")                               \
+    X(ENOTTY, "Inappropriate ioctl for device")                    \
+    X(ETXTBSY, "Text file busy")                                   \
+    X(EFBIG, "File too large")                                     \
+    X(ENOSPC, "No space left on device")                           \
+    X(ESPIPE, "Illegal seek")                                      \
+    X(EROFS, "Read-only file system")                              \
+    X(EMLINK, "Too many links")                                    \
+    X(EPIPE, "Broken pipe")                                        \
+    X(EDOM, "Numerical argument out of domain")                    \
+    X(ERANGE, "Numerical result out of range")                     \
+    X(EDEADLK, "Resource deadlock avoided")                        \
+    X(ENAMETOOLONG, "File name too long")                          \
+    X(ENOLCK, "No locks available")                                \
+    X(ENOSYS, "Function not implemented")                          \
+    X(ENOTEMPTY, "Directory not empty")                            \
+    X(ELOOP, "Too many levels of symbolic links")                  \
+    X(ENOMSG, "No message of desired type")                        \
+    X(EIDRM, "Identifier removed")                                 \
+    X(ECHRNG, "Channel number out of range")                       \
+    X(EL2NSYNC, "Level 2 not synchronized")                        \
+    X(EL3HLT, "Level 3 halted")                                    \
+    X(EL3RST, "Level 3 reset")                                     \
+    X(ELNRNG, "Link number out of range")                          \
+    X(EUNATCH, "Protocol driver not attached")                     \
+    X(ENOCSI, "No CSI structure available")                        \
+    X(EL2HLT, "Level 2 halted")                                    \
+    X(EBADE, "Invalid exchange")                                   \
+    X(EBADR, "Invalid request descriptor")                         \
+    X(EXFULL, "Exchange full")                                     \
+    X(ENOANO, "No anode")                                          \
+    X(EBADRQC, "Invalid request code")                             \
+    X(EBADSLT, "Invalid slot")                                     \
+    X(EBFONT, "Bad font file format")                              \
+    X(ENOSTR, "Device not a stream")                               \
+    X(ENODATA, "No data available")                                \
+    X(ETIME, "Timer expired")                                      \
+    X(ENOSR, "Out of streams resources")                           \
+    X(ENONET, "Machine is not on the network")                     \
+    X(ENOPKG, "Package not installed")                             \
+    X(EREMOTE, "Object is remote")                                 \
+    X(ENOLINK, "Link has been severed")                            \
+    X(EADV, "Advertise error")                                     \
+    X(ESRMNT, "Srmount error")                                     \
+    X(ECOMM, "Communication error on send")                        \
+    X(EPROTO, "Protocol error")                                    \
+    X(EMULTIHOP, "Multihop attempted")                             \
+    X(EDOTDOT, "RFS specific error")                               \
+    X(EBADMSG, "Bad message")                                      \
+    X(EOVERFLOW, "Value too large for defined data type")          \
+    X(ENOTUNIQ, "Name not unique on network")                      \
+    X(EBADFD, "File descriptor in bad state")                      \
+    X(EREMCHG, "Remote address changed")                           \
+    X(ELIBACC, "Can not access a needed shared library")           \
+    X(ELIBBAD, "Accessing a corrupted shared library")             \
+    X(ELIBSCN, ".lib section in a.out corrupted")                  \
+    X(ELIBMAX, "Attempting to link in too many shared libraries")  \
+    X(ELIBEXEC, "Cannot exec a shared library directly")           \
     X(EILSEQ, "Invalid or incomplete multibyte or wide character") \
-    X(ERESTART, "Interrupted system call should be restarted") \
-    X(ESTRPIPE, "Streams pipe error") \
-    X(EUSERS, "Too many users") \
-    X(ENOTSOCK, "Socket operation on non-socket") \
-    X(EDESTADDRREQ, "Destination address required") \
-    X(EMSGSIZE, "Message too long") \
-    X(EPROTOTYPE, "Protocol wrong type for socket") \
-    X(ENOPROTOOPT, "Protocol not available") \
-    X(EPROTONOSUPPORT, "Protocol not supported") \
-    X(ESOCKTNOSUPPORT, "Socket type not supported") \
-    X(EOPNOTSUPP, "Operation not supported") \
-    X(EPFNOSUPPORT, "Protocol family not supported") \
-    X(EAFNOSUPPORT, "Address family not supported by protocol") \
-    X(EADDRINUSE, "Address already in use") \
-    X(EADDRNOTAVAIL, "Cannot assign requested address") \
-    X(ENETDOWN, "Network is down") \
-    X(ENETUNREACH, "Network is unreachable") \
-    X(ENETRESET, "Network dropped connection on reset") \
-    X(ECONNABORTED, "Software caused connection abort") \
-    X(ECONNRESET, "Connection reset by peer") \
-    X(ENOBUFS, "No buffer space available") \
-    X(EISCONN, "Transport endpoint is already connected") \
-    X(ENOTCONN, "Transport endpoint is not connected") \
-    X(ESHUTDOWN, "Cannot send after transport endpoint shutdown") \
-    X(ETOOMANYREFS, "Too many references: cannot splice") \
-    X(ETIMEDOUT, "Connection timed out") \
-    X(ECONNREFUSED, "Connection refused") \
-    X(EHOSTDOWN, "Host is down") \
-    X(EHOSTUNREACH, "No route to host") \
-    X(EALREADY, "Operation already in progress") \
-    X(EINPROGRESS, "Operation now in progress") \
-    X(ESTALE, "Stale file handle") \
-    X(EUCLEAN, "Structure needs cleaning") \
-    X(ENOTNAM, "Not a XENIX named type file") \
-    X(ENAVAIL, "No XENIX semaphores available") \
-    X(EISNAM, "Is a named type file") \
-    X(EREMOTEIO, "Remote I/O error") \
-    X(EDQUOT, "Disk quota exceeded") \
-    X(ENOMEDIUM, "No medium found") \
-    X(EMEDIUMTYPE, "Wrong medium type") \
-    X(ECANCELED, "Operation canceled") \
-    X(ENOKEY, "Required key not available") \
-    X(EKEYEXPIRED, "Key has expired") \
-    X(EKEYREVOKED, "Key has been revoked") \
-    X(EKEYREJECTED, "Key was rejected by service") \
-    X(EOWNERDEAD, "Owner died") \
-    X(ENOTRECOVERABLE, "State not recoverable") \
+    X(ERESTART, "Interrupted system call should be restarted")     \
+    X(ESTRPIPE, "Streams pipe error")                              \
+    X(EUSERS, "Too many users")                                    \
+    X(ENOTSOCK, "Socket operation on non-socket")                  \
+    X(EDESTADDRREQ, "Destination address required")                \
+    X(EMSGSIZE, "Message too long")                                \
+    X(EPROTOTYPE, "Protocol wrong type for socket")                \
+    X(ENOPROTOOPT, "Protocol not available")                       \
+    X(EPROTONOSUPPORT, "Protocol not supported")                   \
+    X(ESOCKTNOSUPPORT, "Socket type not supported")                \
+    X(EOPNOTSUPP, "Operation not supported")                       \
+    X(EPFNOSUPPORT, "Protocol family not supported")               \
+    X(EAFNOSUPPORT, "Address family not supported by protocol")    \
+    X(EADDRINUSE, "Address already in use")                        \
+    X(EADDRNOTAVAIL, "Cannot assign requested address")            \
+    X(ENETDOWN, "Network is down")                                 \
+    X(ENETUNREACH, "Network is unreachable")                       \
+    X(ENETRESET, "Network dropped connection on reset")            \
+    X(ECONNABORTED, "Software caused connection abort")            \
+    X(ECONNRESET, "Connection reset by peer")                      \
+    X(ENOBUFS, "No buffer space available")                        \
+    X(EISCONN, "Transport endpoint is already connected")          \
+    X(ENOTCONN, "Transport endpoint is not connected")             \
+    X(ESHUTDOWN, "Cannot send after transport endpoint shutdown")  \
+    X(ETOOMANYREFS, "Too many references: cannot splice")          \
+    X(ETIMEDOUT, "Connection timed out")                           \
+    X(ECONNREFUSED, "Connection refused")                          \
+    X(EHOSTDOWN, "Host is down")                                   \
+    X(EHOSTUNREACH, "No route to host")                            \
+    X(EALREADY, "Operation already in progress")                   \
+    X(EINPROGRESS, "Operation now in progress")                    \
+    X(ESTALE, "Stale file handle")                                 \
+    X(EUCLEAN, "Structure needs cleaning")                         \
+    X(ENOTNAM, "Not a XENIX named type file")                      \
+    X(ENAVAIL, "No XENIX semaphores available")                    \
+    X(EISNAM, "Is a named type file")                              \
+    X(EREMOTEIO, "Remote I/O error")                               \
+    X(EDQUOT, "Disk quota exceeded")                               \
+    X(ENOMEDIUM, "No medium found")                                \
+    X(EMEDIUMTYPE, "Wrong medium type")                            \
+    X(ECANCELED, "Operation canceled")                             \
+    X(ENOKEY, "Required key not available")                        \
+    X(EKEYEXPIRED, "Key has expired")                              \
+    X(EKEYREVOKED, "Key has been revoked")                         \
+    X(EKEYREJECTED, "Key was rejected by service")                 \
+    X(EOWNERDEAD, "Owner died")                                    \
+    X(ENOTRECOVERABLE, "State not recoverable")                    \
     X(ERFKILL, "Operation not possible due to RF-kill")
-
 
 ZENITH_API const char *zenith_strerror(int code) {
     switch (code) {
@@ -594,7 +594,7 @@ ZENITH_API const char *zenith_strerror(int code) {
     case value: return text;
         ZENITH_ERROR_LIST(ZENITH__CASE)
 #undef ZENITH__CASE
-    default: break;
+        default: break;
     }
     if (ZENITH_IS_ESYS(code)) {
         switch (-code - ZENITH_ESYS_BASE) {
@@ -602,7 +602,7 @@ ZENITH_API const char *zenith_strerror(int code) {
     case name: return text;
             ZENITH__ERRNO_LIST(ZENITH__CASE)
 #undef ZENITH__CASE
-        default: return "unknown kernel error";
+            default: return "unknown kernel error";
         }
     }
     return "unknown error code";
@@ -614,7 +614,7 @@ ZENITH_API const char *zenith_errname(int code) {
     case value: return #name;
         ZENITH_ERROR_LIST(ZENITH__CASE)
 #undef ZENITH__CASE
-    default: break;
+        default: break;
     }
     if (ZENITH_IS_ESYS(code)) {
         switch (-code - ZENITH_ESYS_BASE) {
@@ -622,7 +622,7 @@ ZENITH_API const char *zenith_errname(int code) {
     case name: return #name;
             ZENITH__ERRNO_LIST(ZENITH__CASE)
 #undef ZENITH__CASE
-        default: return "ZENITH_ESYS_UNKNOWN";
+            default: return "ZENITH_ESYS_UNKNOWN";
         }
     }
     return "ZENITH_E_UNKNOWN";
@@ -650,9 +650,9 @@ ZENITH_API const char *zenith_version_string(void) { return ZENITH_VERSION_STRIN
              The 32-bit tag makes the stacks ABA-safe. */
 
 typedef struct zenith__pool_cache {
-    uint32_t len;      /* indices held */
-    uint32_t cap;      /* capacity; 0 = sentinel / no cache */
-    uint32_t batch;    /* refill/flush granularity (cap / 2) */
+    uint32_t len;   /* indices held */
+    uint32_t cap;   /* capacity; 0 = sentinel / no cache */
+    uint32_t batch; /* refill/flush granularity (cap / 2) */
     uint32_t reserved_;
     uint64_t acquires; /* owner-written, relaxed */
     uint64_t releases; /* owner-written, relaxed */
@@ -703,7 +703,13 @@ struct zenith_pool {
 
 /* ---- threads: slots, exit hook, pool list -------------------------------------------------- */
 
-static __thread uint32_t zenith__tls_slot; /* 0 = none; 1..ZENITH_POOL_MAX_THREADS */
+/* In a shared library, initial-exec keeps the slot one %fs-relative load (no __tls_get_addr). */
+#if defined(ZENITH_SHARED)
+#define ZENITH__TLS __thread __attribute__((tls_model("initial-exec")))
+#else
+#define ZENITH__TLS __thread
+#endif
+static ZENITH__TLS uint32_t zenith__tls_slot; /* 0 = none; 1..ZENITH_POOL_MAX_THREADS */
 static uint64_t zenith__slot_bits[(ZENITH_POOL_MAX_THREADS + 63) / 64];
 static pthread_once_t zenith__key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t zenith__key;
@@ -725,8 +731,7 @@ static uint32_t zenith__pop(uint64_t *head, uint32_t *next) {
         uint32_t top = (uint32_t)old;
         if (top == 0) return ZENITH__NONE;
         nw = (((old >> 32) + 1u) << 32) | __atomic_load_n(&next[top - 1u], __ATOMIC_RELAXED);
-        if (__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return top - 1u;
+        if (__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return top - 1u;
     }
 }
 
@@ -750,8 +755,7 @@ static void zenith__put_shared(zenith_pool *p, const uint32_t *idx, uint32_t n) 
             zenith__push_chain(&p->full_head, p->mag_next, m, m);
         } else {
             if (m != ZENITH__NONE) zenith__push_chain(&p->empty_head, p->mag_next, m, m);
-            for (j = 0; j + 1 < k; j++)
-                __atomic_store_n(&p->single_next[idx[j]], idx[j + 1] + 1u, __ATOMIC_RELAXED);
+            for (j = 0; j + 1 < k; j++) __atomic_store_n(&p->single_next[idx[j]], idx[j + 1] + 1u, __ATOMIC_RELAXED);
             zenith__push_chain(&p->single_head, p->single_next, idx[0], idx[k - 1]);
         }
         idx += k;
@@ -768,8 +772,7 @@ static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
         memcpy(objs, p->mag_data + (size_t)m * p->batch, (size_t)k * sizeof(uint32_t));
         zenith__push_chain(&p->empty_head, p->mag_next, m, m);
     } else {
-        while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE)
-            objs[k++] = i;
+        while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE) objs[k++] = i;
     }
     c->len = k;
     return k;
@@ -800,8 +803,7 @@ static void zenith__thread_exit(void *value) {
     for (p = zenith__reg_head; p; p = p->reg_next) zenith__cache_drain(p, zenith__cache_at(p, slot));
     pthread_mutex_unlock(&zenith__reg_lock);
     zenith__tls_slot = 0;
-    __atomic_fetch_and(&zenith__slot_bits[(slot - 1u) / 64u], ~((uint64_t)1 << ((slot - 1u) % 64u)),
-                       __ATOMIC_RELEASE);
+    __atomic_fetch_and(&zenith__slot_bits[(slot - 1u) / 64u], ~((uint64_t)1 << ((slot - 1u) % 64u)), __ATOMIC_RELEASE);
 }
 
 static void zenith__key_init(void) { zenith__key_ok = pthread_key_create(&zenith__key, zenith__thread_exit) == 0; }
@@ -883,8 +885,10 @@ static ZENITH__NOINLINE void *zenith__acquire_slow(zenith_pool *p) {
         return NULL;
     }
     zenith__mark_used(p, idx);
-    if (c->cap) zenith__bump(&c->acquires, 1);
-    else zenith__count_shared(&p->shared_acquires, 1);
+    if (c->cap)
+        zenith__bump(&c->acquires, 1);
+    else
+        zenith__count_shared(&p->shared_acquires, 1);
     return p->base + (size_t)idx * p->buffer_size;
 }
 
@@ -898,8 +902,10 @@ static int zenith__locate(const zenith_pool *p, const void *buf) {
 
 static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *buf) {
     int rc = zenith__locate(p, buf);
-    if (rc == ZENITH_E_FOREIGN) zenith__count_shared(&p->rejected_foreign, 1);
-    else if (rc == ZENITH_E_MISALIGNED) zenith__count_shared(&p->rejected_misaligned, 1);
+    if (rc == ZENITH_E_FOREIGN)
+        zenith__count_shared(&p->rejected_foreign, 1);
+    else if (rc == ZENITH_E_MISALIGNED)
+        zenith__count_shared(&p->rejected_misaligned, 1);
     else {
         rc = ZENITH_E_DOUBLE_RELEASE;
         zenith__count_shared(&p->rejected_double, 1);
@@ -910,8 +916,10 @@ static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *b
 static ZENITH__NOINLINE int zenith__release_slow(zenith_pool *p, uint32_t idx) {
     zenith__pool_cache *c = zenith__own_cache(p);
     zenith__give(p, c, idx);
-    if (c->cap) zenith__bump(&c->releases, 1);
-    else zenith__count_shared(&p->shared_releases, 1);
+    if (c->cap)
+        zenith__bump(&c->releases, 1);
+    else
+        zenith__count_shared(&p->shared_releases, 1);
     return 0;
 }
 
@@ -976,8 +984,10 @@ ZENITH_API int zenith_pool_acquire_bulk(zenith_pool *pool, void **bufs, unsigned
         bufs[i] = pool->base + (size_t)idx * pool->buffer_size;
     }
     for (i = 0; i < n; i++) zenith__mark_used(pool, (uint32_t)zenith__locate(pool, bufs[i]));
-    if (c->cap) zenith__bump(&c->acquires, n);
-    else zenith__count_shared(&pool->shared_acquires, n);
+    if (c->cap)
+        zenith__bump(&c->acquires, n);
+    else
+        zenith__count_shared(&pool->shared_acquires, n);
     return (int)n;
 }
 
@@ -1004,8 +1014,10 @@ ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, un
     }
     c = zenith__own_cache(pool);
     for (i = 0; i < n; i++) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[i]));
-    if (c->cap) zenith__bump(&c->releases, n);
-    else zenith__count_shared(&pool->shared_releases, n);
+    if (c->cap)
+        zenith__bump(&c->releases, n);
+    else
+        zenith__count_shared(&pool->shared_releases, n);
     return (int)n;
 }
 
@@ -1078,7 +1090,8 @@ static void *zenith__meta_alloc(const zenith_allocator *a, size_t size) {
 }
 
 static void zenith__meta_free(const zenith_allocator *a, void *ptr, size_t size) {
-    if (a->free) a->free(ptr, size, a->user);
+    if (a->free)
+        a->free(ptr, size, a->user);
     else {
         (void)size;
         ZENITH_FREE(ptr);
@@ -1105,17 +1118,19 @@ static int zenith__fail(int *err, int code) {
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
     zenith_pool *p;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_state, off_single,
-           off_mdata, off_mnext, off_mcount, total;
-    uint32_t count, cache, batch, mags, i, known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED |
-                                                   ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_state, off_single, off_mdata,
+           off_mnext, off_mcount, total;
+    uint32_t count, cache, batch, mags, i,
+        known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED | ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
     uint64_t inv, odd;
     unsigned char *raw, *meta, *slab;
     size_t map_size = 0;
     uint32_t info = 0;
 
-    if (cfg_in) cfg = *cfg_in;
-    else memset(&cfg, 0, sizeof(cfg));
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        memset(&cfg, 0, sizeof(cfg));
     if (err) *err = 0;
     size = cfg.buffer_size ? cfg.buffer_size : 4096u;
     count = cfg.buffer_count ? cfg.buffer_count : 1024u;
@@ -1138,9 +1153,12 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     }
 
     /* per-thread caches: capacity `cache`, refill/flush in batches of cache / 2 */
-    if (cfg.flags & ZENITH_POOL_NO_CACHE) cache = 0;
-    else if (cfg.cache_size) cache = cfg.cache_size < 2u ? 2u : cfg.cache_size;
-    else cache = count / 8u < 2u ? 2u : (count / 8u > 256u ? 256u : count / 8u);
+    if (cfg.flags & ZENITH_POOL_NO_CACHE)
+        cache = 0;
+    else if (cfg.cache_size)
+        cache = cfg.cache_size < 2u ? 2u : cfg.cache_size;
+    else
+        cache = count / 8u < 2u ? 2u : (count / 8u > 256u ? 256u : count / 8u);
     batch = cache / 2u;
     mags = batch ? count / batch : 0;
 
@@ -1170,7 +1188,8 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
         if (cfg.flags & ZENITH_POOL_HUGE_PAGES) {
             map_size = zenith__align_up(span, ZENITH__HUGE_PAGE);
             m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-            if (m != MAP_FAILED) info |= ZENITH_POOL_INFO_HUGETLB;
+            if (m != MAP_FAILED)
+                info |= ZENITH_POOL_INFO_HUGETLB;
             else if (cfg.flags & ZENITH_POOL_HUGE_PAGES_REQUIRED) {
                 zenith__fail(err, ZENITH_ESYS(errno));
                 zenith__meta_free(&cfg.allocator, raw, total);
@@ -1191,8 +1210,11 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
         slab = (unsigned char *)m;
     }
     if (cfg.flags & ZENITH_POOL_PREFAULT) {
-        zenith__prefault(slab, map_size ? map_size : zenith__align_up(span, page) <= cfg.memory_size
-                                                         ? zenith__align_up(span, page) : span, page);
+        zenith__prefault(slab,
+                         map_size                                          ? map_size
+                         : zenith__align_up(span, page) <= cfg.memory_size ? zenith__align_up(span, page)
+                                                                           : span,
+                         page);
         info |= ZENITH_POOL_INFO_PREFAULTED;
     }
 #ifdef ZENITH_POOL_DEBUG
@@ -1255,8 +1277,10 @@ ZENITH_API void zenith_pool_destroy(zenith_pool *pool) {
     zenith_allocator a;
     if (pool == NULL) return;
     pthread_mutex_lock(&zenith__reg_lock);
-    if (pool->reg_prev) pool->reg_prev->reg_next = pool->reg_next;
-    else zenith__reg_head = pool->reg_next;
+    if (pool->reg_prev)
+        pool->reg_prev->reg_next = pool->reg_next;
+    else
+        zenith__reg_head = pool->reg_next;
     if (pool->reg_next) pool->reg_next->reg_prev = pool->reg_prev;
     pthread_mutex_unlock(&zenith__reg_lock);
     if (pool->map_size) munmap(pool->base, pool->map_size);
@@ -1296,7 +1320,8 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) 
     if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
     rc = io_uring_unregister_buffers(ring);
     if (rc < 0) return ZENITH_ESYS(-rc);
-    if (__atomic_load_n(&pool->registered, __ATOMIC_RELAXED)) __atomic_fetch_sub(&pool->registered, 1u, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&pool->registered, __ATOMIC_RELAXED))
+        __atomic_fetch_sub(&pool->registered, 1u, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -1305,6 +1330,7 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) 
 #undef ZENITH__NOINLINE
 #undef ZENITH__OBJS
 #undef ZENITH__ERRNO_LIST
+#undef ZENITH__TLS
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,231 @@
+# Zenith -- plain GNU make. `make help` lists the targets.
+.DEFAULT_GOAL := all
+SHELL := /bin/sh
+
+CC ?= cc
+CXX ?= g++
+CFLAGS ?= -O2 -g
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+PKG_CONFIG ?= pkg-config
+
+VERSION := $(shell sed -n 's/^\#define ZENITH_VERSION_STRING "\(.*\)"/\1/p' zenith.h)
+
+WARN := -Wall -Wextra -Wpedantic -Werror
+# The headers are held to the strict set; tests, examples and benchmarks to WARN.
+STRICT := $(WARN) -Wshadow -Wsign-conversion -Wundef
+CSTRICT := $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
+
+# Evaluated when a recipe runs, i.e. after tools/deps.sh had its chance to install them.
+URING_LIBS = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null || echo -luring)
+CRIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRIT_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+LIBS = $(URING_LIBS) -pthread
+HAVE_DPDK = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
+HAVE_MIMALLOC = $(shell test -f /usr/include/mimalloc.h && echo 1)
+BENCH_FLAGS = $(if $(HAVE_MIMALLOC),-DZENITH_BENCH_MIMALLOC) \
+              $(if $(HAVE_DPDK),-DZENITH_BENCH_DPDK $(shell $(PKG_CONFIG) --cflags libdpdk))
+BENCH_LIBS = $(if $(HAVE_MIMALLOC),-lmimalloc) $(if $(HAVE_DPDK),$(shell $(PKG_CONFIG) --libs libdpdk))
+
+HEADERS := zenith.h zenith_numa.h
+SUITES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+# Suites with threads: these also run under ThreadSanitizer.
+TSAN_SUITES := $(filter %_threads,$(SUITES))
+EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
+SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/compile/*.c tests/compile/*.h bench/*.c examples/*.c)
+
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSAN := -fsanitize=thread
+
+.PHONY: all help test test-plain test-asan test-tsan tests-build check check-headers check-link \
+        check-shared check-readme check-install bench bench-build demo shared install uninstall \
+        format format-check clean deps-build deps-test deps-check deps-bench examples
+
+help:
+	@echo "make demo          run the main job (today: the pool benchmark, quick)"
+	@echo "make test          all test suites: plain, ASan+UBSan, and TSan for the threaded ones"
+	@echo "make all           build tests, examples and benchmarks"
+	@echo "make check         headers alone as C99/C11/C++17 with gcc and clang, link tests, shared lib, README code"
+	@echo "make test-asan | test-tsan | bench | shared | install | format | format-check | clean"
+
+# ---- dependencies: installed when root (or password-less sudo), else named on one line -------
+deps-build:
+	@tools/deps.sh pkg-config liburing
+deps-test:
+	@tools/deps.sh pkg-config liburing criterion
+deps-check:
+	@tools/deps.sh pkg-config liburing criterion clang clang-format
+deps-bench:
+	@tools/deps.sh pkg-config liburing
+	@tools/deps.sh --optional mimalloc libdpdk valgrind
+
+# ---- build ------------------------------------------------------------------------------------
+all: deps-test
+	@$(MAKE) --no-print-directory tests-build examples bench-build
+
+$(BUILD)/plain $(BUILD)/asan $(BUILD)/tsan $(BUILD)/check $(BUILD)/examples:
+	@mkdir -p $@
+
+$(BUILD)/plain/%: tests/%.c $(HEADERS) | $(BUILD)/plain
+	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
+
+$(BUILD)/asan/%: tests/%.c $(HEADERS) | $(BUILD)/asan
+	$(CC) -std=c11 -O1 -g $(WARN) $(ASAN) -I. $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
+
+$(BUILD)/tsan/%: tests/%.c $(HEADERS) | $(BUILD)/tsan
+	$(CC) -std=c11 -O1 -g $(WARN) $(TSAN) -I. $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
+
+tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
+             $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+
+examples: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+
+$(BUILD)/examples/%: examples/%.c $(HEADERS) | $(BUILD)/examples
+	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
+# ---- tests ------------------------------------------------------------------------------------
+# `make test` runs every suite plain, under ASan+UBSan, and the threaded ones under TSan, then
+# prints one summary line: "zenith: N passed, N failed, N skipped".
+test: deps-test
+	@$(MAKE) --no-print-directory tests-build
+	@tools/run-tests.sh plain $(addprefix $(BUILD)/plain/,$(SUITES)) \
+	                    asan $(addprefix $(BUILD)/asan/,$(SUITES)) \
+	                    tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+
+test-plain: deps-test
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(SUITES))
+	@tools/run-tests.sh plain $(addprefix $(BUILD)/plain/,$(SUITES))
+
+test-asan: deps-test
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/asan/,$(SUITES))
+	@tools/run-tests.sh asan $(addprefix $(BUILD)/asan/,$(SUITES))
+
+test-tsan: deps-test
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+	@tools/run-tests.sh tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+
+# ---- check: the headers compile everywhere they promise to -----------------------------------
+check: deps-check
+	@$(MAKE) --no-print-directory check-headers check-link check-shared check-readme check-install format-check
+	@echo "check: all passed"
+
+# Each header alone, with and without its implementation, as C99/C11 (gcc, clang) and C++11/17.
+check-headers: | $(BUILD)/check
+	@set -e; for h in $(HEADERS); do \
+	  for impl in "" "#define ZENITH_IMPLEMENTATION"; do \
+	    printf '%s\n#include "%s"\nint main(void) { return 0; }\n' "$$impl" "$$h" > $(BUILD)/check/alone.c; \
+	    for cc in gcc clang; do for std in c99 c11; do \
+	      $$cc -std=$$std $(CSTRICT) -I. -fsyntax-only $(BUILD)/check/alone.c; done; done; \
+	    for cxx in g++ clang++; do for std in c++11 c++17; do \
+	      $$cxx -std=$$std $(STRICT) -I. -x c++ -fsyntax-only $(BUILD)/check/alone.c; done; done; \
+	  done; done
+	@echo "check-headers: zenith.h, zenith_numa.h alone, with and without implementation: gcc/clang C99/C11, g++/clang++ C++11/C++17"
+
+# Two TUs (one with the implementation) link without duplicate symbols; two ZENITH_STATIC TUs
+# link; declarations-then-implementation in one TU; each header on its own. Each program runs.
+check-link: | $(BUILD)/check
+	@set -e; o=$(BUILD)/check; \
+	for cc in gcc clang; do for std in c99 c11; do \
+	  f="-std=$$std $(CSTRICT) -O1 -I. -Itests/compile"; \
+	  $$cc $$f tests/compile/impl.c tests/compile/main.c -o $$o/link $(LIBS) && $$o/link; \
+	  $$cc $$f tests/compile/static_a.c tests/compile/static_b.c -o $$o/static $(LIBS) && $$o/static; \
+	  $$cc $$f tests/compile/twice.c -o $$o/twice $(LIBS) && $$o/twice; \
+	  $$cc $$f tests/compile/alone_zenith.c -o $$o/alone_z $(LIBS) && $$o/alone_z; \
+	  $$cc $$f tests/compile/alone_numa.c -o $$o/alone_n && $$o/alone_n; \
+	done; done; \
+	for cxx in g++ clang++; do for std in c++11 c++17; do \
+	  f="-std=$$std $(STRICT) -O1 -I. -Itests/compile -fno-exceptions -fno-rtti"; \
+	  $$cxx $$f -x c++ tests/compile/impl.c -x c++ tests/compile/main.c -o $$o/link $(LIBS) && $$o/link; \
+	  $$cxx $$f -x c++ tests/compile/static_a.c -x c++ tests/compile/static_b.c -o $$o/static $(LIBS) && $$o/static; \
+	done; done; \
+	gcc -std=c11 $(CSTRICT) -O1 -I. -Itests/compile -c tests/compile/impl.c -o $$o/impl.o; \
+	g++ -std=c++17 $(STRICT) -O1 -I. -Itests/compile -x c++ -c tests/compile/main.c -o $$o/main.o; \
+	g++ $$o/impl.o $$o/main.o -o $$o/mixed $(LIBS) && $$o/mixed
+	@echo "check-link: impl+user TUs, two ZENITH_STATIC TUs, include twice, each header alone, C++ user of a C implementation: all link and run"
+
+# ---- shared and static library (for FFI users) ----------------------------------------------
+shared: deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a
+
+$(BUILD)/libzenith.so: zenith.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -fvisibility=hidden -DZENITH_SHARED -shared \
+	  -Wl,-soname,libzenith.so.0 zenith.c -o $@ $(LIBS)
+
+$(BUILD)/libzenith.a: zenith.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -c zenith.c -o $(BUILD)/zenith.o
+	ar rcs $@ $(BUILD)/zenith.o
+
+# Only zenith_* may be exported, from the .so and from the .a.
+check-shared: $(BUILD)/libzenith.so $(BUILD)/libzenith.a
+	@bad=$$( (nm -D --defined-only $(BUILD)/libzenith.so; nm -g --defined-only $(BUILD)/libzenith.a) \
+	  | awk 'NF >= 3 { print $$3 }' | grep -v '^zenith_' | sort -u); \
+	if [ -n "$$bad" ]; then echo "check-shared: exported non-API symbols:" $$bad; exit 1; fi
+	@echo "check-shared: libzenith.so and libzenith.a export only zenith_* ($$(nm -D --defined-only $(BUILD)/libzenith.so | grep -c ' zenith_') symbols)"
+
+# Every ```c block of README.md that has a main() compiles exactly as written, warning-free, and runs.
+check-readme: | $(BUILD)/check
+	@set -e; rm -f $(BUILD)/check/readme_*.c; \
+	awk -v dir=$(BUILD)/check '/^```c$$/ { n++; f = dir "/readme_" n ".c"; inblk = 1; next } \
+	     /^```/ { inblk = 0; next } inblk { print > f }' README.md; \
+	count=0; for f in $(BUILD)/check/readme_*.c; do \
+	  grep -q 'int main' $$f || continue; count=$$((count + 1)); \
+	  cc -std=c11 $(WARN) -I. $$f -o $${f%.c} $(LIBS) && $${f%.c} > /dev/null; done; \
+	[ $$count -gt 0 ] || { echo "check-readme: no program found in README.md"; exit 1; }; \
+	echo "check-readme: $$count README program(s) compile and run"
+
+# install into a staging DESTDIR, then build a program against it through pkg-config.
+check-install: | $(BUILD)/check
+	@rm -rf $(BUILD)/stage
+	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/stage PREFIX=/usr > /dev/null
+	@set -e; st=$(CURDIR)/$(BUILD)/stage; \
+	flags=$$(PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st $(PKG_CONFIG) --cflags --libs zenith); \
+	cc -std=c11 $(WARN) tests/compile/main.c tests/compile/static_b.c -o $(BUILD)/check/installed $$flags -Wl,-rpath,$$st/usr/lib; \
+	$(BUILD)/check/installed
+	@echo "check-install: headers, libzenith.so/.a and zenith.pc install under DESTDIR/PREFIX and link"
+
+install: shared
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/libzenith.so $(DESTDIR)$(PREFIX)/lib/libzenith.so.$(VERSION)
+	ln -sf libzenith.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libzenith.so.0
+	ln -sf libzenith.so.0 $(DESTDIR)$(PREFIX)/lib/libzenith.so
+	install -m 644 $(BUILD)/libzenith.a $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/zenith.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/zenith.h $(DESTDIR)$(PREFIX)/include/zenith_numa.h \
+	  $(DESTDIR)$(PREFIX)/lib/libzenith.so* $(DESTDIR)$(PREFIX)/lib/libzenith.a \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
+
+# ---- benchmarks and the demo -------------------------------------------------------------------
+$(BUILD)/pool_bench: bench/pool_bench.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $(BENCH_FLAGS) $< -o $@ $(BENCH_LIBS) $(LIBS)
+
+bench-build: $(BUILD)/pool_bench
+
+# The full benchmark (about a minute) and the callgrind instruction counts.
+bench: deps-bench
+	@$(MAKE) --no-print-directory $(BUILD)/pool_bench
+	$(BUILD)/pool_bench
+	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh; else echo "bench: valgrind not installed, no instruction counts"; fi
+
+# The main job. Until the TCP server lands: the pool benchmark, short version (~10 s).
+demo: deps-bench
+	@$(MAKE) --no-print-directory $(BUILD)/pool_bench
+	$(BUILD)/pool_bench --quick
+
+# ---- housekeeping ----------------------------------------------------------------------------
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	@clang-format --dry-run --Werror $(SOURCES)
+	@echo "format-check: $(words $(SOURCES)) files clean"
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,71 @@
+#!/bin/sh
+# deps.sh [--optional] NAME...  -- make sure Zenith's build dependencies are present.
+# NAME is a pkg-config module (liburing, criterion, numa, libdpdk), a header-only check
+# (mimalloc) or a tool (clang, valgrind, clang-format, pkg-config). Missing ones are installed
+# with apt-get when we are root (or have password-less sudo); otherwise one line names the
+# Debian packages and the script exits 1. With --optional, a package that cannot be had is
+# reported and skipped (exit 0).
+optional=0
+if [ "$1" = "--optional" ]; then optional=1; shift; fi
+
+pkg_of() {
+    case "$1" in
+        liburing) echo liburing-dev ;;
+        criterion) echo libcriterion-dev ;;
+        numa) echo libnuma-dev ;;
+        libdpdk) echo libdpdk-dev ;;
+        mimalloc) echo libmimalloc-dev ;;
+        pkg-config) echo pkg-config ;;
+        clang) echo clang ;;
+        clang-format) echo clang-format ;;
+        valgrind) echo valgrind ;;
+        numactl) echo numactl ;;
+        *) echo "$1" ;;
+    esac
+}
+
+have() {
+    case "$1" in
+        liburing|criterion|numa|libdpdk)
+            command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" ;;
+        mimalloc) [ -f /usr/include/mimalloc.h ] ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
+
+missing=""
+for n in "$@"; do
+    if [ "$n" != pkg-config ] && ! command -v pkg-config >/dev/null 2>&1; then
+        case "$missing" in *pkg-config*) ;; *) missing="$missing pkg-config" ;; esac
+    fi
+    have "$n" || missing="$missing $(pkg_of "$n")"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo -n"
+else
+    if [ $optional = 1 ]; then
+        echo "zenith: optional packages not installed, skipping what needs them:$missing"
+        exit 0
+    fi
+    echo "zenith: missing Debian packages; install them with: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "zenith: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get install -y -q $missing >/tmp/zenith-apt.log 2>&1; then
+    $sudo apt-get update -q >/tmp/zenith-apt.log 2>&1
+    if ! $sudo apt-get install -y -q $missing >>/tmp/zenith-apt.log 2>&1; then
+        if [ $optional = 1 ]; then
+            echo "zenith: could not install optional packages:$missing (see /tmp/zenith-apt.log); skipping"
+            exit 0
+        fi
+        echo "zenith: could not install:$missing (see /tmp/zenith-apt.log); run: sudo apt-get install -y$missing" >&2
+        exit 1
+    fi
+fi
+exit 0

@@ -1,0 +1,41 @@
+#!/bin/sh
+# run-tests.sh LABEL BIN... [LABEL BIN...] -- runs Criterion suites, prints their reports and one
+# closing line "zenith: N passed, N failed, N skipped". LABEL is plain, asan or tsan (it picks
+# the sanitizer options). Exit status 1 if any test failed or any suite did not run to the end.
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:strict_string_checks=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+passed=0 failed=0 skipped=0 broken=""
+label=plain
+tap=$(mktemp)
+trap 'rm -f "$tap"' EXIT
+for arg in "$@"; do
+    case "$arg" in
+        plain|asan|tsan) label=$arg; continue ;;
+    esac
+    name="$label/$(basename "$arg")"
+    echo "== $name"
+    rm -f "$tap"
+    "$arg" --tap="$tap" --short-filename 2>&1 | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error/p'
+    rc=$?
+    if [ ! -s "$tap" ]; then
+        echo "$name: produced no report"
+        failed=$((failed + 1)); broken="$broken $name"; continue
+    fi
+    p=$(grep -c '^ok .*# SKIP' "$tap")
+    s=$p
+    p=$(grep '^ok ' "$tap" | grep -vc '# SKIP')
+    f=$(grep -c '^not ok ' "$tap")
+    planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" | head -1)
+    ran=$((p + f + s))
+    if [ -n "$planned" ] && [ "$ran" -lt "$planned" ]; then
+        echo "$name: only $ran of $planned tests reported"
+        f=$((f + planned - ran)); broken="$broken $name"
+    fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    grep '^ok .*# SKIP' "$tap" | sed "s|^ok - |  skipped $label/|"
+    grep '^not ok ' "$tap" | sed "s|^not ok - |  FAILED $label/|"
+done
+[ -n "$broken" ] && echo "suites that did not finish:$broken"
+echo "zenith: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,3 @@
+#define ZENITH_IMPLEMENTATION
+#include "zenith.h"
+#include "zenith_numa.h"
