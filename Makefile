@@ -182,7 +182,7 @@ check-install: | $(BUILD)/check
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/stage PREFIX=/usr > /dev/null
 	@set -e; st=$(CURDIR)/$(BUILD)/stage; \
 	flags=$$(PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st $(PKG_CONFIG) --cflags --libs zenith); \
-	cc -std=c11 $(WARN) tests/compile/main.c tests/compile/static_b.c -o $(BUILD)/check/installed $$flags -Wl,-rpath,$$st/usr/lib; \
+	cc -std=c11 $(WARN) tests/compile/main.c tests/compile/via_library.c -Itests/compile -o $(BUILD)/check/installed $$flags -Wl,-rpath,$$st/usr/lib; \
 	$(BUILD)/check/installed
 	@echo "check-install: headers, libzenith.so/.a and zenith.pc install under DESTDIR/PREFIX and link"
 
