@@ -378,6 +378,131 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
 
 #endif /* ZENITH_H_INCLUDED */
 
+/* ---------------------------------------------------------------------------------------------
+   Inline fast path (C and C++ only; define ZENITH_NO_INLINE to leave it out, e.g. for FFI
+   header parsers). zenith_pool_acquire_inline / zenith_pool_release_inline behave exactly like
+   zenith_pool_acquire / zenith_pool_release (same checks, codes, counters and thread safety) and
+   save the call. The layout below is private and may change in any release: use the functions.
+   ------------------------------------------------------------------------------------------ */
+#if (!defined(ZENITH_NO_INLINE) || defined(ZENITH_IMPLEMENTATION)) && !defined(ZENITH_INLINE_INCLUDED)
+#define ZENITH_INLINE_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zenith__pool_hot { /* first member of struct zenith_pool; read-only after create */
+    unsigned char *base;          /* buffer i at base + i * buffer_size */
+    unsigned char *state;         /* one byte per buffer: 0 free, 1 in use */
+    unsigned char *caches;        /* per-thread cache headers, ZENITH__POOL_CACHE_STRIDE apart */
+    size_t buffer_size;
+    uint64_t inv;           /* inverse of the odd part of buffer_size, mod 2^64 */
+    uint64_t release_limit; /* buffer_count (0 in a ZENITH_POOL_DEBUG build: all releases checked) */
+    uint32_t tz;            /* trailing zero bits of buffer_size */
+    uint32_t reserved_;
+} zenith__pool_hot;
+
+/* One per thread slot, written by its owner thread only (other threads read the counters). The
+   fast path counts acquires only; releases are derived exactly: len changes by -1 per acquire,
+   +1 per release, +refilled, -flushed, so releases = len + acquires + flushed - refilled. */
+typedef struct zenith__pool_cache {
+    uint64_t len;      /* indices held in objs */
+    uint64_t cap;      /* capacity; 0 = no cache (slot 0, ZENITH_POOL_NO_CACHE, debug build) */
+    uint32_t *objs;    /* cap buffer indices, top = objs[len - 1] */
+    uint64_t acquires; /* fast and slow acquires through this cache */
+    uint64_t refilled; /* indices moved in from the shared backend */
+    uint64_t flushed;  /* indices moved out to the shared backend */
+    uint32_t batch;    /* refill/flush granularity (cap / 2) */
+    uint32_t reserved_;
+    unsigned char pad_[72]; /* 128 bytes: no false sharing, even with adjacent-line prefetch */
+} zenith__pool_cache;
+
+#define ZENITH__POOL_CACHE_STRIDE 128u
+#define ZENITH__POOL_OBJS(c) ((c)->objs)
+
+/* The calling thread's cache slot times ZENITH__POOL_CACHE_STRIDE (0 = no slot yet), shared by
+   all pools: a thread's cache in any pool is at pool caches + this offset. TLS model
+   initial-exec: one %fs-relative load even in PIC code (no __tls_get_addr call). */
+#if defined(ZENITH_STATIC)
+static __thread size_t zenith__tls_cache_off __attribute__((unused, tls_model("initial-exec")));
+#elif defined(ZENITH_SHARED)
+extern __thread size_t zenith__tls_cache_off __attribute__((visibility("default"), tls_model("initial-exec")));
+#else
+extern __thread size_t zenith__tls_cache_off __attribute__((tls_model("initial-exec")));
+#endif
+
+ZENITH_API void *zenith__pool_acquire_slow(zenith_pool *pool);
+ZENITH_API int zenith__pool_release_slow(zenith_pool *pool, void *buf);
+ZENITH_API int zenith__pool_release_other(zenith_pool *pool, void *buf);
+
+static inline zenith__pool_cache *zenith__pool_my_cache(const zenith__pool_hot *h) {
+    return (zenith__pool_cache *)(void *)(h->caches + zenith__tls_cache_off);
+}
+
+/* Owner-only counter, read by zenith_pool_get_stats on other threads. No atomic RMW: on x86-64
+   one plain `add` to memory (its 8-byte aligned store is single-copy atomic, so a concurrent
+   reader sees the old or the new value); elsewhere, and under TSan, a relaxed load and store. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ZENITH__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define ZENITH__TSAN 1
+#endif
+static inline void zenith__counter_add(uint64_t *counter, uint64_t n) {
+#if defined(__x86_64__) && !defined(ZENITH__TSAN)
+    __asm__("addq %1, %0" : "+m"(*counter) : "er"(n));
+#else
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+#endif
+}
+
+/* Same contract as zenith_pool_acquire. */
+static inline void *zenith_pool_acquire_inline(zenith_pool *pool) {
+    const zenith__pool_hot *h = (const zenith__pool_hot *)(const void *)pool;
+    zenith__pool_cache *c;
+    uint64_t n;
+    uint32_t idx;
+    if (__builtin_expect(pool == NULL, 0)) return NULL;
+    c = zenith__pool_my_cache(h);
+    n = c->len;
+    if (__builtin_expect(n == 0, 0)) return zenith__pool_acquire_slow(pool); /* refill, or no cache */
+    idx = c->objs[n - 1u];
+    __atomic_store_n(&c->len, n - 1u, __ATOMIC_RELAXED); /* a plain store; read by get_stats */
+    h->state[idx] = 1u;
+    zenith__counter_add(&c->acquires, 1u);
+    return h->base + (size_t)idx * h->buffer_size;
+}
+
+/* Same contract as zenith_pool_release. */
+static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
+    const zenith__pool_hot *h = (const zenith__pool_hot *)(const void *)pool;
+    zenith__pool_cache *c;
+    uint64_t q, n;
+    if (__builtin_expect(pool == NULL, 0)) return ZENITH_E_NULL;
+    /* Exact division test (Granlund-Montgomery): with buffer_size = odd << tz and inv = 1/odd
+       mod 2^64, rotr((buf - base) * inv, tz) is the buffer index when buf is at a buffer start,
+       and >= buffer_count otherwise (stray low bits rotate to the top). One compare sends
+       foreign, misaligned and NULL pointers to the checked path. */
+    q = (uint64_t)((uintptr_t)buf - (uintptr_t)h->base) * h->inv;
+    q = (q >> h->tz) | (q << ((64u - h->tz) & 63u));
+    if (__builtin_expect(q >= h->release_limit || h->state[q] != 1u, 0)) return zenith__pool_release_other(pool, buf);
+    h->state[q] = 0u;
+    c = zenith__pool_my_cache(h);
+    n = c->len;
+    if (__builtin_expect(n == c->cap, 0)) return zenith__pool_release_slow(pool, buf); /* flush, or no cache */
+    c->objs[n] = (uint32_t)q;
+    __atomic_store_n(&c->len, n + 1u, __ATOMIC_RELAXED); /* counts the release (see zenith__pool_cache) */
+    return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZENITH_INLINE_INCLUDED */
+
 /* =============================================================================================
    Implementation
    ========================================================================================== */
@@ -638,40 +763,20 @@ ZENITH_API const char *zenith_version_string(void) { return ZENITH_VERSION_STRIN
 
    slab      buffer_count * buffer_size bytes, one mmap (or cfg.memory). Buffer i at base + i*size.
    state[i]  one byte per buffer: FREE or USED. Checked on release (double release).
-   caches    ZENITH_POOL_MAX_THREADS + 1 per-thread caches, each a 64-byte header followed by
-             cache_size uint32 indices, at caches + slot * cache_stride. Slot 0 is a sentinel
-             with capacity 0: a thread without a slot lands there and takes the slow path.
-             Each cache is written by its owner thread only (plain loads/stores; the counters
-             use relaxed atomics so that a concurrent zenith_pool_get_stats is race-free).
+   caches    ZENITH_POOL_MAX_THREADS + 1 cache headers (struct zenith__pool_cache, 128 bytes
+             apart) at caches + slot * 128, each pointing to cache_size uint32 indices (objs).
+             Slot 0 is a sentinel with capacity 0: a thread without a slot lands there and
+             takes the slow path. Each cache is written by its owner thread only, with plain
+             stores (relaxed atomics where zenith_pool_get_stats reads concurrently).
    shared    three lock-free stacks with (tag << 32 | index + 1) heads, one CAS per push/pop:
              full magazines (each up to `batch` indices), empty magazines, and single buffers
              (linked through single_next). A cache refills by popping one full magazine and
              flushes `batch` indices into one empty magazine: 2 CAS per `batch` buffers.
              The 32-bit tag makes the stacks ABA-safe. */
 
-typedef struct zenith__pool_cache {
-    uint32_t len;   /* indices held */
-    uint32_t cap;   /* capacity; 0 = sentinel / no cache */
-    uint32_t batch; /* refill/flush granularity (cap / 2) */
-    uint32_t reserved_;
-    uint64_t acquires; /* owner-written, relaxed */
-    uint64_t releases; /* owner-written, relaxed */
-    unsigned char pad_[ZENITH__LINE - 32];
-} zenith__pool_cache;
-
-#define ZENITH__OBJS(c) ((uint32_t *)(void *)((unsigned char *)(c) + sizeof(zenith__pool_cache)))
-
 struct zenith_pool {
-    /* hot and read-only after create */
-    unsigned char *base;
-    unsigned char *state;
-    unsigned char *caches;
-    size_t cache_stride;
-    size_t buffer_size;
-    uint64_t inv;      /* inverse of the odd part of buffer_size, mod 2^64 */
-    uint64_t low_mask; /* (1 << tz) - 1 */
-    uint32_t tz;       /* trailing zero bits of buffer_size */
-    uint32_t count;
+    zenith__pool_hot hot; /* first: read by the inline fast path */
+    uint64_t count;       /* buffer_count */
     /* cold, read-only after create */
     uint32_t *single_next;
     uint32_t *mag_data;
@@ -703,13 +808,9 @@ struct zenith_pool {
 
 /* ---- threads: slots, exit hook, pool list -------------------------------------------------- */
 
-/* In a shared library, initial-exec keeps the slot one %fs-relative load (no __tls_get_addr). */
-#if defined(ZENITH_SHARED)
-#define ZENITH__TLS __thread __attribute__((tls_model("initial-exec")))
-#else
-#define ZENITH__TLS __thread
+#if !defined(ZENITH_STATIC)
+__thread size_t zenith__tls_cache_off __attribute__((tls_model("initial-exec"))); /* see the inline fast path */
 #endif
-static ZENITH__TLS uint32_t zenith__tls_slot; /* 0 = none; 1..ZENITH_POOL_MAX_THREADS */
 static uint64_t zenith__slot_bits[(ZENITH_POOL_MAX_THREADS + 63) / 64];
 static pthread_once_t zenith__key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t zenith__key;
@@ -717,13 +818,13 @@ static int zenith__key_ok;
 static pthread_mutex_t zenith__reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static zenith_pool *zenith__reg_head;
 
-static zenith__pool_cache *zenith__cache_at(const zenith_pool *p, uint32_t slot) {
-    return (zenith__pool_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
+static zenith__pool_cache *zenith__cache_at(const zenith_pool *p, size_t slot) {
+    return (zenith__pool_cache *)(void *)(p->hot.caches + slot * ZENITH__POOL_CACHE_STRIDE);
 }
 
-static void zenith__bump(uint64_t *counter, uint64_t n) { /* owner-only counter: no RMW */
-    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
+static void zenith__set_len(zenith__pool_cache *c, uint64_t len) { __atomic_store_n(&c->len, len, __ATOMIC_RELAXED); }
+
+static void zenith__bump(uint64_t *counter, uint64_t n) { zenith__counter_add(counter, n); }
 
 static uint32_t zenith__pop(uint64_t *head, uint32_t *next) {
     uint64_t old = __atomic_load_n(head, __ATOMIC_ACQUIRE), nw;
@@ -765,7 +866,7 @@ static void zenith__put_shared(zenith_pool *p, const uint32_t *idx, uint32_t n) 
 
 /* Fills an empty cache from the shared backend. Returns the number of indices now cached. */
 static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
-    uint32_t *objs = ZENITH__OBJS(c), k = 0, i;
+    uint32_t *objs = ZENITH__POOL_OBJS(c), k = 0, i;
     uint32_t m = p->mag_total ? zenith__pop(&p->full_head, p->mag_next) : ZENITH__NONE;
     if (m != ZENITH__NONE) {
         k = p->mag_count[m];
@@ -774,7 +875,8 @@ static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
     } else {
         while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE) objs[k++] = i;
     }
-    c->len = k;
+    zenith__set_len(c, k);
+    zenith__bump(&c->refilled, k);
     return k;
 }
 
@@ -792,8 +894,10 @@ static uint32_t zenith__get_shared(zenith_pool *p) {
 }
 
 static void zenith__cache_drain(zenith_pool *p, zenith__pool_cache *c) {
-    if (c->len) zenith__put_shared(p, ZENITH__OBJS(c), c->len);
-    c->len = 0;
+    if (c->len == 0) return;
+    zenith__put_shared(p, c->objs, (uint32_t)c->len);
+    zenith__bump(&c->flushed, c->len);
+    zenith__set_len(c, 0);
 }
 
 static void zenith__thread_exit(void *value) {
@@ -802,7 +906,7 @@ static void zenith__thread_exit(void *value) {
     pthread_mutex_lock(&zenith__reg_lock);
     for (p = zenith__reg_head; p; p = p->reg_next) zenith__cache_drain(p, zenith__cache_at(p, slot));
     pthread_mutex_unlock(&zenith__reg_lock);
-    zenith__tls_slot = 0;
+    zenith__tls_cache_off = 0;
     __atomic_fetch_and(&zenith__slot_bits[(slot - 1u) / 64u], ~((uint64_t)1 << ((slot - 1u) % 64u)), __ATOMIC_RELEASE);
 }
 
@@ -811,7 +915,7 @@ static void zenith__key_init(void) { zenith__key_ok = pthread_key_create(&zenith
 /* Gives the calling thread a cache slot; 0 when all are taken (the thread then goes uncached). */
 static uint32_t zenith__thread_slot(void) {
     uint32_t w, slot;
-    if (zenith__tls_slot) return zenith__tls_slot;
+    if (zenith__tls_cache_off) return (uint32_t)(zenith__tls_cache_off / ZENITH__POOL_CACHE_STRIDE);
     pthread_once(&zenith__key_once, zenith__key_init);
     if (!zenith__key_ok) return 0;
     for (w = 0; w < (ZENITH_POOL_MAX_THREADS + 63) / 64; w++) {
@@ -826,7 +930,7 @@ static uint32_t zenith__thread_slot(void) {
                     __atomic_fetch_and(&zenith__slot_bits[w], ~((uint64_t)1 << b), __ATOMIC_RELEASE);
                     return 0;
                 }
-                zenith__tls_slot = slot;
+                zenith__tls_cache_off = (size_t)slot * ZENITH__POOL_CACHE_STRIDE;
                 return slot;
             }
         }
@@ -840,44 +944,45 @@ static void zenith__count_shared(uint64_t *counter, uint64_t n) { __atomic_fetch
 
 /* The calling thread's cache, taking a slot if it has none yet. Its cap is 0 for uncached. */
 static zenith__pool_cache *zenith__own_cache(zenith_pool *p) {
-    if (!(p->flags & ZENITH_POOL_NO_CACHE) && !zenith__tls_slot) zenith__thread_slot();
-    return zenith__cache_at(p, zenith__tls_slot);
+    if (!(p->flags & ZENITH_POOL_NO_CACHE) && !zenith__tls_cache_off) zenith__thread_slot();
+    return zenith__pool_my_cache(&p->hot);
 }
 
 /* Takes one index without counting; ZENITH__NONE when nothing is free to this thread. */
 static uint32_t zenith__take(zenith_pool *p, zenith__pool_cache *c) {
     if (c->cap == 0) return zenith__get_shared(p);
     if (c->len == 0 && zenith__refill(p, c) == 0) return ZENITH__NONE;
-    return ZENITH__OBJS(c)[--c->len];
+    zenith__set_len(c, c->len - 1u);
+    return c->objs[c->len];
 }
 
 /* Gives one index back without counting; its state is already FREE. */
 static void zenith__give(zenith_pool *p, zenith__pool_cache *c, uint32_t idx) {
-    uint32_t *objs;
     if (c->cap == 0) {
         zenith__push_chain(&p->single_head, p->single_next, idx, idx);
         return;
     }
-    objs = ZENITH__OBJS(c);
     if (c->len == c->cap) { /* flush the older half, keep the recently used (cache-hot) half */
-        zenith__put_shared(p, objs, c->batch);
-        memmove(objs, objs + c->batch, (size_t)(c->len - c->batch) * sizeof(uint32_t));
-        c->len -= c->batch;
+        zenith__put_shared(p, c->objs, c->batch);
+        zenith__bump(&c->flushed, c->batch);
+        memmove(c->objs, c->objs + c->batch, (size_t)(c->len - c->batch) * sizeof(uint32_t));
+        zenith__set_len(c, c->len - c->batch);
     }
-    objs[c->len++] = idx;
+    c->objs[c->len] = idx;
+    zenith__set_len(c, c->len + 1u);
 }
 
 static void zenith__mark_used(zenith_pool *p, uint32_t idx) {
 #ifdef ZENITH_POOL_DEBUG
-    unsigned char old = __atomic_exchange_n(&p->state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_ACQ_REL);
+    unsigned char old = __atomic_exchange_n(&p->hot.state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_ACQ_REL);
     ZENITH_ASSERT(old == ZENITH__FREE_STATE);
     (void)old;
 #else
-    __atomic_store_n(&p->state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->hot.state[idx], (unsigned char)ZENITH__USED_STATE, __ATOMIC_RELAXED);
 #endif
 }
 
-static ZENITH__NOINLINE void *zenith__acquire_slow(zenith_pool *p) {
+ZENITH_API ZENITH__NOINLINE void *zenith__pool_acquire_slow(zenith_pool *p) {
     zenith__pool_cache *c = zenith__own_cache(p);
     uint32_t idx = zenith__take(p, c);
     if (idx == ZENITH__NONE) {
@@ -889,19 +994,21 @@ static ZENITH__NOINLINE void *zenith__acquire_slow(zenith_pool *p) {
         zenith__bump(&c->acquires, 1);
     else
         zenith__count_shared(&p->shared_acquires, 1);
-    return p->base + (size_t)idx * p->buffer_size;
+    return p->hot.base + (size_t)idx * p->hot.buffer_size;
 }
 
 /* Classifies a pointer. Returns its index, or a negative code. Does not look at the state. */
 static int zenith__locate(const zenith_pool *p, const void *buf) {
-    uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)p->base);
-    if ((uintptr_t)buf < (uintptr_t)p->base || off >= (uint64_t)p->count * p->buffer_size) return ZENITH_E_FOREIGN;
-    if (off % p->buffer_size) return ZENITH_E_MISALIGNED;
-    return (int)(off / p->buffer_size);
+    uint64_t off = (uint64_t)((uintptr_t)buf - (uintptr_t)p->hot.base);
+    if ((uintptr_t)buf < (uintptr_t)p->hot.base || off >= p->count * p->hot.buffer_size) return ZENITH_E_FOREIGN;
+    if (off % p->hot.buffer_size) return ZENITH_E_MISALIGNED;
+    return (int)(off / p->hot.buffer_size);
 }
 
 static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *buf) {
-    int rc = zenith__locate(p, buf);
+    int rc;
+    if (buf == NULL) return ZENITH_E_NULL;
+    rc = zenith__locate(p, buf);
     if (rc == ZENITH_E_FOREIGN)
         zenith__count_shared(&p->rejected_foreign, 1);
     else if (rc == ZENITH_E_MISALIGNED)
@@ -913,57 +1020,33 @@ static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *b
     return rc;
 }
 
-static ZENITH__NOINLINE int zenith__release_slow(zenith_pool *p, uint32_t idx) {
-    zenith__pool_cache *c = zenith__own_cache(p);
-    zenith__give(p, c, idx);
-    if (c->cap)
-        zenith__bump(&c->releases, 1);
-    else
-        zenith__count_shared(&p->shared_releases, 1);
-    return 0;
-}
-
-/* ---- buffer pool: fast paths --------------------------------------------------------------- */
-
-ZENITH_API void *zenith_pool_acquire(zenith_pool *pool) {
-    zenith__pool_cache *c;
-    uint32_t n, idx;
-    if (ZENITH__UNLIKELY(pool == NULL)) return NULL;
-    c = zenith__cache_at(pool, zenith__tls_slot);
-    n = c->len;
-    if (ZENITH__UNLIKELY(n == 0)) return zenith__acquire_slow(pool);
-    idx = ZENITH__OBJS(c)[n - 1u];
-    c->len = n - 1u;
-    zenith__mark_used(pool, idx);
-    zenith__bump(&c->acquires, 1);
-    return pool->base + (size_t)idx * pool->buffer_size;
-}
-
-ZENITH_API int zenith_pool_release(zenith_pool *pool, void *buf) {
-    zenith__pool_cache *c;
-    uint64_t off, q;
-    uint32_t n;
-    if (ZENITH__UNLIKELY(pool == NULL || buf == NULL)) return ZENITH_E_NULL;
-    off = (uint64_t)((uintptr_t)buf - (uintptr_t)pool->base);
-    q = (off >> pool->tz) * pool->inv; /* = off / buffer_size when divisible, else >= count */
-    if (ZENITH__UNLIKELY((off & pool->low_mask) != 0 || q >= pool->count)) return zenith__release_reject(pool, buf);
+/* Everything the inline release does not finish: NULL, foreign, misaligned and already-free
+   pointers; and in a ZENITH_POOL_DEBUG build every release (release_limit is 0 there), checked
+   with an atomic swap of the state byte. */
+ZENITH_API ZENITH__NOINLINE int zenith__pool_release_other(zenith_pool *p, void *buf) {
 #ifdef ZENITH_POOL_DEBUG
-    if (ZENITH__UNLIKELY(__atomic_exchange_n(&pool->state[q], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_ACQ_REL) !=
-                         ZENITH__USED_STATE))
-        return zenith__release_reject(pool, buf);
-#else
-    if (ZENITH__UNLIKELY(__atomic_load_n(&pool->state[q], __ATOMIC_RELAXED) != ZENITH__USED_STATE))
-        return zenith__release_reject(pool, buf);
-    __atomic_store_n(&pool->state[q], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_RELAXED);
+    int idx = buf ? zenith__locate(p, buf) : ZENITH_E_NULL;
+    if (idx >= 0 && __atomic_exchange_n(&p->hot.state[idx], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_ACQ_REL) ==
+                        ZENITH__USED_STATE)
+        return zenith__pool_release_slow(p, buf);
 #endif
-    c = zenith__cache_at(pool, zenith__tls_slot);
-    n = c->len;
-    if (ZENITH__UNLIKELY(n == c->cap)) return zenith__release_slow(pool, (uint32_t)q);
-    ZENITH__OBJS(c)[n] = (uint32_t)q;
-    c->len = n + 1u;
-    zenith__bump(&c->releases, 1);
+    return zenith__release_reject(p, buf);
+}
+
+/* The inline release's path when the cache is full or absent; buf is valid and already FREE. */
+ZENITH_API ZENITH__NOINLINE int zenith__pool_release_slow(zenith_pool *p, void *buf) {
+    zenith__pool_cache *c = zenith__own_cache(p);
+    uint32_t idx = (uint32_t)zenith__locate(p, buf);
+    zenith__give(p, c, idx); /* a cached release is counted by the cache's len (see zenith__pool_cache) */
+    if (c->cap == 0) zenith__count_shared(&p->shared_releases, 1);
     return 0;
 }
+
+/* ---- buffer pool: exported twins of the inline fast paths ------------------------------------ */
+
+ZENITH_API void *zenith_pool_acquire(zenith_pool *pool) { return zenith_pool_acquire_inline(pool); }
+
+ZENITH_API int zenith_pool_release(zenith_pool *pool, void *buf) { return zenith_pool_release_inline(pool, buf); }
 
 /* ---- buffer pool: bulk, queries -------------------------------------------------------------- */
 
@@ -981,7 +1064,7 @@ ZENITH_API int zenith_pool_acquire_bulk(zenith_pool *pool, void **bufs, unsigned
             zenith__count_shared(&pool->failed_acquires, 1);
             return ZENITH_E_FULL;
         }
-        bufs[i] = pool->base + (size_t)idx * pool->buffer_size;
+        bufs[i] = pool->hot.base + (size_t)idx * pool->hot.buffer_size;
     }
     for (i = 0; i < n; i++) zenith__mark_used(pool, (uint32_t)zenith__locate(pool, bufs[i]));
     if (c->cap)
@@ -999,25 +1082,22 @@ ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, un
     for (i = 0; i < n; i++) { /* pass 1: every pointer is a buffer of this pool, in use */
         int idx = bufs[i] ? zenith__locate(pool, bufs[i]) : ZENITH_E_NULL;
         if (idx == ZENITH_E_NULL) return ZENITH_E_NULL;
-        if (idx < 0 || __atomic_load_n(&pool->state[idx], __ATOMIC_RELAXED) != ZENITH__USED_STATE)
+        if (idx < 0 || __atomic_load_n(&pool->hot.state[idx], __ATOMIC_RELAXED) != ZENITH__USED_STATE)
             return zenith__release_reject(pool, bufs[i]);
     }
     for (i = 0; i < n; i++) { /* pass 2: flip states; a repeat within bufs rolls everything back */
         uint32_t idx = (uint32_t)zenith__locate(pool, bufs[i]);
-        if (__atomic_exchange_n(&pool->state[idx], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_RELAXED) !=
+        if (__atomic_exchange_n(&pool->hot.state[idx], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_RELAXED) !=
             ZENITH__USED_STATE) {
             for (j = 0; j < i; j++)
-                __atomic_store_n(&pool->state[zenith__locate(pool, bufs[j])], (unsigned char)ZENITH__USED_STATE,
+                __atomic_store_n(&pool->hot.state[zenith__locate(pool, bufs[j])], (unsigned char)ZENITH__USED_STATE,
                                  __ATOMIC_RELAXED);
             return zenith__release_reject(pool, bufs[i]);
         }
     }
     c = zenith__own_cache(pool);
     for (i = 0; i < n; i++) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[i]));
-    if (c->cap)
-        zenith__bump(&c->releases, n);
-    else
-        zenith__count_shared(&pool->shared_releases, n);
+    if (c->cap == 0) zenith__count_shared(&pool->shared_releases, n);
     return (int)n;
 }
 
@@ -1028,15 +1108,15 @@ ZENITH_API int zenith_pool_index(const zenith_pool *pool, const void *buf) {
 
 ZENITH_API void *zenith_pool_at(const zenith_pool *pool, uint32_t index) {
     if (pool == NULL || index >= pool->count) return NULL;
-    return pool->base + (size_t)index * pool->buffer_size;
+    return pool->hot.base + (size_t)index * pool->hot.buffer_size;
 }
 
 ZENITH_API int zenith_pool_flush(zenith_pool *pool) {
     zenith__pool_cache *c;
     uint32_t n;
     if (pool == NULL) return ZENITH_E_NULL;
-    c = zenith__cache_at(pool, zenith__tls_slot);
-    n = c->len;
+    c = zenith__pool_my_cache(&pool->hot);
+    n = (uint32_t)c->len;
     zenith__cache_drain(pool, c);
     return (int)n;
 }
@@ -1049,8 +1129,10 @@ ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats 
     rel = __atomic_load_n(&pool->shared_releases, __ATOMIC_RELAXED);
     for (s = 0; s <= ZENITH_POOL_MAX_THREADS; s++) {
         zenith__pool_cache *c = zenith__cache_at(pool, s);
-        acq += __atomic_load_n(&c->acquires, __ATOMIC_RELAXED);
-        rel += __atomic_load_n(&c->releases, __ATOMIC_RELAXED);
+        uint64_t a = __atomic_load_n(&c->acquires, __ATOMIC_RELAXED);
+        acq += a;
+        rel += __atomic_load_n(&c->len, __ATOMIC_RELAXED) + a + __atomic_load_n(&c->flushed, __ATOMIC_RELAXED) -
+               __atomic_load_n(&c->refilled, __ATOMIC_RELAXED);
     }
     memset(out, 0, sizeof(*out));
     out->total = pool->count;
@@ -1070,9 +1152,9 @@ ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats 
 ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *out) {
     if (pool == NULL || out == NULL) return ZENITH_E_NULL;
     memset(out, 0, sizeof(*out));
-    out->base = pool->base;
-    out->buffer_size = pool->buffer_size;
-    out->buffer_count = pool->count;
+    out->base = pool->hot.base;
+    out->buffer_size = pool->hot.buffer_size;
+    out->buffer_count = (uint32_t)pool->count;
     out->cache_size = pool->cache_size;
     out->slab_size = pool->slab_size;
     out->metadata_size = pool->meta_size;
@@ -1118,8 +1200,8 @@ static int zenith__fail(int *err, int code) {
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
     zenith_pool *p;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_state, off_single, off_mdata,
-           off_mnext, off_mcount, total;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_objs, off_state, off_single,
+           off_mdata, off_mnext, off_mcount, total;
     uint32_t count, cache, batch, mags, i,
         known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED | ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
     uint64_t inv, odd;
@@ -1159,13 +1241,17 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
         cache = cfg.cache_size < 2u ? 2u : cfg.cache_size;
     else
         cache = count / 8u < 2u ? 2u : (count / 8u > 256u ? 256u : count / 8u);
+#ifdef ZENITH_POOL_DEBUG
+    cache = 0; /* checked build: no per-thread caches, every acquire and release is checked */
+#endif
     batch = cache / 2u;
     mags = batch ? count / batch : 0;
 
     /* metadata: one block, every part 64-byte aligned */
-    stride = sizeof(zenith__pool_cache) + zenith__align_up((size_t)cache * sizeof(uint32_t), ZENITH__LINE);
+    stride = zenith__align_up((size_t)cache * sizeof(uint32_t), ZENITH__LINE); /* objs of one slot */
     off_caches = zenith__align_up(sizeof(zenith_pool), ZENITH__LINE);
-    off_state = off_caches + stride * (ZENITH_POOL_MAX_THREADS + 1u);
+    off_objs = off_caches + (size_t)ZENITH__POOL_CACHE_STRIDE * (ZENITH_POOL_MAX_THREADS + 1u);
+    off_state = off_objs + stride * ZENITH_POOL_MAX_THREADS;
     off_single = zenith__align_up(off_state + count, ZENITH__LINE);
     off_mdata = zenith__align_up(off_single + (size_t)count * sizeof(uint32_t), ZENITH__LINE);
     off_mnext = zenith__align_up(off_mdata + (size_t)mags * batch * sizeof(uint32_t), ZENITH__LINE);
@@ -1222,21 +1308,24 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
 #endif
 
     p = (zenith_pool *)(void *)meta;
-    p->base = slab;
-    p->caches = meta + off_caches;
-    p->cache_stride = stride;
-    p->state = meta + off_state;
+    p->hot.base = slab;
+    p->hot.caches = meta + off_caches;
+    p->hot.state = meta + off_state;
     p->single_next = (uint32_t *)(void *)(meta + off_single);
     p->mag_data = (uint32_t *)(void *)(meta + off_mdata);
     p->mag_next = (uint32_t *)(void *)(meta + off_mnext);
     p->mag_count = (uint32_t *)(void *)(meta + off_mcount);
-    p->buffer_size = size;
+    p->hot.buffer_size = size;
     p->count = count;
-    p->tz = (uint32_t)__builtin_ctzll((unsigned long long)size);
-    p->low_mask = ((uint64_t)1 << p->tz) - 1u;
-    odd = (uint64_t)size >> p->tz;
+#ifdef ZENITH_POOL_DEBUG
+    p->hot.release_limit = 0; /* every release takes the checked path */
+#else
+    p->hot.release_limit = count;
+#endif
+    p->hot.tz = (uint32_t)__builtin_ctzll((unsigned long long)size);
+    odd = (uint64_t)size >> p->hot.tz;
     for (inv = odd, i = 0; i < 5; i++) inv *= 2u - odd * inv; /* Newton: 3 -> 96 correct bits */
-    p->inv = inv;
+    p->hot.inv = inv;
     p->mag_total = mags;
     p->batch = batch;
     p->cache_size = cache;
@@ -1251,6 +1340,7 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
         zenith__pool_cache *c = zenith__cache_at(p, i);
         c->cap = cache;
         c->batch = batch;
+        c->objs = (uint32_t *)(void *)(meta + off_objs + stride * (i - 1u));
     }
     /* Every buffer starts free: whole magazines first (buffer 0 handed out first), then singles. */
     for (i = mags; i-- > 0;) {
@@ -1283,7 +1373,7 @@ ZENITH_API void zenith_pool_destroy(zenith_pool *pool) {
         zenith__reg_head = pool->reg_next;
     if (pool->reg_next) pool->reg_next->reg_prev = pool->reg_prev;
     pthread_mutex_unlock(&zenith__reg_lock);
-    if (pool->map_size) munmap(pool->base, pool->map_size);
+    if (pool->map_size) munmap(pool->hot.base, pool->map_size);
     a = pool->alloc;
     zenith__meta_free(&a, pool->meta_raw, pool->meta_size);
 }
@@ -1296,15 +1386,15 @@ ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring) {
     uint32_t i;
     int rc;
     if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
-    if (pool->count > ZENITH__MAX_REG_BUFFERS || pool->buffer_size > ZENITH__MAX_BUFFER_SIZE) return ZENITH_E_RANGE;
+    if (pool->count > ZENITH__MAX_REG_BUFFERS || pool->hot.buffer_size > ZENITH__MAX_BUFFER_SIZE) return ZENITH_E_RANGE;
     bytes = (size_t)pool->count * sizeof(*iov);
     iov = (struct iovec *)zenith__meta_alloc(&pool->alloc, bytes);
     if (iov == NULL) return ZENITH_E_NOMEM;
     for (i = 0; i < pool->count; i++) {
-        iov[i].iov_base = pool->base + (size_t)i * pool->buffer_size;
-        iov[i].iov_len = pool->buffer_size;
+        iov[i].iov_base = pool->hot.base + (size_t)i * pool->hot.buffer_size;
+        iov[i].iov_len = pool->hot.buffer_size;
     }
-    rc = io_uring_register_buffers(ring, iov, pool->count);
+    rc = io_uring_register_buffers(ring, iov, (unsigned)pool->count);
     zenith__meta_free(&pool->alloc, iov, bytes);
     if (rc == -ENOMEM) {
         struct rlimit rl;
@@ -1328,9 +1418,8 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) 
 #undef ZENITH__LIKELY
 #undef ZENITH__UNLIKELY
 #undef ZENITH__NOINLINE
-#undef ZENITH__OBJS
+
 #undef ZENITH__ERRNO_LIST
-#undef ZENITH__TLS
 
 #ifdef __cplusplus
 }
