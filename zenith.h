@@ -44,8 +44,12 @@ CONFIGURATION (define before including; "impl" = only the ZENITH_IMPLEMENTATION 
     ZENITH_POOL_MAX_THREADS     64               impl    threads that get a per-thread cache in each
                                                          pool; further threads use the shared path
     ZENITH_POOL_MAX_CACHE       1024             impl    largest per-thread cache (buffers)
-    ZENITH_POOL_DEBUG           off              impl    checked pool: double releases caught with
-                                                         atomics even when they race (see ERRORS)
+    ZENITH_POOL_DEBUG           off              impl    checked pool: no per-thread caches, every
+                                                         acquire/release swaps the state byte
+                                                         atomically, so racing double releases are
+                                                         caught too (see ERRORS)
+    ZENITH_NO_INLINE            -                every   leave out the inline fast path (for FFI
+                                                         header parsers; C/C++ users keep it)
 
 OVERVIEW
     This release holds the foundation and the buffer pool (zenith_pool): fixed-size buffers
@@ -54,7 +58,11 @@ OVERVIEW
     release are O(1) for any number of threads: a per-thread cache in front of a lock-free,
     ABA-safe shared backend. The common path has no atomic read-modify-write, no fence and no
     syscall. All buffers can be registered with an io_uring instance as fixed buffers, buffer
-    index = pool index. The io_uring ring and TCP server, and the FFI data-plane API, follow in
+    index = pool index.
+
+    zenith_pool_acquire_inline / zenith_pool_release_inline are header-inline twins of
+    zenith_pool_acquire / zenith_pool_release with the same contract; they save the call (about
+    12 instructions per pair) for C and C++ callers. FFI callers use the exported functions. The io_uring ring and TCP server, and the FFI data-plane API, follow in
     later releases; zenith_numa.h holds the NUMA helpers.
 
 STEP BY STEP
@@ -91,12 +99,13 @@ ERRORS
     same thread, or a thread that learned of the buffer through any synchronisation -- is
     rejected with ZENITH_E_DOUBLE_RELEASE. Two releases of the same buffer that *race* on two
     threads with no ordering between them can both pass the check; that is a data race in the
-    caller. Build the implementation with ZENITH_POOL_DEBUG to catch those too (the state byte
-    is then swapped atomically: an atomic RMW per release and per acquire).
+    caller. Build the implementation with ZENITH_POOL_DEBUG to catch those too: the state byte is
+    then swapped atomically on every acquire and release, and per-thread caches are off (every
+    operation is one CAS on the shared backend) -- for tests and staging, not production.
 
 THREADING
-    - zenith_pool_acquire / release / acquire_bulk / release_bulk / index / at / get_stats / get_info /
-      flush: any thread, concurrently, no lock. A buffer may be released on another thread
+    - zenith_pool_acquire / release (and their _inline twins) / acquire_bulk / release_bulk /
+      index / at / get_stats / get_info / flush: any thread, concurrently, no lock. A buffer may be released on another thread
       than the one that acquired it.
     - Each thread keeps up to cache_size buffers in its own cache. Its cached buffers return
       to the shared pool when the thread exits, or when it calls zenith_pool_flush(). Buffers
