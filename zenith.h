@@ -859,12 +859,11 @@ static void zenith__put_shared(zenith_pool *p, const uint32_t *idx, uint32_t n) 
     while (n > 0) {
         uint32_t k = (p->batch && n > p->batch) ? p->batch : n, j;
         uint32_t m = p->mag_total ? zenith__pop(&p->empty_head, p->mag_next) : ZENITH__NONE;
-        if (m != ZENITH__NONE && k <= p->batch) {
+        if (m != ZENITH__NONE) {
             memcpy(p->mag_data + (size_t)m * p->batch, idx, (size_t)k * sizeof(uint32_t));
             p->mag_count[m] = k;
             zenith__push_chain(&p->full_head, p->mag_next, m, m);
-        } else {
-            if (m != ZENITH__NONE) zenith__push_chain(&p->empty_head, p->mag_next, m, m);
+        } else { /* no empty magazine to hand: a chain of singles, still one CAS */
             for (j = 0; j + 1 < k; j++) __atomic_store_n(&p->single_next[idx[j]], idx[j + 1] + 1u, __ATOMIC_RELAXED);
             zenith__push_chain(&p->single_head, p->single_next, idx[0], idx[k - 1]);
         }
@@ -1305,11 +1304,9 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
         slab = (unsigned char *)m;
     }
     if (cfg.flags & ZENITH_POOL_PREFAULT) {
-        zenith__prefault(slab,
-                         map_size                                          ? map_size
-                         : zenith__align_up(span, page) <= cfg.memory_size ? zenith__align_up(span, page)
-                                                                           : span,
-                         page);
+        /* our mapping whole; caller memory up to the last page the buffers touch */
+        size_t touch = map_size ? map_size : zenith__align_up(span, page);
+        zenith__prefault(slab, touch < span || (!map_size && touch > cfg.memory_size) ? span : touch, page);
         info |= ZENITH_POOL_INFO_PREFAULTED;
     }
 #ifdef ZENITH_POOL_DEBUG
