@@ -253,7 +253,7 @@ enum zenith_pool_flags {
 typedef struct zenith_pool_config {
     size_t buffer_size;         /* bytes per buffer, a multiple of 64; 0 = 4096 */
     uint32_t buffer_count;      /* 0 = 1024 */
-    uint32_t cache_size;        /* per-thread cache capacity; 0 = min(256, buffer_count / 8),
+    uint32_t cache_size;        /* per-thread cache capacity; 0 = min(256, max(2, buffer_count / 8)),
                                at most ZENITH_POOL_MAX_CACHE */
     uint32_t flags;             /* enum zenith_pool_flags */
     uint32_t reserved_;         /* must be 0 */
@@ -411,19 +411,16 @@ typedef struct zenith__pool_hot { /* first member of struct zenith_pool; read-on
     uint32_t reserved_;
 } zenith__pool_hot;
 
-/* One per thread slot, written by its owner thread only (other threads read the counters). The
-   fast path counts acquires only; releases are derived exactly: len changes by -1 per acquire,
-   +1 per release, +refilled, -flushed, so releases = len + acquires + flushed - refilled. */
+/* One per thread slot, written by its owner thread only (get_stats reads the counters). */
 typedef struct zenith__pool_cache {
     uint64_t len;      /* indices held in objs */
     uint64_t cap;      /* capacity; 0 = no cache (slot 0, ZENITH_POOL_NO_CACHE, debug build) */
     uint32_t *objs;    /* cap buffer indices, top = objs[len - 1] */
-    uint64_t acquires; /* fast and slow acquires through this cache */
-    uint64_t refilled; /* indices moved in from the shared backend */
-    uint64_t flushed;  /* indices moved out to the shared backend */
+    uint64_t acquires; /* acquires through this cache */
+    uint64_t releases; /* releases through this cache */
     uint32_t batch;    /* refill/flush granularity (cap / 2) */
     uint32_t reserved_;
-    unsigned char pad_[72]; /* 128 bytes: no false sharing, even with adjacent-line prefetch */
+    unsigned char pad_[80]; /* 128 bytes: no false sharing, even with adjacent-line prefetch */
 } zenith__pool_cache;
 
 #define ZENITH__POOL_CACHE_STRIDE 128u
@@ -475,10 +472,10 @@ static inline void *zenith_pool_acquire_inline(zenith_pool *pool) {
     uint32_t idx;
     if (__builtin_expect(pool == NULL, 0)) return NULL;
     c = zenith__pool_my_cache(h);
-    n = c->len;
-    if (__builtin_expect(n == 0, 0)) return zenith__pool_acquire_slow(pool); /* refill, or no cache */
-    idx = c->objs[n - 1u];
-    __atomic_store_n(&c->len, n - 1u, __ATOMIC_RELAXED); /* a plain store; read by get_stats */
+    if (__builtin_expect(__builtin_sub_overflow(c->len, 1u, &n), 0)) /* empty: refill, or no cache */
+        return zenith__pool_acquire_slow(pool);
+    idx = c->objs[n];
+    c->len = n;
     h->state[idx] = 1u;
     zenith__counter_add(&c->acquires, 1u);
     return h->base + (size_t)idx * h->buffer_size;
@@ -502,7 +499,8 @@ static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
     n = c->len;
     if (__builtin_expect(n == c->cap, 0)) return zenith__pool_release_slow(pool, buf); /* flush, or no cache */
     c->objs[n] = (uint32_t)q;
-    __atomic_store_n(&c->len, n + 1u, __ATOMIC_RELAXED); /* counts the release (see zenith__pool_cache) */
+    c->len = n + 1u;
+    zenith__counter_add(&c->releases, 1u);
     return 0;
 }
 
@@ -720,7 +718,8 @@ extern "C" {
     X(EKEYREJECTED, "Key was rejected by service")                 \
     X(EOWNERDEAD, "Owner died")                                    \
     X(ENOTRECOVERABLE, "State not recoverable")                    \
-    X(ERFKILL, "Operation not possible due to RF-kill")
+    X(ERFKILL, "Operation not possible due to RF-kill")            \
+    X(EHWPOISON, "Memory page has hardware error")
 
 ZENITH_API const char *zenith_strerror(int code) {
     switch (code) {
@@ -831,8 +830,6 @@ static zenith__pool_cache *zenith__cache_at(const zenith_pool *p, size_t slot) {
     return (zenith__pool_cache *)(void *)(p->hot.caches + slot * ZENITH__POOL_CACHE_STRIDE);
 }
 
-static void zenith__set_len(zenith__pool_cache *c, uint64_t len) { __atomic_store_n(&c->len, len, __ATOMIC_RELAXED); }
-
 static void zenith__bump(uint64_t *counter, uint64_t n) { zenith__counter_add(counter, n); }
 
 static uint32_t zenith__pop(uint64_t *head, uint32_t *next) {
@@ -883,8 +880,7 @@ static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
     } else {
         while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE) objs[k++] = i;
     }
-    zenith__set_len(c, k);
-    zenith__bump(&c->refilled, k);
+    c->len = k;
     return k;
 }
 
@@ -904,8 +900,7 @@ static uint32_t zenith__get_shared(zenith_pool *p) {
 static void zenith__cache_drain(zenith_pool *p, zenith__pool_cache *c) {
     if (c->len == 0) return;
     zenith__put_shared(p, c->objs, (uint32_t)c->len);
-    zenith__bump(&c->flushed, c->len);
-    zenith__set_len(c, 0);
+    c->len = 0;
 }
 
 static void zenith__thread_exit(void *value) {
@@ -960,7 +955,7 @@ static zenith__pool_cache *zenith__own_cache(zenith_pool *p) {
 static uint32_t zenith__take(zenith_pool *p, zenith__pool_cache *c) {
     if (c->cap == 0) return zenith__get_shared(p);
     if (c->len == 0 && zenith__refill(p, c) == 0) return ZENITH__NONE;
-    zenith__set_len(c, c->len - 1u);
+    c->len = c->len - 1u;
     return c->objs[c->len];
 }
 
@@ -972,12 +967,11 @@ static void zenith__give(zenith_pool *p, zenith__pool_cache *c, uint32_t idx) {
     }
     if (c->len == c->cap) { /* flush the older half, keep the recently used (cache-hot) half */
         zenith__put_shared(p, c->objs, c->batch);
-        zenith__bump(&c->flushed, c->batch);
         memmove(c->objs, c->objs + c->batch, (size_t)(c->len - c->batch) * sizeof(uint32_t));
-        zenith__set_len(c, c->len - c->batch);
+        c->len = c->len - c->batch;
     }
     c->objs[c->len] = idx;
-    zenith__set_len(c, c->len + 1u);
+    c->len = c->len + 1u;
 }
 
 static void zenith__mark_used(zenith_pool *p, uint32_t idx) {
@@ -1045,8 +1039,11 @@ ZENITH_API ZENITH__NOINLINE int zenith__pool_release_other(zenith_pool *p, void 
 ZENITH_API ZENITH__NOINLINE int zenith__pool_release_slow(zenith_pool *p, void *buf) {
     zenith__pool_cache *c = zenith__own_cache(p);
     uint32_t idx = (uint32_t)zenith__locate(p, buf);
-    zenith__give(p, c, idx); /* a cached release is counted by the cache's len (see zenith__pool_cache) */
-    if (c->cap == 0) zenith__count_shared(&p->shared_releases, 1);
+    zenith__give(p, c, idx);
+    if (c->cap)
+        zenith__bump(&c->releases, 1);
+    else
+        zenith__count_shared(&p->shared_releases, 1);
     return 0;
 }
 
@@ -1105,7 +1102,10 @@ ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, un
     }
     c = zenith__own_cache(pool);
     for (i = 0; i < n; i++) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[i]));
-    if (c->cap == 0) zenith__count_shared(&pool->shared_releases, n);
+    if (c->cap)
+        zenith__bump(&c->releases, n);
+    else
+        zenith__count_shared(&pool->shared_releases, n);
     return (int)n;
 }
 
@@ -1137,10 +1137,8 @@ ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats 
     rel = __atomic_load_n(&pool->shared_releases, __ATOMIC_RELAXED);
     for (s = 0; s <= ZENITH_POOL_MAX_THREADS; s++) {
         zenith__pool_cache *c = zenith__cache_at(pool, s);
-        uint64_t a = __atomic_load_n(&c->acquires, __ATOMIC_RELAXED);
-        acq += a;
-        rel += __atomic_load_n(&c->len, __ATOMIC_RELAXED) + a + __atomic_load_n(&c->flushed, __ATOMIC_RELAXED) -
-               __atomic_load_n(&c->refilled, __ATOMIC_RELAXED);
+        acq += __atomic_load_n(&c->acquires, __ATOMIC_RELAXED);
+        rel += __atomic_load_n(&c->releases, __ATOMIC_RELAXED);
     }
     memset(out, 0, sizeof(*out));
     out->total = pool->count;
