@@ -412,15 +412,20 @@ typedef struct zenith__pool_hot { /* first member of struct zenith_pool; read-on
 } zenith__pool_hot;
 
 /* One per thread slot, written by its owner thread only (get_stats reads the counters). */
+/* Magazines (Bonwick): the thread holds a loaded magazine, which the fast path pops and pushes,
+   and a previous one; objs points into the loaded magazine's slots, so trading magazines with
+   the shared depot swaps ids, never copies indices. */
 typedef struct zenith__pool_cache {
-    uint64_t len;      /* indices held in objs */
-    uint64_t cap;      /* capacity; 0 = no cache (slot 0, ZENITH_POOL_NO_CACHE, debug build) */
-    uint32_t *objs;    /* cap buffer indices, top = objs[len - 1] */
+    uint64_t len;      /* rounds in the loaded magazine */
+    uint64_t cap;      /* magazine size; 0 = not armed (no magazine yet, slot 0, NO_CACHE, debug) */
+    uint32_t *objs;    /* the loaded magazine's slots, top = objs[len - 1] */
     uint64_t acquires; /* acquires through this cache */
     uint64_t releases; /* releases through this cache */
-    uint32_t batch;    /* refill/flush granularity (cap / 2) */
+    uint32_t loaded;   /* magazine ids, or UINT32_MAX */
+    uint32_t previous;
+    uint32_t previous_len; /* rounds in the previous magazine */
     uint32_t reserved_;
-    unsigned char pad_[80]; /* 128 bytes: no false sharing, even with adjacent-line prefetch */
+    unsigned char pad_[72]; /* 128 bytes: no false sharing, even with adjacent-line prefetch */
 } zenith__pool_cache;
 
 #define ZENITH__POOL_CACHE_STRIDE 128u
@@ -787,9 +792,8 @@ struct zenith_pool {
     uint64_t count;       /* buffer_count */
     /* cold, read-only after create */
     uint32_t *single_next;
-    uint32_t *mag_data;
-    uint32_t *mag_next;
-    uint32_t *mag_count;
+    uint32_t *mag_data;  /* magazine m at mag_data + m * mag_stride: link, count, then batch slots */
+    uint32_t mag_stride; /* uint32 words per magazine, a whole number of cache lines */
     uint32_t mag_total;
     uint32_t batch;
     uint32_t cache_size;
@@ -803,8 +807,10 @@ struct zenith_pool {
     zenith_allocator alloc;
     zenith_pool *reg_prev, *reg_next; /* process-wide pool list, under zenith__reg_lock */
     /* shared, each on its own line */
+    /* full and empty heads share a line: a thread trading magazines pops one and pushes the
+       other, so the line crosses between cores once per trade, not twice */
     __attribute__((aligned(64))) uint64_t full_head;
-    __attribute__((aligned(64))) uint64_t empty_head;
+    uint64_t empty_head;
     __attribute__((aligned(64))) uint64_t single_head;
     __attribute__((aligned(64))) uint64_t shared_acquires; /* threads without a cache */
     uint64_t shared_releases;
@@ -832,75 +838,138 @@ static zenith__pool_cache *zenith__cache_at(const zenith_pool *p, size_t slot) {
 
 static void zenith__bump(uint64_t *counter, uint64_t n) { zenith__counter_add(counter, n); }
 
-static uint32_t zenith__pop(uint64_t *head, uint32_t *next) {
+/* Treiber stack over items whose link word is next[item * stride]. */
+static uint32_t zenith__pop(uint64_t *head, uint32_t *next, size_t stride) {
     uint64_t old = __atomic_load_n(head, __ATOMIC_ACQUIRE), nw;
     for (;;) {
         uint32_t top = (uint32_t)old;
         if (top == 0) return ZENITH__NONE;
-        nw = (((old >> 32) + 1u) << 32) | __atomic_load_n(&next[top - 1u], __ATOMIC_RELAXED);
+        nw = (((old >> 32) + 1u) << 32) | __atomic_load_n(&next[(top - 1u) * stride], __ATOMIC_RELAXED);
         if (__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return top - 1u;
     }
 }
 
 /* Pushes the chain first..last (already linked through next) in one CAS. */
-static void zenith__push_chain(uint64_t *head, uint32_t *next, uint32_t first, uint32_t last) {
+static void zenith__push_chain(uint64_t *head, uint32_t *next, size_t stride, uint32_t first, uint32_t last) {
     uint64_t old = __atomic_load_n(head, __ATOMIC_RELAXED), nw;
     do {
-        __atomic_store_n(&next[last], (uint32_t)old, __ATOMIC_RELAXED);
+        __atomic_store_n(&next[last * stride], (uint32_t)old, __ATOMIC_RELAXED);
         nw = (((old >> 32) + 1u) << 32) | (uint64_t)(first + 1u);
     } while (!__atomic_compare_exchange_n(head, &old, nw, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-/* Moves n indices into the shared backend: full magazines while empty ones last, else singles. */
-static void zenith__put_shared(zenith_pool *p, const uint32_t *idx, uint32_t n) {
-    while (n > 0) {
-        uint32_t k = (p->batch && n > p->batch) ? p->batch : n, j;
-        uint32_t m = p->mag_total ? zenith__pop(&p->empty_head, p->mag_next) : ZENITH__NONE;
-        if (m != ZENITH__NONE) {
-            memcpy(p->mag_data + (size_t)m * p->batch, idx, (size_t)k * sizeof(uint32_t));
-            p->mag_count[m] = k;
-            zenith__push_chain(&p->full_head, p->mag_next, m, m);
-        } else { /* no empty magazine to hand: a chain of singles, still one CAS */
-            for (j = 0; j + 1 < k; j++) __atomic_store_n(&p->single_next[idx[j]], idx[j + 1] + 1u, __ATOMIC_RELAXED);
-            zenith__push_chain(&p->single_head, p->single_next, idx[0], idx[k - 1]);
-        }
-        idx += k;
-        n -= k;
-    }
+/* ---- the depot: full and empty magazines, and single buffers --------------------------------- */
+
+/* A magazine's link and count share its first cache line with its first slots, so they travel
+   between cores with the data instead of on lines of their own. */
+static uint32_t *zenith__mag(const zenith_pool *p, uint32_t m) { return p->mag_data + (size_t)m * p->mag_stride + 2; }
+static uint32_t *zenith__mag_count(const zenith_pool *p, uint32_t m) {
+    return p->mag_data + (size_t)m * p->mag_stride + 1;
 }
 
-/* Fills an empty cache from the shared backend. Returns the number of indices now cached. */
-static uint32_t zenith__refill(zenith_pool *p, zenith__pool_cache *c) {
-    uint32_t *objs = ZENITH__POOL_OBJS(c), k = 0, i;
-    uint32_t m = p->mag_total ? zenith__pop(&p->full_head, p->mag_next) : ZENITH__NONE;
-    if (m != ZENITH__NONE) {
-        k = p->mag_count[m];
-        memcpy(objs, p->mag_data + (size_t)m * p->batch, (size_t)k * sizeof(uint32_t));
-        zenith__push_chain(&p->empty_head, p->mag_next, m, m);
-    } else {
-        while (k < c->batch && (i = zenith__pop(&p->single_head, p->single_next)) != ZENITH__NONE) objs[k++] = i;
-    }
-    c->len = k;
-    return k;
+static uint32_t zenith__mag_pop(zenith_pool *p, uint64_t *head) {
+    return zenith__pop(head, p->mag_data, p->mag_stride);
+}
+static void zenith__mag_push(zenith_pool *p, uint64_t *head, uint32_t m) {
+    zenith__push_chain(head, p->mag_data, p->mag_stride, m, m);
+}
+static uint32_t zenith__single_pop(zenith_pool *p) { return zenith__pop(&p->single_head, p->single_next, 1); }
+static void zenith__single_push(zenith_pool *p, uint32_t i) {
+    zenith__push_chain(&p->single_head, p->single_next, 1, i, i);
 }
 
-/* One index from the shared backend, for threads without a cache. */
+/* Puts a magazine back: full list if it holds rounds, else empty list. */
+static void zenith__depot_put(zenith_pool *p, uint32_t m, uint32_t rounds) {
+    *zenith__mag_count(p, m) = rounds;
+    zenith__mag_push(p, rounds ? &p->full_head : &p->empty_head, m);
+}
+
+/* One index from the depot, for threads without a cache: a single, else a round of a magazine. */
 static uint32_t zenith__get_shared(zenith_pool *p) {
-    uint32_t i = zenith__pop(&p->single_head, p->single_next), m, k;
+    uint32_t i = zenith__single_pop(p), m, k;
     if (i != ZENITH__NONE || !p->mag_total) return i;
-    m = zenith__pop(&p->full_head, p->mag_next);
+    m = zenith__mag_pop(p, &p->full_head);
     if (m == ZENITH__NONE) return ZENITH__NONE;
-    k = p->mag_count[m];
-    i = p->mag_data[(size_t)m * p->batch + k - 1u];
-    p->mag_count[m] = k - 1u;
-    zenith__push_chain(k > 1u ? &p->full_head : &p->empty_head, p->mag_next, m, m);
+    k = *zenith__mag_count(p, m);
+    i = zenith__mag(p, m)[k - 1u];
+    zenith__depot_put(p, m, k - 1u);
     return i;
 }
 
-static void zenith__cache_drain(zenith_pool *p, zenith__pool_cache *c) {
-    if (c->len == 0) return;
-    zenith__put_shared(p, c->objs, (uint32_t)c->len);
+static void zenith__load(zenith_pool *p, zenith__pool_cache *c, uint32_t m, uint32_t rounds) {
+    c->loaded = m;
+    c->objs = zenith__mag(p, m);
+    c->len = rounds;
+}
+
+/* Gives a thread's cache in this pool its first (empty) magazine. 0 if the depot has none. */
+static int zenith__arm(zenith_pool *p, zenith__pool_cache *c) {
+    uint32_t m = zenith__mag_pop(p, &p->empty_head);
+    if (m == ZENITH__NONE) return 0;
+    zenith__load(p, c, m, 0);
+    c->previous = ZENITH__NONE;
+    c->previous_len = 0;
+    c->cap = p->batch;
+    return 1;
+}
+
+/* The loaded magazine is empty: make it not. Returns 0 when nothing is free to this thread. */
+static int zenith__reload(zenith_pool *p, zenith__pool_cache *c) {
+    uint32_t m, k = 0, i, empty = c->loaded;
+    if (c->previous != ZENITH__NONE && c->previous_len) { /* swap with the previous one */
+        zenith__load(p, c, c->previous, c->previous_len);
+        c->previous = empty;
+        c->previous_len = 0;
+        return 1;
+    }
+    m = zenith__mag_pop(p, &p->full_head);
+    if (m != ZENITH__NONE) { /* trade: a full one from the depot; keep one empty as previous */
+        if (c->previous != ZENITH__NONE) zenith__mag_push(p, &p->empty_head, c->previous);
+        c->previous = empty;
+        c->previous_len = 0;
+        zenith__load(p, c, m, *zenith__mag_count(p, m));
+        return 1;
+    }
+    while (k < c->cap && (i = zenith__single_pop(p)) != ZENITH__NONE) c->objs[k++] = i;
+    c->len = k;
+    return k != 0;
+}
+
+/* The loaded magazine is full: make room. Returns 0 when no empty magazine can be had (the
+   caller then releases to the singles list). */
+static int zenith__unload(zenith_pool *p, zenith__pool_cache *c) {
+    uint32_t m, full = c->loaded;
+    if (c->previous != ZENITH__NONE && c->previous_len == 0) { /* swap with the previous one */
+        zenith__load(p, c, c->previous, 0);
+        c->previous = full;
+        c->previous_len = (uint32_t)c->cap;
+        return 1;
+    }
+    m = zenith__mag_pop(p, &p->empty_head);
+    if (m == ZENITH__NONE) return 0;
+    if (c->previous != ZENITH__NONE) zenith__depot_put(p, c->previous, c->previous_len); /* full one out */
+    c->previous = full;
+    c->previous_len = (uint32_t)c->cap;
+    zenith__load(p, c, m, 0);
+    return 1;
+}
+
+/* Returns all of a cache's magazines to the depot and disarms it. Returns the rounds moved. */
+static uint32_t zenith__cache_drain(zenith_pool *p, zenith__pool_cache *c) {
+    uint32_t n = 0;
+    if (c->cap == 0) return 0;
+    if (c->previous != ZENITH__NONE) {
+        n += c->previous_len;
+        zenith__depot_put(p, c->previous, c->previous_len);
+    }
+    n += (uint32_t)c->len;
+    zenith__depot_put(p, c->loaded, (uint32_t)c->len);
+    c->cap = 0; /* the fast path now goes to the slow path, which re-arms */
     c->len = 0;
+    c->objs = NULL;
+    c->loaded = c->previous = ZENITH__NONE;
+    c->previous_len = 0;
+    return n;
 }
 
 static void zenith__thread_exit(void *value) {
@@ -951,27 +1020,27 @@ static zenith__pool_cache *zenith__own_cache(zenith_pool *p) {
     return zenith__pool_my_cache(&p->hot);
 }
 
+/* The calling thread's cache armed with a magazine if it can be; cap 0 means go uncached. */
+static zenith__pool_cache *zenith__ready_cache(zenith_pool *p) {
+    zenith__pool_cache *c = zenith__own_cache(p);
+    if (c->cap == 0 && p->batch && zenith__tls_cache_off) zenith__arm(p, c);
+    return c;
+}
+
 /* Takes one index without counting; ZENITH__NONE when nothing is free to this thread. */
 static uint32_t zenith__take(zenith_pool *p, zenith__pool_cache *c) {
     if (c->cap == 0) return zenith__get_shared(p);
-    if (c->len == 0 && zenith__refill(p, c) == 0) return ZENITH__NONE;
-    c->len = c->len - 1u;
-    return c->objs[c->len];
+    if (c->len == 0 && !zenith__reload(p, c)) return ZENITH__NONE;
+    return c->objs[--c->len];
 }
 
 /* Gives one index back without counting; its state is already FREE. */
 static void zenith__give(zenith_pool *p, zenith__pool_cache *c, uint32_t idx) {
-    if (c->cap == 0) {
-        zenith__push_chain(&p->single_head, p->single_next, idx, idx);
+    if (c->cap == 0 || (c->len == c->cap && !zenith__unload(p, c))) {
+        zenith__single_push(p, idx);
         return;
     }
-    if (c->len == c->cap) { /* flush the older half, keep the recently used (cache-hot) half */
-        zenith__put_shared(p, c->objs, c->batch);
-        memmove(c->objs, c->objs + c->batch, (size_t)(c->len - c->batch) * sizeof(uint32_t));
-        c->len = c->len - c->batch;
-    }
-    c->objs[c->len] = idx;
-    c->len = c->len + 1u;
+    c->objs[c->len++] = idx;
 }
 
 static void zenith__mark_used(zenith_pool *p, uint32_t idx) {
@@ -985,7 +1054,7 @@ static void zenith__mark_used(zenith_pool *p, uint32_t idx) {
 }
 
 ZENITH_API ZENITH__NOINLINE void *zenith__pool_acquire_slow(zenith_pool *p) {
-    zenith__pool_cache *c = zenith__own_cache(p);
+    zenith__pool_cache *c = zenith__ready_cache(p);
     uint32_t idx = zenith__take(p, c);
     if (idx == ZENITH__NONE) {
         zenith__count_shared(&p->failed_acquires, 1);
@@ -1037,7 +1106,7 @@ ZENITH_API ZENITH__NOINLINE int zenith__pool_release_other(zenith_pool *p, void 
 
 /* The inline release's path when the cache is full or absent; buf is valid and already FREE. */
 ZENITH_API ZENITH__NOINLINE int zenith__pool_release_slow(zenith_pool *p, void *buf) {
-    zenith__pool_cache *c = zenith__own_cache(p);
+    zenith__pool_cache *c = zenith__ready_cache(p);
     uint32_t idx = (uint32_t)zenith__locate(p, buf);
     zenith__give(p, c, idx);
     if (c->cap)
@@ -1061,7 +1130,7 @@ ZENITH_API int zenith_pool_acquire_bulk(zenith_pool *pool, void **bufs, unsigned
     if (pool == NULL || (bufs == NULL && n)) return ZENITH_E_NULL;
     if (n > (unsigned)INT_MAX) return ZENITH_E_INVAL;
     if (n == 0) return 0;
-    c = zenith__own_cache(pool);
+    c = zenith__ready_cache(pool);
     for (i = 0; i < n; i++) {
         uint32_t idx = zenith__take(pool, c);
         if (idx == ZENITH__NONE) { /* all or nothing: put back what was taken */
@@ -1100,7 +1169,7 @@ ZENITH_API int zenith_pool_release_bulk(zenith_pool *pool, void *const *bufs, un
             return zenith__release_reject(pool, bufs[i]);
         }
     }
-    c = zenith__own_cache(pool);
+    c = zenith__ready_cache(pool);
     for (i = 0; i < n; i++) zenith__give(pool, c, (uint32_t)zenith__locate(pool, bufs[i]));
     if (c->cap)
         zenith__bump(&c->releases, n);
@@ -1124,8 +1193,7 @@ ZENITH_API int zenith_pool_flush(zenith_pool *pool) {
     uint32_t n;
     if (pool == NULL) return ZENITH_E_NULL;
     c = zenith__pool_my_cache(&pool->hot);
-    n = (uint32_t)c->len;
-    zenith__cache_drain(pool, c);
+    n = zenith__cache_drain(pool, c);
     return (int)n;
 }
 
@@ -1206,8 +1274,8 @@ static int zenith__fail(int *err, int code) {
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
     zenith_pool *p;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, stride, off_caches, off_objs, off_state, off_single,
-           off_mdata, off_mnext, off_mcount, total;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, off_caches, off_state, off_single, off_mdata, mstride,
+           total;
     uint32_t count, cache, batch, mags, i,
         known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED | ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
     uint64_t inv, odd;
@@ -1250,19 +1318,18 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
 #ifdef ZENITH_POOL_DEBUG
     cache = 0; /* checked build: no per-thread caches, every acquire and release is checked */
 #endif
-    batch = cache / 2u;
-    mags = batch ? count / batch : 0;
+    batch = cache / 2u; /* magazine size: a thread holds two */
+    /* magazines: enough for every buffer, plus two per thread slot so a thread can always trade
+       a full magazine for an empty one (the singles list is the fallback if not) */
+    mags = batch ? (count + batch - 1u) / batch + 2u * (ZENITH_POOL_MAX_THREADS + 1u) : 0;
 
     /* metadata: one block, every part 64-byte aligned */
-    stride = zenith__align_up((size_t)cache * sizeof(uint32_t), ZENITH__LINE); /* objs of one slot */
     off_caches = zenith__align_up(sizeof(zenith_pool), ZENITH__LINE);
-    off_objs = off_caches + (size_t)ZENITH__POOL_CACHE_STRIDE * (ZENITH_POOL_MAX_THREADS + 1u);
-    off_state = off_objs + stride * ZENITH_POOL_MAX_THREADS;
+    off_state = off_caches + (size_t)ZENITH__POOL_CACHE_STRIDE * (ZENITH_POOL_MAX_THREADS + 1u);
     off_single = zenith__align_up(off_state + count, ZENITH__LINE);
     off_mdata = zenith__align_up(off_single + (size_t)count * sizeof(uint32_t), ZENITH__LINE);
-    off_mnext = zenith__align_up(off_mdata + (size_t)mags * batch * sizeof(uint32_t), ZENITH__LINE);
-    off_mcount = zenith__align_up(off_mnext + (size_t)mags * sizeof(uint32_t), ZENITH__LINE);
-    total = off_mcount + (size_t)mags * sizeof(uint32_t) + ZENITH__LINE; /* + room to align */
+    mstride = zenith__align_up((2u + (size_t)batch) * sizeof(uint32_t), ZENITH__LINE) / sizeof(uint32_t);
+    total = off_mdata + (size_t)mags * mstride * sizeof(uint32_t) + ZENITH__LINE; /* + room to align */
     raw = (unsigned char *)zenith__meta_alloc(&cfg.allocator, total);
     if (raw == NULL) {
         zenith__fail(err, ZENITH_E_NOMEM);
@@ -1317,8 +1384,7 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     p->hot.state = meta + off_state;
     p->single_next = (uint32_t *)(void *)(meta + off_single);
     p->mag_data = (uint32_t *)(void *)(meta + off_mdata);
-    p->mag_next = (uint32_t *)(void *)(meta + off_mnext);
-    p->mag_count = (uint32_t *)(void *)(meta + off_mcount);
+    p->mag_stride = (uint32_t)mstride;
     p->hot.buffer_size = size;
     p->count = count;
 #ifdef ZENITH_POOL_DEBUG
@@ -1340,23 +1406,30 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     p->meta_size = total;
     p->meta_raw = raw;
     p->alloc = cfg.allocator;
-    for (i = 1; i <= ZENITH_POOL_MAX_THREADS; i++) { /* slot 0 stays the capacity-0 sentinel */
+    for (i = 0; i <= ZENITH_POOL_MAX_THREADS; i++) { /* unarmed: the first slow path arms them */
         zenith__pool_cache *c = zenith__cache_at(p, i);
-        c->cap = cache;
-        c->batch = batch;
-        c->objs = (uint32_t *)(void *)(meta + off_objs + stride * (i - 1u));
+        c->loaded = c->previous = ZENITH__NONE;
     }
-    /* Every buffer starts free: whole magazines first (buffer 0 handed out first), then singles. */
-    for (i = mags; i-- > 0;) {
-        uint32_t j;
-        for (j = 0; j < batch; j++) p->mag_data[(size_t)i * batch + j] = i * batch + (batch - 1u - j);
-        p->mag_count[i] = batch;
-        p->mag_next[i] = (uint32_t)(p->full_head);
-        p->full_head = (uint64_t)i + 1u;
-    }
-    for (i = count; i-- > mags * batch;) {
-        p->single_next[i] = (uint32_t)(p->single_head);
-        p->single_head = (uint64_t)i + 1u;
+    /* Every buffer starts free. With magazines: buffers in index order, buffer 0 on top of the
+       first full magazine, the rest of the magazines empty. Without: all in the singles list. */
+    if (batch) {
+        uint32_t fulls = (count + batch - 1u) / batch;
+        for (i = mags; i-- > 0;) {
+            uint32_t j, first = i * batch, k = i < fulls ? (count - first < batch ? count - first : batch) : 0;
+            uint32_t *slots = zenith__mag(p, i);
+            for (j = 0; j < k; j++) slots[j] = first + (k - 1u - j);
+            *zenith__mag_count(p, i) = k;
+            slots[-2] = (uint32_t)(k ? p->full_head : p->empty_head); /* the link word */
+            if (k)
+                p->full_head = (uint64_t)i + 1u;
+            else
+                p->empty_head = (uint64_t)i + 1u;
+        }
+    } else {
+        for (i = count; i-- > 0;) {
+            p->single_next[i] = (uint32_t)p->single_head;
+            p->single_head = (uint64_t)i + 1u;
+        }
     }
 
     pthread_mutex_lock(&zenith__reg_lock);
