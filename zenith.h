@@ -498,8 +498,10 @@ static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
        foreign, misaligned and NULL pointers to the checked path. */
     q = (uint64_t)((uintptr_t)buf - (uintptr_t)h->base) * h->inv;
     q = (q >> h->tz) | (q << ((64u - h->tz) & 63u));
-    if (__builtin_expect(q >= h->release_limit || h->state[q] != 1u, 0)) return zenith__pool_release_other(pool, buf);
-    h->state[q] = 0u;
+    if (__builtin_expect(q >= h->release_limit, 0)) return zenith__pool_release_other(pool, buf);
+    /* in use (1) -> free (0) in one step; an already-free buffer (0) wraps to 255, which the
+       checked path sees, puts back to 0 and reports as a double release */
+    if (__builtin_expect(--h->state[q] != 0u, 0)) return zenith__pool_release_other(pool, buf);
     c = zenith__pool_my_cache(h);
     n = c->len;
     if (__builtin_expect(n == c->cap, 0)) return zenith__pool_release_slow(pool, buf); /* flush, or no cache */
@@ -1093,13 +1095,17 @@ static ZENITH__NOINLINE int zenith__release_reject(zenith_pool *p, const void *b
 
 /* Everything the inline release does not finish: NULL, foreign, misaligned and already-free
    pointers; and in a ZENITH_POOL_DEBUG build every release (release_limit is 0 there), checked
-   with an atomic swap of the state byte. */
+   with an atomic swap of the state byte. Cold: counts and classifies. */
 ZENITH_API ZENITH__NOINLINE int zenith__pool_release_other(zenith_pool *p, void *buf) {
-#ifdef ZENITH_POOL_DEBUG
     int idx = buf ? zenith__locate(p, buf) : ZENITH_E_NULL;
+#ifdef ZENITH_POOL_DEBUG
     if (idx >= 0 && __atomic_exchange_n(&p->hot.state[idx], (unsigned char)ZENITH__FREE_STATE, __ATOMIC_ACQ_REL) ==
                         ZENITH__USED_STATE)
         return zenith__pool_release_slow(p, buf);
+#else
+    /* the inline release decremented a free buffer's state (0 -> 255): put it back */
+    if (idx >= 0 && p->hot.state[idx] == (unsigned char)(ZENITH__FREE_STATE - 1u))
+        p->hot.state[idx] = (unsigned char)ZENITH__FREE_STATE;
 #endif
     return zenith__release_reject(p, buf);
 }
