@@ -779,14 +779,15 @@ ZENITH_API const char *zenith_version_string(void) { return ZENITH_VERSION_STRIN
    slab      buffer_count * buffer_size bytes, one mmap (or cfg.memory). Buffer i at base + i*size.
    state[i]  one byte per buffer: FREE or USED. Checked on release (double release).
    caches    ZENITH_POOL_MAX_THREADS + 1 cache headers (struct zenith__pool_cache, 128 bytes
-             apart) at caches + slot * 128, each pointing to cache_size uint32 indices (objs).
-             Slot 0 is a sentinel with capacity 0: a thread without a slot lands there and
-             takes the slow path. Each cache is written by its owner thread only, with plain
-             stores (relaxed atomics where zenith_pool_get_stats reads concurrently).
-   shared    three lock-free stacks with (tag << 32 | index + 1) heads, one CAS per push/pop:
-             full magazines (each up to `batch` indices), empty magazines, and single buffers
-             (linked through single_next). A cache refills by popping one full magazine and
-             flushes `batch` indices into one empty magazine: 2 CAS per `batch` buffers.
+             apart) at caches + slot * 128, each holding a loaded and a previous magazine
+             (Bonwick). Slot 0, and any slot not armed yet, has capacity 0: the fast path falls
+             through to the slow path, which arms it or goes uncached. A cache is written by its
+             owner thread only (the counters are read by zenith_pool_get_stats).
+   depot     three lock-free stacks with (tag << 32 | id + 1) heads, one CAS per push/pop:
+             full magazines, empty magazines, and single buffers (linked through single_next).
+             A magazine (batch = cache_size / 2 slots) carries its link and count in its first
+             line. A thread trades an empty loaded magazine for a full one (or a full for an
+             empty) with one pop and one push: ids move, indices are never copied.
              The 32-bit tag makes the stacks ABA-safe. */
 
 struct zenith_pool {
