@@ -67,7 +67,7 @@ all: deps-test
 $(BUILD)/plain $(BUILD)/asan $(BUILD)/tsan $(BUILD)/check $(BUILD)/examples:
 	@mkdir -p $@
 
-TEST_DEPS := $(HEADERS) tests/criterion_compat.h
+TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h
 
 $(BUILD)/plain/%: tests/%.c $(TEST_DEPS) | $(BUILD)/plain
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. -Itests $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)

@@ -4,6 +4,7 @@
 #include "zenith.h"
 
 #include "criterion_compat.h" /* Criterion (or its TSan stand-in) */
+#include "helpers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,8 +16,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE 4096u
-
 /* The exported functions and their header-inline twins have the same contract: the acquire /
    release tests run through both. */
 typedef struct {
@@ -27,49 +26,6 @@ static const api_t EXPORTED = { zenith_pool_acquire, zenith_pool_release };
 static const api_t INLINE = { zenith_pool_acquire_inline, zenith_pool_release_inline };
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static zenith_pool_config mkcfg(size_t size, uint32_t count, uint32_t cache, uint32_t flags) {
-    zenith_pool_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.buffer_size = size;
-    cfg.buffer_count = count;
-    cfg.cache_size = cache;
-    cfg.flags = flags;
-    return cfg;
-}
-
-static zenith_pool *mkpool_cfg(const zenith_pool_config *cfg) {
-    int err = 12345;
-    zenith_pool *p = zenith_pool_create(cfg, &err);
-    cr_assert_not_null(p, "zenith_pool_create(%zu x %u, cache %u, flags %#x) failed: %d %s", cfg->buffer_size,
-                       cfg->buffer_count, cfg->cache_size, cfg->flags, err, zenith_errname(err));
-    cr_assert_eq(err, 0, "err = %d on success", err);
-    return p;
-}
-
-static zenith_pool *mkpool(size_t size, uint32_t count, uint32_t cache, uint32_t flags) {
-    zenith_pool_config cfg = mkcfg(size, count, cache, flags);
-    return mkpool_cfg(&cfg);
-}
-
-static zenith_pool_stats stats_of(const zenith_pool *p) {
-    zenith_pool_stats s;
-    memset(&s, 0xa5, sizeof s);
-    cr_assert_eq(zenith_pool_get_stats(p, &s), 0);
-    cr_assert_eq(s.rejected_releases, s.rejected_foreign + s.rejected_misaligned + s.rejected_double,
-                 "rejected_releases %llu != foreign %llu + misaligned %llu + double %llu",
-                 (unsigned long long)s.rejected_releases, (unsigned long long)s.rejected_foreign,
-                 (unsigned long long)s.rejected_misaligned, (unsigned long long)s.rejected_double);
-    cr_assert_eq(s.free, s.total - s.in_use);
-    return s;
-}
-
-static zenith_pool_info info_of(const zenith_pool *p) {
-    zenith_pool_info i;
-    memset(&i, 0xa5, sizeof i);
-    cr_assert_eq(zenith_pool_get_info(p, &i), 0);
-    return i;
-}
 
 typedef struct {
     uint64_t in_use, acquires, releases, failed, foreign, misaligned, dbl;
@@ -96,53 +52,6 @@ static void expect_stats_at(int line, const zenith_pool *p, expect_t e) {
     cr_assert_eq(s.rejected_double, e.dbl, "line %d: rejected_double %llu, want %llu", line,
                  (unsigned long long)s.rejected_double, (unsigned long long)e.dbl);
     cr_assert_eq(s.rejected_releases, e.foreign + e.misaligned + e.dbl, "line %d: rejected_releases", line);
-}
-
-static size_t expected_alignment(size_t size) { return size % PAGE == 0 ? PAGE : 64u; }
-
-/* Acquires until NULL on the calling thread: must get every buffer exactly once (the pool must be
-   fully free and nothing parked in other threads' caches). Checks pointer/index/alignment of
-   each, then releases them all. Leaves in_use == 0. */
-static void acquire_all_exactly_once(zenith_pool *p) {
-    zenith_pool_info inf = info_of(p);
-    zenith_pool_stats before = stats_of(p);
-    uint32_t n = inf.buffer_count, got = 0, i;
-    unsigned char *seen = calloc(n, 1);
-    void **bufs = malloc((size_t)n * sizeof(void *));
-    void *b;
-    cr_assert(seen && bufs);
-    cr_assert_eq(before.in_use, 0, "acquire_all_exactly_once needs an idle pool (in_use %llu)",
-                 (unsigned long long)before.in_use);
-    while ((b = zenith_pool_acquire(p)) != NULL) {
-        int idx = zenith_pool_index(p, b);
-        cr_assert_lt(got, n, "more than %u buffers handed out", n);
-        cr_assert_geq(idx, 0, "acquired pointer %p has index code %d (%s)", b, idx, zenith_errname(idx));
-        cr_assert_lt((uint32_t)idx, n);
-        cr_assert_eq(seen[idx], 0, "buffer %d handed out twice", idx);
-        seen[idx] = 1;
-        cr_assert_eq(b, (void *)((unsigned char *)inf.base + (size_t)idx * inf.buffer_size));
-        cr_assert_eq(zenith_pool_at(p, (uint32_t)idx), b);
-        cr_assert_eq((uintptr_t)b % expected_alignment(inf.buffer_size), 0, "buffer %d at %p misaligned", idx, b);
-        bufs[got++] = b;
-    }
-    cr_assert_eq(got, n, "only %u of %u buffers could be acquired", got, n);
-    {
-        zenith_pool_stats s = stats_of(p);
-        cr_assert_eq(s.in_use, n);
-        cr_assert_eq(s.free, 0);
-        cr_assert_eq(s.acquires, before.acquires + n);
-        cr_assert_eq(s.failed_acquires, before.failed_acquires + 1);
-    }
-    for (i = 0; i < got; i++) cr_assert_eq(zenith_pool_release(p, bufs[i]), 0, "release of buffer %u", i);
-    {
-        zenith_pool_stats s = stats_of(p);
-        cr_assert_eq(s.in_use, 0);
-        cr_assert_eq(s.free, n);
-        cr_assert_eq(s.releases, before.releases + n);
-        cr_assert_eq(s.rejected_releases, before.rejected_releases);
-    }
-    free(seen);
-    free(bufs);
 }
 
 static void run_thread(void *(*fn)(void *), void *arg) {

@@ -17,6 +17,7 @@
 #endif
 #endif
 #include "criterion_compat.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,56 +48,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static zenith_pool *mkpool(size_t size, uint32_t count, uint32_t cache, uint32_t flags) {
-    zenith_pool_config cfg;
-    zenith_pool *p;
-    int err = 12345;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.buffer_size = size;
-    cfg.buffer_count = count;
-    cfg.cache_size = cache;
-    cfg.flags = flags;
-    p = zenith_pool_create(&cfg, &err);
-    cr_assert_not_null(p, "create %zu x %u: %s", size, count, zenith_errname(err));
-    return p;
-}
-
-static zenith_pool_stats stats_of(const zenith_pool *p) {
-    zenith_pool_stats s;
-    cr_assert_eq(zenith_pool_get_stats(p, &s), 0);
-    return s;
-}
-
-static zenith_pool_info info_of(const zenith_pool *p) {
-    zenith_pool_info i;
-    cr_assert_eq(zenith_pool_get_info(p, &i), 0);
-    return i;
-}
-
-/* After all users are gone: the calling thread can take every buffer exactly once. */
-static void acquire_all_exactly_once(zenith_pool *p) {
-    zenith_pool_info inf = info_of(p);
-    uint32_t n = inf.buffer_count, got = 0, i;
-    unsigned char *seen = calloc(n, 1);
-    void **bufs = malloc((size_t)n * sizeof(void *));
-    void *b;
-    cr_assert(seen && bufs);
-    cr_assert_eq(stats_of(p).in_use, 0);
-    while ((b = zenith_pool_acquire(p)) != NULL) {
-        int idx = zenith_pool_index(p, b);
-        cr_assert_lt(got, n);
-        cr_assert(idx >= 0 && (uint32_t)idx < n, "bad index %d", idx);
-        cr_assert_eq(seen[idx], 0, "buffer %d handed out twice", idx);
-        seen[idx] = 1;
-        bufs[got++] = b;
-    }
-    cr_assert_eq(got, n, "only %u of %u buffers acquirable: some were lost", got, n);
-    for (i = 0; i < got; i++) cr_assert_eq(zenith_pool_release(p, bufs[i]), 0);
-    cr_assert_eq(stats_of(p).in_use, 0);
-    free(seen);
-    free(bufs);
 }
 
 static uint64_t xorshift(uint64_t *s) {

@@ -5,6 +5,7 @@
 #include "zenith.h"
 
 #include "criterion_compat.h" /* Criterion (or its TSan stand-in) */
+#include "helpers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,24 +21,6 @@
 #include <unistd.h>
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static zenith_pool *mkpool(size_t size, uint32_t count) {
-    zenith_pool_config cfg;
-    zenith_pool *p;
-    int err = 12345;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.buffer_size = size;
-    cfg.buffer_count = count;
-    p = zenith_pool_create(&cfg, &err);
-    cr_assert_not_null(p, "create %zu x %u: %s", size, count, zenith_errname(err));
-    return p;
-}
-
-static zenith_pool_info info_of(const zenith_pool *p) {
-    zenith_pool_info i;
-    cr_assert_eq(zenith_pool_get_info(p, &i), 0);
-    return i;
-}
 
 static void ring_init_or_skip(struct io_uring *ring) {
     int rc = io_uring_queue_init(8, ring, 0);
@@ -107,7 +90,7 @@ static void release_all(zenith_pool *p, unsigned char **bufs, uint32_t n) {
 Test(uring, register_then_write_fixed_read_fixed, .timeout = 10) {
     enum { N = 64, SZ = 4096 };
     struct io_uring ring;
-    zenith_pool *p = mkpool(SZ, N);
+    zenith_pool *p = mkpool(SZ, N, 0, 0);
     unsigned char *bufs[N];
     int fd, rc, k;
     ring_init_or_skip(&ring);
@@ -168,7 +151,7 @@ Test(uring, register_then_write_fixed_read_fixed, .timeout = 10) {
 Test(uring, write_fixed_to_pipe, .timeout = 10) {
     enum { N = 16, SZ = 65536 };
     struct io_uring ring;
-    zenith_pool *p = mkpool(SZ, N);
+    zenith_pool *p = mkpool(SZ, N, 0, 0);
     unsigned char *a, *b;
     int fds[2], rc, k;
     ring_init_or_skip(&ring);
@@ -198,7 +181,7 @@ Test(uring, write_fixed_to_pipe, .timeout = 10) {
 
 Test(uring, null_arguments, .timeout = 10) {
     struct io_uring ring; /* never initialised: must not be touched */
-    zenith_pool *p = mkpool(4096, 4);
+    zenith_pool *p = mkpool(4096, 4, 0, 0);
     memset(&ring, 0, sizeof ring);
     cr_assert_eq(zenith_pool_register(NULL, &ring), ZENITH_E_NULL);
     cr_assert_eq(zenith_pool_register(p, NULL), ZENITH_E_NULL);
@@ -211,7 +194,7 @@ Test(uring, null_arguments, .timeout = 10) {
 
 Test(uring, too_many_buffers_is_range, .timeout = 10) {
     struct io_uring ring;
-    zenith_pool *p = mkpool(64, 16385);
+    zenith_pool *p = mkpool(64, 16385, 0, 0);
     unsigned char *b;
     int rc;
     /* no ring needed to refuse: the limit is checked first */
@@ -227,7 +210,7 @@ Test(uring, too_many_buffers_is_range, .timeout = 10) {
 
 Test(uring, max_buffers_16384_register, .timeout = 10) {
     struct io_uring ring;
-    zenith_pool *p = mkpool(64, 16384);
+    zenith_pool *p = mkpool(64, 16384, 0, 0);
     int rc;
     ring_init_or_skip(&ring);
     rc = zenith_pool_register(p, &ring);
@@ -239,7 +222,7 @@ Test(uring, max_buffers_16384_register, .timeout = 10) {
 
 Test(uring, register_twice_is_ebusy, .timeout = 10) {
     struct io_uring ring;
-    zenith_pool *p = mkpool(4096, 8), *q = mkpool(4096, 8);
+    zenith_pool *p = mkpool(4096, 8, 0, 0), *q = mkpool(4096, 8, 0, 0);
     int rc;
     ring_init_or_skip(&ring);
     cr_assert_eq(zenith_pool_register(p, &ring), 0);
@@ -261,7 +244,7 @@ Test(uring, register_twice_is_ebusy, .timeout = 10) {
 
 Test(uring, one_pool_two_rings, .timeout = 10) {
     struct io_uring r1, r2;
-    zenith_pool *p = mkpool(4096, 8);
+    zenith_pool *p = mkpool(4096, 8, 0, 0);
     ring_init_or_skip(&r1);
     ring_init_or_skip(&r2);
     cr_assert_eq(zenith_pool_register(p, &r1), 0);
@@ -308,7 +291,7 @@ Test(uring, memlock_limit_too_low, .timeout = 10) {
     drop_cap_ipc_lock();
     ring_init_or_skip(&ring);
     set_memlock(64 * 1024);
-    big = mkpool(4096, 1024); /* 4 MiB */
+    big = mkpool(4096, 1024, 0, 0); /* 4 MiB */
     rc = zenith_pool_register(big, &ring);
     cr_assert_eq(rc, ZENITH_E_MEMLOCK, "4 MiB with RLIMIT_MEMLOCK 64 KiB: %d %s", rc, zenith_errname(rc));
     cr_assert_eq(info_of(big).registered, 0);
@@ -327,7 +310,7 @@ Test(uring, memlock_limit_too_low, .timeout = 10) {
         cr_assert_eq(s.in_use, 0);
     }
     /* and under the limit registration works on the same ring: it is the limit, not the ring */
-    small = mkpool(4096, 4); /* 16 KiB */
+    small = mkpool(4096, 4, 0, 0); /* 16 KiB */
     rc = zenith_pool_register(small, &ring);
     cr_assert_eq(rc, 0, "16 KiB with RLIMIT_MEMLOCK 64 KiB: %d %s", rc, zenith_errname(rc));
     cr_assert_eq(zenith_pool_unregister(small, &ring), 0);
