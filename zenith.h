@@ -7,9 +7,12 @@ QUICK START
         #include "zenith.h"
 
     and include "zenith.h" without the define everywhere else. Link with -luring -pthread.
-    Put the define and the include before any other #include in that file, or define
-    _GNU_SOURCE yourself: the implementation needs the GNU/POSIX declarations of glibc
-    (mmap flags, madvise) and can only switch them on before the first system header.
+    Include zenith.h before any other header of the file, or define _GNU_SOURCE yourself: the
+    implementation and the inline fast path (which includes <liburing.h>, as liburing users do)
+    need glibc's GNU/POSIX declarations, which can only be switched on before the first system
+    header. gcc's and clang's default modes (gnu11, gnu17) have them anyway; strict -std=c99 or
+    -std=c11 needs this order. Define ZENITH_NO_INLINE to get a header with no system
+    dependency beyond <stddef.h> and <stdint.h> (for FFI generators).
 
     Requirements: Linux, gcc or clang (C99 or later, or C++11 or later), liburing >= 2.3.
     Kernel: the pool needs nothing special; fixed-buffer registration needs io_uring (5.1+).
@@ -134,9 +137,10 @@ CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 #ifndef ZENITH_H_INCLUDED
 #define ZENITH_H_INCLUDED
 
-/* The implementation wants glibc's GNU/POSIX declarations; this only helps if zenith.h with
-   ZENITH_IMPLEMENTATION comes before any other system header (see QUICK START). */
-#if defined(ZENITH_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+/* The implementation and the inline fast path (which includes <liburing.h>) want glibc's GNU/POSIX
+   declarations, as liburing.h itself does; this only helps if zenith.h comes before any other
+   system header of the file, or the file defines _GNU_SOURCE itself (see QUICK START). */
+#if (defined(ZENITH_IMPLEMENTATION) || !defined(ZENITH_NO_INLINE)) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1
 #endif
 
@@ -381,6 +385,145 @@ ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring);
    Thread safety: the thread that owns the ring. */
 ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
 
+/* ---------------------------------------------------------------------------------------------
+   io_uring ring
+   ------------------------------------------------------------------------------------------ */
+
+struct io_uring_sqe;
+struct io_uring_cqe;
+typedef struct zenith_ring zenith_ring;
+typedef struct zenith_buf_ring zenith_buf_ring;
+
+enum zenith_ring_flags {
+    ZENITH_RING_SQPOLL = 1u << 0,     /* a kernel thread polls the SQ: no submit syscalls, one busy CPU */
+    ZENITH_RING_SQPOLL_CPU = 1u << 1, /* with SQPOLL: pin that thread to cfg.sqpoll_cpu */
+    ZENITH_RING_NO_DEFER = 1u << 2,   /* do not try SINGLE_ISSUER|DEFER_TASKRUN (start at COOP_TASKRUN) */
+    ZENITH_RING_PLAIN = 1u << 3       /* no task-run flags at all (for comparisons and old kernels) */
+};
+
+/* Which setup zenith_ring_create took, best first. */
+enum zenith_ring_mode {
+    ZENITH_RING_MODE_DEFER_TASKRUN = 1, /* SINGLE_ISSUER | DEFER_TASKRUN: completions run only in wait */
+    ZENITH_RING_MODE_COOP_TASKRUN = 2,  /* COOP_TASKRUN | TASKRUN_FLAG: no IPIs for task work */
+    ZENITH_RING_MODE_PLAIN = 3,
+    ZENITH_RING_MODE_SQPOLL = 4
+};
+
+/* Zero means default in every field. Borrowed for the call. */
+typedef struct zenith_ring_config {
+    uint32_t sq_entries;     /* 0 = 256; a power of two, 1 .. 32768 */
+    uint32_t cq_entries;     /* 0 = 4 x sq_entries; a power of two, 2 x to 4 x sq_entries */
+    uint32_t flags;          /* enum zenith_ring_flags */
+    uint32_t sqpoll_idle_ms; /* with SQPOLL: idle time before the poller sleeps; 0 = 1000 */
+    uint32_t sqpoll_cpu;     /* with ZENITH_RING_SQPOLL_CPU */
+    uint32_t reserved_;      /* must be 0 */
+} zenith_ring_config;
+
+typedef struct zenith_ring_info {
+    int mode;            /* enum zenith_ring_mode */
+    uint32_t sq_entries; /* as the kernel sized them */
+    uint32_t cq_entries;
+    uint32_t setup_flags; /* IORING_SETUP_* in effect */
+    uint32_t features;    /* IORING_FEAT_* the kernel reported */
+    uint32_t reserved_;
+    uint64_t cq_overflow; /* completions the kernel could not post (0 with IORING_FEAT_NODROP) */
+} zenith_ring_info;
+
+/* Called by zenith_ring_reap for each completion; cqe is borrowed for the call. */
+typedef void (*zenith_cqe_fn)(void *user, struct io_uring_cqe *cqe);
+
+/* Creates a ring with the best setup the kernel accepts: SINGLE_ISSUER|DEFER_TASKRUN, else
+   COOP_TASKRUN|TASKRUN_FLAG, else plain (SQPOLL only when asked). A SINGLE_ISSUER ring belongs to
+   the first thread that submits or waits on it (not necessarily the creating thread).
+   Params: cfg (in, borrowed, nullable = defaults); err (out, nullable).
+   Returns: the ring, or NULL with *err =
+     ZENITH_E_INVAL: sizes not powers of two or out of range, unknown flags, reserved_ != 0
+     ZENITH_E_URING_DISABLED: the kernel refuses io_uring (ENOSYS; EPERM from seccomp or
+                              kernel.io_uring_disabled): fall back to another backend
+     ZENITH_E_NOMEM: allocation failed
+     ZENITH_ESYS(e): io_uring_setup failed otherwise (EMFILE, ENOMEM for locked memory, ...)
+   Thread safety: any thread. */
+ZENITH_API zenith_ring *zenith_ring_create(const zenith_ring_config *cfg, int *err);
+
+/* Closes the ring (pending operations are cancelled by the kernel) and frees it. Accepts NULL.
+   Destroy buffer rings created on it first. Thread safety: the owner thread. */
+ZENITH_API void zenith_ring_destroy(zenith_ring *ring);
+
+/* Fills *out. Returns 0 or ZENITH_E_NULL. Thread safety: any thread. */
+ZENITH_API int zenith_ring_get_info(const zenith_ring *ring, zenith_ring_info *out);
+
+/* liburing's ring, for what Zenith does not wrap (borrowed; valid until destroy). Returns NULL
+   for NULL. Submitting on it directly is fine once the ring has been submitted or waited on
+   through Zenith at least once (which binds a SINGLE_ISSUER ring to its thread). */
+ZENITH_API struct io_uring *zenith_ring_raw(zenith_ring *ring);
+
+/* Next free SQE (borrowed until the next submit). When the SQ is full it submits what is
+   queued first, so it only returns NULL if ring is NULL or that submit failed (e.g. EBUSY with
+   the CQ backlog full: reap, then retry). The SQE is zeroed by the io_uring_prep_* helpers, not
+   here. Thread safety: the owner thread. */
+ZENITH_API struct io_uring_sqe *zenith_ring_get_sqe(zenith_ring *ring);
+
+/* Submits the queued SQEs. Returns the number submitted, or ZENITH_E_NULL, ZENITH_ESYS(e).
+   Thread safety: the owner thread. */
+ZENITH_API int zenith_ring_submit(zenith_ring *ring);
+
+/* Submits what is queued, then waits until at least min_complete completions are ready or
+   timeout_ms passes (< 0: no timeout; 0: do not sleep, but do run pending task work, which a
+   DEFER_TASKRUN ring needs to post its completions). Returns the number of completions ready
+   (possibly 0 on timeout or signal), or ZENITH_E_NULL, ZENITH_ESYS(e).
+   Thread safety: the owner thread. */
+ZENITH_API int zenith_ring_wait(zenith_ring *ring, unsigned min_complete, int timeout_ms);
+
+/* Up to max ready completions into cqes[] (borrowed until zenith_ring_advance). Returns the count.
+   Thread safety: the owner thread. */
+ZENITH_API unsigned zenith_ring_peek(zenith_ring *ring, struct io_uring_cqe **cqes, unsigned max);
+
+/* Marks n completions seen (one CQ head store for the batch). Thread safety: the owner thread. */
+ZENITH_API void zenith_ring_advance(zenith_ring *ring, unsigned n);
+
+/* Calls fn(user, cqe) for up to max ready completions (0 = all ready), then advances the CQ once.
+   fn may queue new SQEs but must not reap. Returns the number handled, or ZENITH_E_NULL.
+   Thread safety: the owner thread. Callback safety: not re-entrant. */
+ZENITH_API int zenith_ring_reap(zenith_ring *ring, zenith_cqe_fn fn, void *user, unsigned max);
+
+/* Whether the kernel supports opcode (IORING_OP_*), from a probe taken at create.
+   Returns 1, 0, or ZENITH_E_NULL, ZENITH_E_INVAL (opcode out of 0..255). Thread safety: any. */
+ZENITH_API int zenith_ring_probe(const zenith_ring *ring, int opcode);
+
+/* ---------------------------------------------------------------------------------------------
+   Provided-buffer ring (IOSQE_BUFFER_SELECT): the kernel picks a pool buffer per receive
+   ------------------------------------------------------------------------------------------ */
+
+/* Registers a provided-buffer ring of `entries` slots (a power of two, 1 .. 32768) as buffer
+   group `group` on ring, and fills it with up to `entries` buffers acquired from pool. The
+   buffer id the kernel reports is the pool index, so the pool may hold at most 65536 buffers.
+   Params: ring, pool (in, borrowed; must outlive the buffer ring); err (out, nullable).
+   Returns: the buffer ring, or NULL with *err = ZENITH_E_NULL, ZENITH_E_INVAL (entries),
+     ZENITH_E_RANGE (pool over 65536 buffers), ZENITH_E_FULL (the pool gave no buffer at all),
+     ZENITH_E_UNSUPPORTED (kernel without provided-buffer rings), ZENITH_E_EXIST (group taken),
+     ZENITH_E_NOMEM, ZENITH_ESYS(e). Thread safety: the ring's owner thread. */
+ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_pool *pool, uint16_t group,
+                                                   uint32_t entries, int *err);
+
+/* Unregisters the buffer ring and releases the buffers it still holds to the pool (buffers the
+   application claimed stay the application's). Accepts NULL. Thread safety: the owner thread. */
+ZENITH_API void zenith_buf_ring_destroy(zenith_buf_ring *br);
+
+/* The buffer a completion carries (IORING_CQE_F_BUFFER in cqe_flags): ownership moves to the
+   caller, who gives it back with zenith_buf_ring_give or zenith_pool_release. Returns the buffer,
+   or NULL if cqe_flags carries none (or br is NULL, or the id is not one this ring handed out).
+   Thread safety: the owner thread. */
+ZENITH_API void *zenith_buf_ring_claim(zenith_buf_ring *br, uint32_t cqe_flags);
+
+/* Puts a pool buffer (any buffer of the ring's pool, owned by the caller) into the ring.
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_FOREIGN / ZENITH_E_MISALIGNED (not a buffer of the pool),
+   ZENITH_E_EXIST (already in the ring), ZENITH_E_FULL (ring full: keep or release it).
+   Thread safety: the owner thread. */
+ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf);
+
+/* Buffers currently in the ring (available to the kernel). Thread safety: the owner thread. */
+ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br);
+
 #ifdef __cplusplus
 }
 #endif
@@ -515,6 +658,43 @@ static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
 }
 #endif
 
+/* ---- ring: the per-operation calls inline (liburing's own helpers are inline too) ---------- */
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wcast-align"
+#endif
+#include <liburing.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+ZENITH_API struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring);
+
+/* Same contract as zenith_ring_get_sqe; a zenith_ring starts with its struct io_uring. */
+static inline struct io_uring_sqe *zenith_ring_get_sqe_inline(zenith_ring *ring) {
+    struct io_uring_sqe *sqe;
+    if (__builtin_expect(ring == NULL, 0)) return NULL;
+    sqe = io_uring_get_sqe((struct io_uring *)(void *)ring);
+    return __builtin_expect(sqe != NULL, 1) ? sqe : zenith__ring_get_sqe_slow(ring); /* SQ full: submit */
+}
+
+/* Same contract as zenith_ring_advance. */
+static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
+    if (__builtin_expect(ring != NULL, 1)) io_uring_cq_advance((struct io_uring *)(void *)ring, n);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif /* ZENITH_INLINE_INCLUDED */
 
 /* =============================================================================================
@@ -558,6 +738,7 @@ static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -1499,11 +1680,350 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) 
     return 0;
 }
 
+/* ---- ring ------------------------------------------------------------------------------------ */
+
+struct zenith_ring {
+    struct io_uring ring; /* first: the inline twins cast a zenith_ring * to it */
+    int mode;
+    int enabled; /* a SINGLE_ISSUER ring starts disabled; the first submit or wait enables it */
+    uint32_t setup_flags;
+    uint32_t features;
+    unsigned char ops[32]; /* probe: bit n set if IORING_OP n is supported */
+};
+
+static int zenith__is_pow2(uint32_t v) { return v && !(v & (v - 1u)); }
+
+/* One io_uring_setup attempt. Returns 0 or -errno. */
+static int zenith__ring_try(zenith_ring *r, uint32_t sq, uint32_t cq, uint32_t flags, const zenith_ring_config *cfg) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = flags | IORING_SETUP_CQSIZE;
+    p.cq_entries = cq;
+    if (flags & IORING_SETUP_SQPOLL) {
+        p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 1000u;
+        if (cfg->flags & ZENITH_RING_SQPOLL_CPU) {
+            p.flags |= IORING_SETUP_SQ_AFF;
+            p.sq_thread_cpu = cfg->sqpoll_cpu;
+        }
+    }
+    int rc = io_uring_queue_init_params(sq, &r->ring, &p); /* liburing returns -errno */
+    if (rc < 0) return rc;
+    r->setup_flags = p.flags;
+    r->features = p.features;
+    return 0;
+}
+
+ZENITH_API zenith_ring *zenith_ring_create(const zenith_ring_config *cfg_in, int *err) {
+    zenith_ring_config cfg;
+    zenith_ring *r;
+    struct io_uring_probe *probe;
+    uint32_t sq, cq, known = ZENITH_RING_SQPOLL | ZENITH_RING_SQPOLL_CPU | ZENITH_RING_NO_DEFER | ZENITH_RING_PLAIN;
+    int rc = -EINVAL, i;
+    /* the setups to try, best first: {setup flags, mode} */
+    static const struct {
+        uint32_t flags;
+        int mode;
+    } tries[] = {
+        { IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+              IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL,
+          ZENITH_RING_MODE_DEFER_TASKRUN },
+        { IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+          ZENITH_RING_MODE_COOP_TASKRUN },
+        { IORING_SETUP_SUBMIT_ALL, ZENITH_RING_MODE_PLAIN },
+        { 0, ZENITH_RING_MODE_PLAIN },
+    };
+
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        memset(&cfg, 0, sizeof cfg);
+    if (err) *err = 0;
+    sq = cfg.sq_entries ? cfg.sq_entries : 256u;
+    cq = cfg.cq_entries ? cfg.cq_entries : 4u * sq;
+    if (!zenith__is_pow2(sq) || sq > 32768u || !zenith__is_pow2(cq) || cq < 2u * sq || cq > 4u * sq ||
+        (cfg.flags & ~known) || cfg.reserved_ ||
+        ((cfg.flags & ZENITH_RING_SQPOLL_CPU) && !(cfg.flags & ZENITH_RING_SQPOLL))) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    r = (zenith_ring *)ZENITH_MALLOC(sizeof *r);
+    if (r == NULL) {
+        zenith__fail(err, ZENITH_E_NOMEM);
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    if (cfg.flags & ZENITH_RING_SQPOLL) {
+        rc = zenith__ring_try(r, sq, cq, IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER, &cfg);
+        if (rc == -EINVAL) rc = zenith__ring_try(r, sq, cq, IORING_SETUP_SQPOLL, &cfg);
+        r->mode = ZENITH_RING_MODE_SQPOLL;
+    } else {
+        for (i = (cfg.flags & ZENITH_RING_PLAIN) ? 2 : (cfg.flags & ZENITH_RING_NO_DEFER) ? 1 : 0; i < 4; i++) {
+            rc = zenith__ring_try(r, sq, cq, tries[i].flags, &cfg);
+            r->mode = tries[i].mode;
+            if (rc != -EINVAL) break; /* EINVAL: this kernel does not know a flag; try the next */
+        }
+    }
+    if (rc < 0) {
+        ZENITH_FREE(r);
+        zenith__fail(err, (rc == -ENOSYS || rc == -EPERM) ? ZENITH_E_URING_DISABLED : ZENITH_ESYS(-rc));
+        return NULL;
+    }
+    r->enabled = !(r->setup_flags & IORING_SETUP_R_DISABLED);
+    probe = io_uring_get_probe_ring(&r->ring);
+    if (probe) {
+        for (i = 0; i < probe->ops_len && i < 256; i++)
+            if (probe->ops[i].flags & IO_URING_OP_SUPPORTED) r->ops[i / 8] |= (unsigned char)(1u << (i % 8));
+        io_uring_free_probe(probe);
+    }
+    return r;
+}
+
+ZENITH_API void zenith_ring_destroy(zenith_ring *ring) {
+    if (ring == NULL) return;
+    io_uring_queue_exit(&ring->ring);
+    ZENITH_FREE(ring);
+}
+
+ZENITH_API int zenith_ring_get_info(const zenith_ring *ring, zenith_ring_info *out) {
+    if (ring == NULL || out == NULL) return ZENITH_E_NULL;
+    memset(out, 0, sizeof *out);
+    out->mode = ring->mode;
+    out->sq_entries = ring->ring.sq.ring_entries;
+    out->cq_entries = ring->ring.cq.ring_entries;
+    out->setup_flags = ring->setup_flags;
+    out->features = ring->features;
+    out->cq_overflow = ring->ring.cq.koverflow ? __atomic_load_n(ring->ring.cq.koverflow, __ATOMIC_RELAXED) : 0;
+    return 0;
+}
+
+ZENITH_API struct io_uring *zenith_ring_raw(zenith_ring *ring) { return ring ? &ring->ring : NULL; }
+
+/* A SINGLE_ISSUER ring is created disabled and enabled by the first thread that drives it, which
+   becomes its submitter task (DEFER_TASKRUN work then runs on that thread). */
+static int zenith__ring_enable(zenith_ring *r) {
+    int rc;
+    if (r->enabled) return 0;
+    /* io_uring_register(IORING_REGISTER_ENABLE_RINGS) by hand: liburing 2.3 declares
+       io_uring_enable_rings but does not export it (fixed in 2.4) */
+    rc = (int)syscall(__NR_io_uring_register, r->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    if (rc < 0) return ZENITH_ESYS(errno);
+    r->enabled = 1;
+    return 0;
+}
+
+ZENITH_API int zenith_ring_submit(zenith_ring *ring) {
+    int rc;
+    if (ring == NULL) return ZENITH_E_NULL;
+    if ((rc = zenith__ring_enable(ring)) < 0) return rc;
+    rc = io_uring_submit(&ring->ring);
+    return rc < 0 ? ZENITH_ESYS(-rc) : rc;
+}
+
+ZENITH_API ZENITH__NOINLINE struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring) {
+    if (ring == NULL || zenith_ring_submit(ring) < 0) return NULL;
+    return io_uring_get_sqe(&ring->ring);
+}
+
+ZENITH_API struct io_uring_sqe *zenith_ring_get_sqe(zenith_ring *ring) { return zenith_ring_get_sqe_inline(ring); }
+
+ZENITH_API int zenith_ring_wait(zenith_ring *ring, unsigned min_complete, int timeout_ms) {
+    struct io_uring_cqe *cqe;
+    struct __kernel_timespec ts;
+    int rc;
+    if (ring == NULL) return ZENITH_E_NULL;
+    if ((rc = zenith__ring_enable(ring)) < 0) return rc;
+    if (timeout_ms < 0) {
+        rc = io_uring_submit_and_wait(&ring->ring, min_complete);
+    } else {
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+        rc = io_uring_submit_and_wait_timeout(&ring->ring, &cqe, min_complete, &ts, NULL);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN) return ZENITH_ESYS(-rc);
+    return (int)io_uring_cq_ready(&ring->ring);
+}
+
+ZENITH_API unsigned zenith_ring_peek(zenith_ring *ring, struct io_uring_cqe **cqes, unsigned max) {
+    if (ring == NULL || cqes == NULL) return 0;
+    return io_uring_peek_batch_cqe(&ring->ring, cqes, max);
+}
+
+ZENITH_API void zenith_ring_advance(zenith_ring *ring, unsigned n) { zenith_ring_advance_inline(ring, n); }
+
+ZENITH_API int zenith_ring_reap(zenith_ring *ring, zenith_cqe_fn fn, void *user, unsigned max) {
+    struct io_uring_cqe *batch[256];
+    unsigned total = 0, k, i, want;
+    if (ring == NULL || fn == NULL) return ZENITH_E_NULL;
+    do { /* one CQ head store per 256 completions */
+        want = max && max - total < 256u ? max - total : 256u;
+        k = io_uring_peek_batch_cqe(&ring->ring, batch, want);
+        for (i = 0; i < k; i++) fn(user, batch[i]);
+        io_uring_cq_advance(&ring->ring, k);
+        total += k;
+    } while (k == 256u && (!max || total < max));
+    return (int)total;
+}
+
+ZENITH_API int zenith_ring_probe(const zenith_ring *ring, int opcode) {
+    if (ring == NULL) return ZENITH_E_NULL;
+    if (opcode < 0 || opcode > 255) return ZENITH_E_INVAL;
+    return (ring->ops[opcode / 8] >> (opcode % 8)) & 1;
+}
+
+/* ---- provided-buffer ring ------------------------------------------------------------------- */
+
+/* liburing 2.4 added io_uring_setup_buf_ring (and the version macros); 2.3 (Debian 12) has only
+   io_uring_register_buf_ring, so the ring memory is mapped and registered by hand there. */
+#if defined(IO_URING_VERSION_MAJOR) && defined(IO_URING_VERSION_MINOR)
+#if IO_URING_VERSION_MAJOR > 2 || (IO_URING_VERSION_MAJOR == 2 && IO_URING_VERSION_MINOR >= 4)
+#define ZENITH__HAVE_SETUP_BUF_RING 1
+#endif
+#endif
+
+struct zenith_buf_ring {
+    zenith_ring *ring;
+    zenith_pool *pool;
+    struct io_uring_buf_ring *br;
+    size_t map_size; /* 0 when liburing mapped it (io_uring_setup_buf_ring) */
+    uint32_t entries;
+    uint32_t available; /* buffers in the ring */
+    uint16_t group;
+    unsigned char *in_ring; /* per pool index: 1 while the buffer is in the ring */
+};
+
+static void zenith__buf_ring_put(zenith_buf_ring *b, uint32_t idx) {
+    io_uring_buf_ring_add(b->br, zenith_pool_at(b->pool, idx), (unsigned)b->pool->hot.buffer_size, (unsigned short)idx,
+                          io_uring_buf_ring_mask(b->entries), 0);
+    io_uring_buf_ring_advance(b->br, 1);
+    b->in_ring[idx] = 1;
+    b->available++;
+}
+
+ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_pool *pool, uint16_t group,
+                                                   uint32_t entries, int *err) {
+    zenith_buf_ring *b;
+    uint32_t i;
+    int rc;
+    if (err) *err = 0;
+    if (ring == NULL || pool == NULL) {
+        zenith__fail(err, ZENITH_E_NULL);
+        return NULL;
+    }
+    if (!zenith__is_pow2(entries) || entries > 32768u) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    if (pool->count > 65536u || pool->hot.buffer_size > UINT32_MAX) {
+        zenith__fail(err, ZENITH_E_RANGE);
+        return NULL;
+    }
+    if (!zenith_ring_probe(ring, IORING_OP_PROVIDE_BUFFERS)) { /* buffer rings came in 5.19, after it */
+        zenith__fail(err, ZENITH_E_UNSUPPORTED);
+        return NULL;
+    }
+    b = (zenith_buf_ring *)ZENITH_MALLOC(sizeof *b + (size_t)pool->count);
+    if (b == NULL) {
+        zenith__fail(err, ZENITH_E_NOMEM);
+        return NULL;
+    }
+    memset(b, 0, sizeof *b + (size_t)pool->count);
+    b->ring = ring;
+    b->pool = pool;
+    b->entries = entries;
+    b->group = group;
+    b->in_ring = (unsigned char *)(b + 1);
+#ifdef ZENITH__HAVE_SETUP_BUF_RING
+    b->br = io_uring_setup_buf_ring(&ring->ring, entries, group, 0, &rc);
+    if (b->br == NULL)
+        rc = rc < 0 ? rc : -ENOMEM;
+    else
+        rc = 0;
+#else
+    {
+        struct io_uring_buf_reg reg;
+        void *m;
+        b->map_size = zenith__align_up((size_t)entries * sizeof(struct io_uring_buf), (size_t)sysconf(_SC_PAGESIZE));
+        m = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            rc = -errno;
+            b->map_size = 0;
+        } else {
+            b->br = (struct io_uring_buf_ring *)m;
+            memset(&reg, 0, sizeof reg);
+            reg.ring_addr = (uint64_t)(uintptr_t)m;
+            reg.ring_entries = entries;
+            reg.bgid = group;
+            rc = io_uring_register_buf_ring(&ring->ring, &reg, 0);
+            if (rc == 0) io_uring_buf_ring_init(b->br);
+        }
+    }
+#endif
+    if (rc < 0) {
+        if (b->map_size) munmap(b->br, b->map_size);
+        ZENITH_FREE(b);
+        zenith__fail(err, rc == -EEXIST ? ZENITH_E_EXIST : rc == -EINVAL ? ZENITH_E_UNSUPPORTED : ZENITH_ESYS(-rc));
+        return NULL;
+    }
+    for (i = 0; i < entries; i++) {
+        void *buf = zenith_pool_acquire(pool);
+        if (buf == NULL) break;
+        zenith__buf_ring_put(b, (uint32_t)zenith_pool_index(pool, buf));
+    }
+    if (b->available == 0) {
+        zenith_buf_ring_destroy(b);
+        zenith__fail(err, ZENITH_E_FULL);
+        return NULL;
+    }
+    return b;
+}
+
+ZENITH_API void zenith_buf_ring_destroy(zenith_buf_ring *br) {
+    uint32_t i;
+    if (br == NULL) return;
+#ifdef ZENITH__HAVE_SETUP_BUF_RING
+    if (br->map_size == 0) io_uring_free_buf_ring(&br->ring->ring, br->br, br->entries, br->group);
+#endif
+    if (br->map_size) {
+        io_uring_unregister_buf_ring(&br->ring->ring, br->group);
+        munmap(br->br, br->map_size);
+    }
+    for (i = 0; i < (uint32_t)br->pool->count && br->available; i++)
+        if (br->in_ring[i]) {
+            zenith_pool_release(br->pool, zenith_pool_at(br->pool, i));
+            br->available--;
+        }
+    ZENITH_FREE(br);
+}
+
+ZENITH_API void *zenith_buf_ring_claim(zenith_buf_ring *br, uint32_t cqe_flags) {
+    uint32_t idx;
+    if (br == NULL || !(cqe_flags & IORING_CQE_F_BUFFER)) return NULL;
+    idx = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+    if (idx >= br->pool->count || !br->in_ring[idx]) return NULL;
+    br->in_ring[idx] = 0;
+    br->available--;
+    return zenith_pool_at(br->pool, idx);
+}
+
+ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf) {
+    int idx;
+    if (br == NULL || buf == NULL) return ZENITH_E_NULL;
+    idx = zenith_pool_index(br->pool, buf);
+    if (idx < 0) return idx;
+    if (br->in_ring[idx]) return ZENITH_E_EXIST;
+    if (br->available == br->entries) return ZENITH_E_FULL;
+    zenith__buf_ring_put(br, (uint32_t)idx);
+    return 0;
+}
+
+ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { return br ? br->available : 0; }
+
 #undef ZENITH__LIKELY
 #undef ZENITH__UNLIKELY
 #undef ZENITH__NOINLINE
 
 #undef ZENITH__ERRNO_LIST
+#undef ZENITH__HAVE_SETUP_BUF_RING
 
 #ifdef __cplusplus
 }
