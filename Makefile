@@ -210,13 +210,19 @@ $(BUILD)/pool_bench: bench/pool_bench.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $(BENCH_FLAGS) $< -o $@ $(BENCH_LIBS) $(LIBS)
 
-bench-build: $(BUILD)/pool_bench
+$(BUILD)/ring_nop: bench/ring_nop.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop
 
 # The full benchmark (about a minute) and the callgrind instruction counts.
 bench: deps-bench
-	@$(MAKE) --no-print-directory $(BUILD)/pool_bench
+	@$(MAKE) --no-print-directory $(BUILD)/pool_bench $(BUILD)/ring_nop
 	$(BUILD)/pool_bench
-	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh; else echo "bench: valgrind not installed, no instruction counts"; fi
+	$(BUILD)/ring_nop
+	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
+	else echo "bench: valgrind not installed, no instruction counts"; fi
 
 # The main job. Until the TCP server lands: the pool benchmark, short version (~10 s).
 demo: deps-bench

@@ -676,19 +676,43 @@ static inline int zenith_pool_release_inline(zenith_pool *pool, void *buf) {
 extern "C" {
 #endif
 
-ZENITH_API struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring);
+/* The start of struct zenith_ring (private; may change): what the inline twins read. */
+typedef struct zenith__ring_head {
+    struct io_uring ring;
+    int enabled; /* a SINGLE_ISSUER ring starts disabled; the first submit or wait enables it */
+    int reserved_;
+} zenith__ring_head;
 
-/* Same contract as zenith_ring_get_sqe; a zenith_ring starts with its struct io_uring. */
+ZENITH_API __attribute__((cold)) struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring);
+ZENITH_API int zenith__ring_wait_slow(zenith_ring *ring, unsigned min_complete);
+
+/* zenith_ring_get_sqe without the NULL check, as liburing's own inline helpers: ring must be a
+   live ring (a zenith_ring starts with its struct io_uring). Use zenith_ring_get_sqe for a
+   checked call. */
 static inline struct io_uring_sqe *zenith_ring_get_sqe_inline(zenith_ring *ring) {
-    struct io_uring_sqe *sqe;
-    if (__builtin_expect(ring == NULL, 0)) return NULL;
-    sqe = io_uring_get_sqe((struct io_uring *)(void *)ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe((struct io_uring *)(void *)ring);
     return __builtin_expect(sqe != NULL, 1) ? sqe : zenith__ring_get_sqe_slow(ring); /* SQ full: submit */
 }
 
-/* Same contract as zenith_ring_advance. */
+/* Submits what is queued and blocks until min_complete completions are ready, with no timeout:
+   zenith_ring_wait(ring, min_complete, -1) without the NULL check, returning what
+   io_uring_submit_and_wait does (the number submitted) or ZENITH_ESYS(e). */
+static inline int zenith_ring_submit_and_wait_inline(zenith_ring *ring, unsigned min_complete) {
+    zenith__ring_head *h = (zenith__ring_head *)(void *)ring;
+    int rc;
+    if (__builtin_expect(!h->enabled, 0)) return zenith__ring_wait_slow(ring, min_complete); /* first use */
+    rc = io_uring_submit_and_wait(&h->ring, min_complete);
+    return rc < 0 ? ZENITH_ESYS(-rc) : rc;
+}
+
+/* zenith_ring_peek without the NULL checks (ring and cqes must be valid). */
+static inline unsigned zenith_ring_peek_inline(zenith_ring *ring, struct io_uring_cqe **cqes, unsigned max) {
+    return io_uring_peek_batch_cqe(&((zenith__ring_head *)(void *)ring)->ring, cqes, max);
+}
+
+/* zenith_ring_advance without the NULL check (ring must be a live ring). */
 static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
-    if (__builtin_expect(ring != NULL, 1)) io_uring_cq_advance((struct io_uring *)(void *)ring, n);
+    io_uring_cq_advance((struct io_uring *)(void *)ring, n);
 }
 
 #ifdef __cplusplus
@@ -1683,9 +1707,8 @@ ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) 
 /* ---- ring ------------------------------------------------------------------------------------ */
 
 struct zenith_ring {
-    struct io_uring ring; /* first: the inline twins cast a zenith_ring * to it */
+    zenith__ring_head h; /* first: the inline twins cast a zenith_ring * to it */
     int mode;
-    int enabled; /* a SINGLE_ISSUER ring starts disabled; the first submit or wait enables it */
     uint32_t setup_flags;
     uint32_t features;
     unsigned char ops[32]; /* probe: bit n set if IORING_OP n is supported */
@@ -1706,7 +1729,7 @@ static int zenith__ring_try(zenith_ring *r, uint32_t sq, uint32_t cq, uint32_t f
             p.sq_thread_cpu = cfg->sqpoll_cpu;
         }
     }
-    int rc = io_uring_queue_init_params(sq, &r->ring, &p); /* liburing returns -errno */
+    int rc = io_uring_queue_init_params(sq, &r->h.ring, &p); /* liburing returns -errno */
     if (rc < 0) return rc;
     r->setup_flags = p.flags;
     r->features = p.features;
@@ -1768,8 +1791,8 @@ ZENITH_API zenith_ring *zenith_ring_create(const zenith_ring_config *cfg_in, int
         zenith__fail(err, (rc == -ENOSYS || rc == -EPERM) ? ZENITH_E_URING_DISABLED : ZENITH_ESYS(-rc));
         return NULL;
     }
-    r->enabled = !(r->setup_flags & IORING_SETUP_R_DISABLED);
-    probe = io_uring_get_probe_ring(&r->ring);
+    r->h.enabled = !(r->setup_flags & IORING_SETUP_R_DISABLED);
+    probe = io_uring_get_probe_ring(&r->h.ring);
     if (probe) {
         for (i = 0; i < probe->ops_len && i < 256; i++)
             if (probe->ops[i].flags & IO_URING_OP_SUPPORTED) r->ops[i / 8] |= (unsigned char)(1u << (i % 8));
@@ -1780,7 +1803,7 @@ ZENITH_API zenith_ring *zenith_ring_create(const zenith_ring_config *cfg_in, int
 
 ZENITH_API void zenith_ring_destroy(zenith_ring *ring) {
     if (ring == NULL) return;
-    io_uring_queue_exit(&ring->ring);
+    io_uring_queue_exit(&ring->h.ring);
     ZENITH_FREE(ring);
 }
 
@@ -1788,26 +1811,26 @@ ZENITH_API int zenith_ring_get_info(const zenith_ring *ring, zenith_ring_info *o
     if (ring == NULL || out == NULL) return ZENITH_E_NULL;
     memset(out, 0, sizeof *out);
     out->mode = ring->mode;
-    out->sq_entries = ring->ring.sq.ring_entries;
-    out->cq_entries = ring->ring.cq.ring_entries;
+    out->sq_entries = ring->h.ring.sq.ring_entries;
+    out->cq_entries = ring->h.ring.cq.ring_entries;
     out->setup_flags = ring->setup_flags;
     out->features = ring->features;
-    out->cq_overflow = ring->ring.cq.koverflow ? __atomic_load_n(ring->ring.cq.koverflow, __ATOMIC_RELAXED) : 0;
+    out->cq_overflow = ring->h.ring.cq.koverflow ? __atomic_load_n(ring->h.ring.cq.koverflow, __ATOMIC_RELAXED) : 0;
     return 0;
 }
 
-ZENITH_API struct io_uring *zenith_ring_raw(zenith_ring *ring) { return ring ? &ring->ring : NULL; }
+ZENITH_API struct io_uring *zenith_ring_raw(zenith_ring *ring) { return ring ? &ring->h.ring : NULL; }
 
 /* A SINGLE_ISSUER ring is created disabled and enabled by the first thread that drives it, which
    becomes its submitter task (DEFER_TASKRUN work then runs on that thread). */
 static int zenith__ring_enable(zenith_ring *r) {
     int rc;
-    if (r->enabled) return 0;
+    if (r->h.enabled) return 0;
     /* io_uring_register(IORING_REGISTER_ENABLE_RINGS) by hand: liburing 2.3 declares
        io_uring_enable_rings but does not export it (fixed in 2.4) */
-    rc = (int)syscall(__NR_io_uring_register, r->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    rc = (int)syscall(__NR_io_uring_register, r->h.ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     if (rc < 0) return ZENITH_ESYS(errno);
-    r->enabled = 1;
+    r->h.enabled = 1;
     return 0;
 }
 
@@ -1815,16 +1838,18 @@ ZENITH_API int zenith_ring_submit(zenith_ring *ring) {
     int rc;
     if (ring == NULL) return ZENITH_E_NULL;
     if ((rc = zenith__ring_enable(ring)) < 0) return rc;
-    rc = io_uring_submit(&ring->ring);
+    rc = io_uring_submit(&ring->h.ring);
     return rc < 0 ? ZENITH_ESYS(-rc) : rc;
 }
 
-ZENITH_API ZENITH__NOINLINE struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring) {
+ZENITH_API ZENITH__NOINLINE __attribute__((cold)) struct io_uring_sqe *zenith__ring_get_sqe_slow(zenith_ring *ring) {
     if (ring == NULL || zenith_ring_submit(ring) < 0) return NULL;
-    return io_uring_get_sqe(&ring->ring);
+    return io_uring_get_sqe(&ring->h.ring);
 }
 
-ZENITH_API struct io_uring_sqe *zenith_ring_get_sqe(zenith_ring *ring) { return zenith_ring_get_sqe_inline(ring); }
+ZENITH_API struct io_uring_sqe *zenith_ring_get_sqe(zenith_ring *ring) {
+    return ring ? zenith_ring_get_sqe_inline(ring) : NULL;
+}
 
 ZENITH_API int zenith_ring_wait(zenith_ring *ring, unsigned min_complete, int timeout_ms) {
     struct io_uring_cqe *cqe;
@@ -1833,22 +1858,31 @@ ZENITH_API int zenith_ring_wait(zenith_ring *ring, unsigned min_complete, int ti
     if (ring == NULL) return ZENITH_E_NULL;
     if ((rc = zenith__ring_enable(ring)) < 0) return rc;
     if (timeout_ms < 0) {
-        rc = io_uring_submit_and_wait(&ring->ring, min_complete);
+        rc = io_uring_submit_and_wait(&ring->h.ring, min_complete);
     } else {
         ts.tv_sec = timeout_ms / 1000;
         ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
-        rc = io_uring_submit_and_wait_timeout(&ring->ring, &cqe, min_complete, &ts, NULL);
+        rc = io_uring_submit_and_wait_timeout(&ring->h.ring, &cqe, min_complete, &ts, NULL);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN) return ZENITH_ESYS(-rc);
-    return (int)io_uring_cq_ready(&ring->ring);
+    return (int)io_uring_cq_ready(&ring->h.ring);
+}
+
+ZENITH_API ZENITH__NOINLINE int zenith__ring_wait_slow(zenith_ring *ring, unsigned min_complete) {
+    int rc = zenith__ring_enable(ring);
+    if (rc < 0) return rc;
+    rc = io_uring_submit_and_wait(&ring->h.ring, min_complete);
+    return rc < 0 ? ZENITH_ESYS(-rc) : rc;
 }
 
 ZENITH_API unsigned zenith_ring_peek(zenith_ring *ring, struct io_uring_cqe **cqes, unsigned max) {
     if (ring == NULL || cqes == NULL) return 0;
-    return io_uring_peek_batch_cqe(&ring->ring, cqes, max);
+    return zenith_ring_peek_inline(ring, cqes, max);
 }
 
-ZENITH_API void zenith_ring_advance(zenith_ring *ring, unsigned n) { zenith_ring_advance_inline(ring, n); }
+ZENITH_API void zenith_ring_advance(zenith_ring *ring, unsigned n) {
+    if (ring) zenith_ring_advance_inline(ring, n);
+}
 
 ZENITH_API int zenith_ring_reap(zenith_ring *ring, zenith_cqe_fn fn, void *user, unsigned max) {
     struct io_uring_cqe *batch[256];
@@ -1856,9 +1890,9 @@ ZENITH_API int zenith_ring_reap(zenith_ring *ring, zenith_cqe_fn fn, void *user,
     if (ring == NULL || fn == NULL) return ZENITH_E_NULL;
     do { /* one CQ head store per 256 completions */
         want = max && max - total < 256u ? max - total : 256u;
-        k = io_uring_peek_batch_cqe(&ring->ring, batch, want);
+        k = io_uring_peek_batch_cqe(&ring->h.ring, batch, want);
         for (i = 0; i < k; i++) fn(user, batch[i]);
-        io_uring_cq_advance(&ring->ring, k);
+        io_uring_cq_advance(&ring->h.ring, k);
         total += k;
     } while (k == 256u && (!max || total < max));
     return (int)total;
@@ -1933,7 +1967,7 @@ ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_poo
     b->group = group;
     b->in_ring = (unsigned char *)(b + 1);
 #ifdef ZENITH__HAVE_SETUP_BUF_RING
-    b->br = io_uring_setup_buf_ring(&ring->ring, entries, group, 0, &rc);
+    b->br = io_uring_setup_buf_ring(&ring->h.ring, entries, group, 0, &rc);
     if (b->br == NULL)
         rc = rc < 0 ? rc : -ENOMEM;
     else
@@ -1953,7 +1987,7 @@ ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_poo
             reg.ring_addr = (uint64_t)(uintptr_t)m;
             reg.ring_entries = entries;
             reg.bgid = group;
-            rc = io_uring_register_buf_ring(&ring->ring, &reg, 0);
+            rc = io_uring_register_buf_ring(&ring->h.ring, &reg, 0);
             if (rc == 0) io_uring_buf_ring_init(b->br);
         }
     }
@@ -1981,10 +2015,10 @@ ZENITH_API void zenith_buf_ring_destroy(zenith_buf_ring *br) {
     uint32_t i;
     if (br == NULL) return;
 #ifdef ZENITH__HAVE_SETUP_BUF_RING
-    if (br->map_size == 0) io_uring_free_buf_ring(&br->ring->ring, br->br, br->entries, br->group);
+    if (br->map_size == 0) io_uring_free_buf_ring(&br->ring->h.ring, br->br, br->entries, br->group);
 #endif
     if (br->map_size) {
-        io_uring_unregister_buf_ring(&br->ring->ring, br->group);
+        io_uring_unregister_buf_ring(&br->ring->h.ring, br->group);
         munmap(br->br, br->map_size);
     }
     for (i = 0; i < (uint32_t)br->pool->count && br->available; i++)

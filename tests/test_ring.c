@@ -165,12 +165,10 @@ Test(ring, null_arguments, .timeout = 10) {
     cr_assert_eq(zenith_ring_get_info(NULL, &i), ZENITH_E_NULL);
     cr_assert_null(zenith_ring_raw(NULL));
     cr_assert_null(zenith_ring_get_sqe(NULL));
-    cr_assert_null(zenith_ring_get_sqe_inline(NULL));
     cr_assert_eq(zenith_ring_submit(NULL), ZENITH_E_NULL);
     cr_assert_eq(zenith_ring_wait(NULL, 1, 0), ZENITH_E_NULL);
     cr_assert_eq(zenith_ring_peek(NULL, c, 4), 0);
     zenith_ring_advance(NULL, 1);
-    zenith_ring_advance_inline(NULL, 1);
     cr_assert_eq(zenith_ring_reap(NULL, on_cqe, NULL, 0), ZENITH_E_NULL);
     cr_assert_eq(zenith_ring_probe(NULL, IORING_OP_NOP), ZENITH_E_NULL);
     {
