@@ -55,18 +55,27 @@ CONFIGURATION (define before including; "impl" = only the ZENITH_IMPLEMENTATION 
                                                          header parsers; C/C++ users keep it)
 
 OVERVIEW
-    This release holds the foundation and the buffer pool (zenith_pool): fixed-size buffers
-    carved from one contiguous mmap'd slab, page-aligned, index-addressed, optionally on huge
-    pages or on memory you provide (e.g. a NUMA node's), optionally pre-faulted. Acquire and
-    release are O(1) for any number of threads: a per-thread cache in front of a lock-free,
-    ABA-safe shared backend. The common path has no atomic read-modify-write, no fence and no
-    syscall. All buffers can be registered with an io_uring instance as fixed buffers, buffer
-    index = pool index.
+    The buffer pool (zenith_pool): fixed-size buffers carved from one contiguous mmap'd slab,
+    page-aligned, index-addressed, optionally on huge pages or on memory you provide (e.g. a
+    NUMA node's), optionally pre-faulted. Acquire and release are O(1) for any number of
+    threads: a per-thread cache in front of a lock-free, ABA-safe shared backend. The common
+    path has no atomic read-modify-write, no fence and no syscall. All buffers can be registered
+    with an io_uring instance as fixed buffers, buffer index = pool index.
 
-    zenith_pool_acquire_inline / zenith_pool_release_inline are header-inline twins of
-    zenith_pool_acquire / zenith_pool_release with the same contract; they save the call (about
-    12 instructions per pair) for C and C++ callers. FFI callers use the exported functions. The io_uring ring and TCP server, and the FFI data-plane API, follow in
-    later releases; zenith_numa.h holds the NUMA helpers.
+    The io_uring ring (zenith_ring): created with the best setup the kernel accepts
+    (SINGLE_ISSUER|DEFER_TASKRUN, else COOP_TASKRUN, else plain; SQPOLL on request), with a
+    distinct code when io_uring is refused (ZENITH_E_URING_DISABLED) so the caller can fall
+    back. get_sqe flushes a full SQ; wait submits and waits with a timeout; completions are
+    reaped in batches with one CQ advance. Provided-buffer rings (zenith_buf_ring) are filled
+    from a pool, buffer id = pool index. The raw struct io_uring stays reachable.
+
+    Inline twins: zenith_pool_acquire_inline / _release_inline, zenith_ring_get_sqe_inline,
+    zenith_ring_submit_and_wait_inline, zenith_ring_peek_inline, zenith_ring_advance_inline are
+    header-inline versions of the exported calls for C and C++ callers (the ring twins skip the
+    NULL check, as liburing's helpers do); FFI callers use the exported functions.
+
+    The TCP server and the FFI data-plane API follow in later releases; zenith_numa.h holds the
+    NUMA helpers.
 
 STEP BY STEP
     1. Fill a zenith_pool_config (zero = default in every field) and zenith_pool_create() it.
@@ -116,6 +125,9 @@ THREADING
     - zenith_pool_create: any thread. zenith_pool_destroy: one thread, once no other thread
       uses the pool (the caller synchronises).
     - zenith_pool_register / unregister: the thread that owns the ring.
+    - A zenith_ring belongs to one thread: the first that submits or waits on it (a SINGLE_ISSUER
+      ring is bound to it then). All zenith_ring_* and zenith_buf_ring_* calls on it must come
+      from that thread; zenith_ring_get_info and zenith_ring_probe from any thread.
     - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
 
 LIMITS
