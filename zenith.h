@@ -192,30 +192,31 @@ extern "C" {
    ------------------------------------------------------------------------------------------ */
 
 /* X(name, value, description). -1..-4 are fixed by the design; new codes are appended. */
-#define ZENITH_ERROR_LIST(X)                                                                     \
-    X(ZENITH_OK, 0, "success")                                                                   \
-    X(ZENITH_E_NULL, -1, "null pointer")                                                         \
-    X(ZENITH_E_FULL, -2, "buffer full (pool empty, ring full or send queue full)")               \
-    X(ZENITH_E_PLUGIN, -3, "plugin load error")                                                  \
-    X(ZENITH_E_FFI, -4, "FFI conversion error")                                                  \
-    X(ZENITH_E_INVAL, -5, "invalid argument")                                                    \
-    X(ZENITH_E_NOMEM, -6, "out of memory")                                                       \
-    X(ZENITH_E_UNSUPPORTED, -7, "not supported by this kernel or build")                         \
-    X(ZENITH_E_STALE, -8, "closed or stale id")                                                  \
-    X(ZENITH_E_EXIST, -9, "already exists")                                                      \
-    X(ZENITH_E_TIMEDOUT, -10, "timed out")                                                       \
-    X(ZENITH_E_FOREIGN, -11, "pointer is not from this pool")                                    \
-    X(ZENITH_E_MISALIGNED, -12, "pointer is not at a buffer boundary")                           \
-    X(ZENITH_E_DOUBLE_RELEASE, -13, "buffer is already free (double release)")                   \
-    X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers") \
-    X(ZENITH_E_RANGE, -15, "value out of range")                                                 \
-    X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)")
+#define ZENITH_ERROR_LIST(X)                                                                       \
+    X(ZENITH_OK, 0, "success")                                                                     \
+    X(ZENITH_E_NULL, -1, "null pointer")                                                           \
+    X(ZENITH_E_FULL, -2, "buffer full (pool empty, ring full or send queue full)")                 \
+    X(ZENITH_E_PLUGIN, -3, "plugin load error")                                                    \
+    X(ZENITH_E_FFI, -4, "FFI conversion error")                                                    \
+    X(ZENITH_E_INVAL, -5, "invalid argument")                                                      \
+    X(ZENITH_E_NOMEM, -6, "out of memory")                                                         \
+    X(ZENITH_E_UNSUPPORTED, -7, "not supported by this kernel or build")                           \
+    X(ZENITH_E_STALE, -8, "closed or stale id")                                                    \
+    X(ZENITH_E_EXIST, -9, "already exists")                                                        \
+    X(ZENITH_E_TIMEDOUT, -10, "timed out")                                                         \
+    X(ZENITH_E_FOREIGN, -11, "pointer is not from this pool")                                      \
+    X(ZENITH_E_MISALIGNED, -12, "pointer is not at a buffer boundary")                             \
+    X(ZENITH_E_DOUBLE_RELEASE, -13, "buffer is already free (double release)")                     \
+    X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers")   \
+    X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
+    X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)") \
+    X(ZENITH_E_STATE, -17, "not allowed in the object's current state")
 
 enum zenith_error {
 #define ZENITH__ENUM(name, value, text) name = value,
     ZENITH_ERROR_LIST(ZENITH__ENUM)
 #undef ZENITH__ENUM
-        ZENITH_E_LAST_ = -17
+        ZENITH_E_LAST_ = -18
 };
 
 /* Kernel errors: one code per errno, in a range of their own, never colliding with the above. */
@@ -536,6 +537,166 @@ ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf);
 /* Buffers currently in the ring (available to the kernel). Thread safety: the owner thread. */
 ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br);
 
+/* ---------------------------------------------------------------------------------------------
+   TCP server: one server = one ring = one thread, driven by zenith_server_run_once
+   ------------------------------------------------------------------------------------------ */
+
+typedef struct zenith_server zenith_server;
+
+/* A connection: slot (low 32 bits) and generation (high 32 bits). 0 is never a live connection.
+   After close the id is stale for ever: calls with it return ZENITH_E_STALE, never reach another
+   connection that reuses the slot. */
+typedef uint64_t zenith_conn_id;
+
+enum zenith_server_flags {
+    ZENITH_SERVER_REUSEPORT = 1u << 0,  /* SO_REUSEPORT: one server per thread on one port */
+    ZENITH_SERVER_NO_NODELAY = 1u << 1, /* leave Nagle on (TCP_NODELAY is on by default) */
+    ZENITH_SERVER_PIN_CPU = 1u << 2,    /* pin the thread that calls zenith_server_start to cfg.cpu */
+    ZENITH_SERVER_SQPOLL = 1u << 3,     /* ring with a kernel SQ polling thread */
+    ZENITH_SERVER_NO_ZEROCOPY = 1u << 4 /* never use IORING_OP_SEND_ZC */
+};
+
+/* Zero means default in every field. Borrowed for the call (address is copied). */
+typedef struct zenith_server_config {
+    const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "127.0.0.1" */
+    uint16_t port;            /* 0 = the kernel picks one (zenith_server_port tells which) */
+    uint16_t reserved_;       /* must be 0 */
+    uint32_t flags;           /* enum zenith_server_flags */
+    uint32_t max_connections; /* 0 = 16384; beyond it, accepted connections are closed and counted */
+    uint32_t buffer_size;     /* receive/send buffer size, a multiple of 64; 0 = 4096 */
+    uint32_t buffer_count;    /* buffers in the server's pool; 0 = 8192 (at most 65536) */
+    uint32_t recv_buffers;    /* buffers lent to the kernel for receives; 0 = buffer_count / 2 */
+    uint32_t send_queue_max;  /* per connection: at this many queued bytes the server stops reading
+                                 from it until the queue drains below half (TCP backpressure; what
+                                 was already received waits, in order, undelivered). A send that
+                                 would queue over twice this returns ZENITH_E_FULL. 0 = 256 KiB */
+    uint32_t zerocopy_min;    /* sends of a buffer this large or larger use SEND_ZC; 0 = 16384 */
+    uint32_t idle_timeout_ms; /* close connections idle this long; 0 = never */
+    uint32_t sq_entries;      /* 0 = 1024 */
+    uint32_t backlog;         /* listen backlog; 0 = 4096 */
+    uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU */
+} zenith_server_config;
+
+/* Why a connection closed (the reason argument of the close callback). */
+enum zenith_close_reason {
+    ZENITH_CLOSE_PEER = 0,    /* the peer closed (EOF) after its data and our queued sends */
+    ZENITH_CLOSE_LOCAL = 1,   /* zenith_server_close */
+    ZENITH_CLOSE_IDLE = 2,    /* idle timeout */
+    ZENITH_CLOSE_SHUTDOWN = 3 /* zenith_server_shutdown / destroy */
+    /* negative: an error code, e.g. ZENITH_ESYS(ECONNRESET), ZENITH_ESYS(EPIPE) */
+};
+
+enum zenith_close_flags {
+    ZENITH_CLOSE_FLUSH = 0, /* send what is queued, then close */
+    ZENITH_CLOSE_ABORT = 1  /* drop what is queued, close now */
+};
+
+/* Callbacks run on the thread calling zenith_server_run_once, one at a time. Inside them you may
+   call zenith_server_send*, zenith_server_close, zenith_server_keep (on_data only), the
+   conn_user calls and the stats; not run_once, shutdown or destroy. */
+typedef void (*zenith_accept_fn)(void *user_data, zenith_conn_id conn);
+/* data is borrowed for the call (pool memory, reused after it returns unless you call
+   zenith_server_keep). Bytes arrive in order; a connection's data never interleaves. */
+typedef void (*zenith_data_fn)(void *user_data, zenith_conn_id conn, const uint8_t *data, size_t len);
+/* Called once per accepted connection, last; the id is stale from then on. */
+typedef void (*zenith_close_fn)(void *user_data, zenith_conn_id conn, int reason);
+/* The connection's send queue went from full (a send returned ZENITH_E_FULL) to below half. */
+typedef void (*zenith_drain_fn)(void *user_data, zenith_conn_id conn);
+
+typedef struct zenith_server_stats {
+    uint64_t connections_open, connections_accepted, connections_closed, connections_rejected;
+    uint64_t bytes_in, bytes_out;
+    uint64_t recv_buffer_exhausted; /* receives that found no buffer (ENOBUFS), re-armed later */
+    uint64_t send_queue_full;       /* sends refused with ZENITH_E_FULL */
+    uint64_t stale_completions;     /* completions for connections already closed */
+    uint64_t accept_errors;         /* EMFILE, ENFILE, ... (accepting resumes) */
+    uint64_t connection_errors;     /* connections closed by ECONNRESET, EPIPE, ... */
+    uint64_t zerocopy_sends;        /* sends that went out with SEND_ZC */
+    uint64_t cq_overflow;           /* CQ overflow events seen (completions kept by the kernel) */
+} zenith_server_stats;
+
+/* Creates a server: its pool, ring, provided-buffer ring and listening socket (bound and
+   listening on return, so zenith_server_port is known). Nothing runs until zenith_server_start.
+   Returns NULL with *err = ZENITH_E_INVAL (bad sizes, flags, address), ZENITH_E_URING_DISABLED,
+   ZENITH_ESYS(EADDRINUSE) (port in use), ZENITH_E_NOMEM, ZENITH_ESYS(e), or a pool/ring code.
+   Thread safety: any thread. */
+ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg, int *err);
+
+/* Sets the callbacks (on_data required; others nullable) and the user_data passed to them.
+   Returns 0, ZENITH_E_NULL, ZENITH_E_STATE (already started). Thread safety: before start. */
+ZENITH_API int zenith_server_set_callbacks(zenith_server *s, zenith_accept_fn on_accept, zenith_data_fn on_data,
+                                           zenith_close_fn on_close, void *user_data);
+
+/* Sets the drain callback (nullable). Returns 0 or ZENITH_E_NULL. Thread safety: owner thread. */
+ZENITH_API int zenith_server_set_drain_callback(zenith_server *s, zenith_drain_fn on_drain);
+
+/* Starts accepting. The calling thread becomes the server's thread (pinned to cfg.cpu with
+   ZENITH_SERVER_PIN_CPU). Returns 0, ZENITH_E_NULL, ZENITH_E_STATE (no on_data, or started),
+   ZENITH_ESYS(e). */
+ZENITH_API int zenith_server_start(zenith_server *s);
+
+/* Processes what is ready, waiting up to timeout_ms (< 0: until something happens) for the first
+   event; runs the callbacks. Returns the number of completions handled (0 on timeout or once
+   stopped), or ZENITH_E_NULL, ZENITH_E_STATE (not started), ZENITH_ESYS(e).
+   Thread safety: the server's thread. */
+ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms);
+
+/* Asks the loop to stop: run_once returns promptly from now on and zenith_server_stopped
+   reports 1. Any thread, and async-signal-safe (an atomic store and an eventfd write). */
+ZENITH_API void zenith_server_stop(zenith_server *s);
+
+/* 1 once zenith_server_stop was called, else 0 (0 for NULL). Any thread. */
+ZENITH_API int zenith_server_stopped(const zenith_server *s);
+
+/* Graceful shutdown on the server's thread: stops accepting, sends what is queued, closes every
+   connection (on_close with ZENITH_CLOSE_SHUTDOWN), waiting at most deadline_ms (< 0: no limit)
+   before aborting the rest. Returns the connections closed, or ZENITH_E_NULL. */
+ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms);
+
+/* Closes everything (as shutdown with deadline 0 if still running) and frees every fd, buffer
+   and allocation. Accepts NULL. Thread safety: the server's thread, outside callbacks. */
+ZENITH_API void zenith_server_destroy(zenith_server *s);
+
+/* Queues a copy of data[0..len) for the connection (chunks of buffer_size from the pool).
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE (connection closed or id unknown),
+   ZENITH_E_FULL (the queue would pass 2 x send_queue_max, or the pool is empty: nothing queued;
+   the drain callback fires when the queue is below half of send_queue_max). len 0 returns 0.
+   No data is delivered to a connection while its queue is at send_queue_max or more, so a
+   reply of at most send_queue_max per received buffer (an echo) never meets the queue limit.
+   Thread safety: the server's thread. */
+ZENITH_API int zenith_server_send(zenith_server *s, zenith_conn_id conn, const void *data, size_t len);
+
+/* Zero-copy send of a buffer of the server's pool (zenith_server_pool) that you filled: ownership
+   moves to the server, which releases it after the kernel is done (after the SEND_ZC notification
+   when zero-copy is used) -- also on every error return. Returns as zenith_server_send, or
+   ZENITH_E_FOREIGN / ZENITH_E_MISALIGNED (not a buffer of the pool), ZENITH_E_INVAL (len 0 or
+   over buffer_size). Thread safety: the server's thread. */
+ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, void *buf, size_t len);
+
+/* Inside on_data only: keeps the buffer that holds data beyond the callback (zero-copy hand-off).
+   Returns it (its start; data is at its start), owned by the caller until released with
+   zenith_pool_release(zenith_server_pool(s), buf) from any thread; the server lends the kernel a
+   fresh buffer instead. Returns NULL outside on_data or if called twice in one call. */
+ZENITH_API void *zenith_server_keep(zenith_server *s);
+
+/* Closes a connection (ZENITH_CLOSE_FLUSH or ZENITH_CLOSE_ABORT). on_close follows, from
+   run_once. Returns 0, ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (flags).
+   Thread safety: the server's thread. */
+ZENITH_API int zenith_server_close(zenith_server *s, zenith_conn_id conn, int flags);
+
+/* Per-connection user pointer (borrowed both ways). set returns 0, ZENITH_E_NULL, ZENITH_E_STALE;
+   get returns NULL for a stale id. Thread safety: the server's thread. */
+ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn, void *user);
+ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id conn);
+
+/* The bound port, or 0 for NULL. Any thread. */
+ZENITH_API uint16_t zenith_server_port(const zenith_server *s);
+/* Counters. Returns 0 or ZENITH_E_NULL. Thread safety: the server's thread (others: approximate). */
+ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_stats *out);
+/* The server's pool and ring (borrowed; valid until destroy). NULL for NULL. */
+ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s);
+ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
+
 #ifdef __cplusplus
 }
 #endif
@@ -774,8 +935,14 @@ static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__) && !defined(__USE_MISC)
@@ -1945,8 +2112,9 @@ static void zenith__buf_ring_put(zenith_buf_ring *b, uint32_t idx) {
     b->available++;
 }
 
-ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_pool *pool, uint16_t group,
-                                                   uint32_t entries, int *err) {
+/* Creates the buffer ring and lends it up to `fill` (<= entries) pool buffers. */
+static zenith_buf_ring *zenith__buf_ring_create_n(zenith_ring *ring, zenith_pool *pool, uint16_t group,
+                                                  uint32_t entries, uint32_t fill, int *err) {
     zenith_buf_ring *b;
     uint32_t i;
     int rc;
@@ -2010,7 +2178,7 @@ ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_poo
         zenith__fail(err, rc == -EEXIST ? ZENITH_E_EXIST : rc == -EINVAL ? ZENITH_E_UNSUPPORTED : ZENITH_ESYS(-rc));
         return NULL;
     }
-    for (i = 0; i < entries; i++) {
+    for (i = 0; i < fill && i < entries; i++) {
         void *buf = zenith_pool_acquire(pool);
         if (buf == NULL) break;
         zenith__buf_ring_put(b, (uint32_t)zenith_pool_index(pool, buf));
@@ -2021,6 +2189,11 @@ ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_poo
         return NULL;
     }
     return b;
+}
+
+ZENITH_API zenith_buf_ring *zenith_buf_ring_create(zenith_ring *ring, zenith_pool *pool, uint16_t group,
+                                                   uint32_t entries, int *err) {
+    return zenith__buf_ring_create_n(ring, pool, group, entries, entries, err);
 }
 
 ZENITH_API void zenith_buf_ring_destroy(zenith_buf_ring *br) {
@@ -2063,6 +2236,849 @@ ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf) {
 }
 
 ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { return br ? br->available : 0; }
+
+/* ---- server ---------------------------------------------------------------------------------
+
+   One server = one ring = one thread. SQE user_data = op (8 bits) | slot (24 bits) | tag (32):
+   the tag is the connection's generation for RECV (a completion for an older generation is
+   stale) and the pool index of the buffer for SEND (a slot is not reused while a send or a
+   SEND_ZC notification is outstanding, so the buffer index is what the completion needs).
+   Send queues are chains of pool buffers linked through per-buffer arrays (no allocation). */
+
+enum { ZENITH__OP_ACCEPT = 1, ZENITH__OP_RECV, ZENITH__OP_SEND, ZENITH__OP_WAKE, ZENITH__OP_TIMER, ZENITH__OP_IGNORE };
+enum { ZENITH__FREE = 0, ZENITH__OPEN, ZENITH__CLOSING };
+enum {
+    ZENITH__C_PARKED = 1u << 0,     /* receive waits for buffers (ENOBUFS) */
+    ZENITH__C_PEER_EOF = 1u << 1,   /* the peer shut down its side */
+    ZENITH__C_WAS_FULL = 1u << 2,   /* a send was refused: drain callback owed */
+    ZENITH__C_SHUT = 1u << 3,       /* shutdown(2) done: waiting for in-flight operations */
+    ZENITH__C_CLOSE_USER = 1u << 4, /* the application closed it: its id is stale already */
+    ZENITH__C_PAUSED = 1u << 5      /* send queue at send_queue_max: not reading until it drains */
+};
+#define ZENITH__UD(op, slot, tag) (((uint64_t)(tag) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
+#define ZENITH__BUF_GROUP 0x5a5a
+
+typedef struct zenith__conn {
+    int fd;
+    uint32_t gen; /* generation of the live id; bumped when the connection is released */
+    uint8_t state;
+    uint8_t recv_armed;
+    uint8_t send_inflight;
+    uint8_t flags;
+    int close_reason;
+    uint32_t zc_pending;       /* SEND_ZC notifications outstanding */
+    uint32_t sq_head, sq_tail; /* send queue: pool index + 1, 0 = empty */
+    uint32_t rb_head, rb_tail; /* received while paused, not yet delivered: pool index + 1 */
+    uint32_t queued;           /* bytes queued, in flight included */
+    uint32_t next;             /* free list / parked list link: slot + 1 */
+    uint64_t last_active_ms;
+    void *user;
+} zenith__conn;
+
+struct zenith_server {
+    zenith_server_config cfg;
+    char address[64];
+    zenith_pool *pool;
+    zenith_ring *ring;
+    zenith_buf_ring *br;
+    int listen_fd, wake_fd;
+    uint16_t port;
+    int started, accept_armed, timer_armed, in_data, kept, stop_flag, shutting_down;
+    uint64_t wake_value;
+    struct __kernel_timespec timer_ts;
+    zenith_accept_fn on_accept;
+    zenith_data_fn on_data;
+    zenith_close_fn on_close;
+    zenith_drain_fn on_drain;
+    void *user_data;
+    zenith__conn *conns;
+    uint32_t max_conns, free_head, parked_head, parked_tail, ring_deficit;
+    uint64_t queue_hard; /* 2 x send_queue_max: the E_FULL line */
+    void *cur_buf;
+    uint32_t *send_next, *send_len, *send_off; /* per pool buffer */
+    unsigned char *zc_refs;                    /* per pool buffer: SEND_ZC notifications owed */
+    zenith_server_stats st;
+};
+
+static uint64_t zenith__now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static zenith_conn_id zenith__conn_id(const zenith_server *s, const zenith__conn *c) {
+    return ((zenith_conn_id)c->gen << 32) | (zenith_conn_id)(uint32_t)(c - s->conns);
+}
+
+/* The open connection an id names, or NULL (stale, closing, unknown). */
+static zenith__conn *zenith__conn_of(zenith_server *s, zenith_conn_id id) {
+    uint32_t slot = (uint32_t)id;
+    zenith__conn *c;
+    if (s == NULL || slot >= s->max_conns) return NULL;
+    c = &s->conns[slot];
+    return (c->state == ZENITH__OPEN && c->gen == (uint32_t)(id >> 32)) ? c : NULL;
+}
+
+static void zenith__srv_release(zenith_server *s, uint32_t idx) {
+    zenith_pool_release(s->pool, zenith_pool_at(s->pool, idx));
+}
+
+static void zenith__arm_recv(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe = zenith_ring_get_sqe(s->ring);
+    if (sqe == NULL) return; /* the ring is broken: nothing more can be done for this one */
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = ZENITH__BUF_GROUP;
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_RECV, (uint32_t)(c - s->conns), c->gen));
+    c->recv_armed = 1;
+}
+
+static void zenith__arm_accept(zenith_server *s) {
+    struct io_uring_sqe *sqe;
+    if (s->accept_armed || s->listen_fd < 0 || s->stop_flag || s->shutting_down) return;
+    sqe = zenith_ring_get_sqe(s->ring);
+    if (sqe == NULL) return;
+    io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_ACCEPT, 0, 0));
+    s->accept_armed = 1;
+}
+
+static void zenith__arm_timer(zenith_server *s, uint32_t ms) {
+    struct io_uring_sqe *sqe;
+    if (s->timer_armed) return;
+    sqe = zenith_ring_get_sqe(s->ring);
+    if (sqe == NULL) return;
+    s->timer_ts.tv_sec = ms / 1000u;
+    s->timer_ts.tv_nsec = (long long)(ms % 1000u) * 1000000;
+    io_uring_prep_timeout(sqe, &s->timer_ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_TIMER, 0, 0));
+    s->timer_armed = 1;
+}
+
+static void zenith__arm_wake(zenith_server *s) {
+    struct io_uring_sqe *sqe = zenith_ring_get_sqe(s->ring);
+    if (sqe == NULL) return;
+    io_uring_prep_read(sqe, s->wake_fd, &s->wake_value, sizeof s->wake_value, 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_WAKE, 0, 0));
+}
+
+/* Starts a send of the queue head if none is in flight. */
+static void zenith__kick_send(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe;
+    uint32_t idx, len;
+    unsigned char *p;
+    if (c->send_inflight || c->sq_head == 0 || (c->flags & ZENITH__C_SHUT)) return;
+    idx = c->sq_head - 1u;
+    p = (unsigned char *)zenith_pool_at(s->pool, idx) + s->send_off[idx];
+    len = s->send_len[idx] - s->send_off[idx];
+    sqe = zenith_ring_get_sqe(s->ring);
+    if (sqe == NULL) return;
+    if (len >= s->cfg.zerocopy_min && !(s->cfg.flags & ZENITH_SERVER_NO_ZEROCOPY)) {
+        io_uring_prep_send_zc(sqe, c->fd, p, len, MSG_NOSIGNAL, 0);
+        s->st.zerocopy_sends++;
+    } else {
+        io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SEND, (uint32_t)(c - s->conns), idx));
+    c->send_inflight = 1;
+}
+
+/* Backpressure: a connection whose send queue reached send_queue_max stops being read (its
+   multishot receive is cancelled) until the queue drains below half; the peer then feels it as
+   a full TCP window. */
+static void zenith__pause_check(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe;
+    if ((c->flags & ZENITH__C_PAUSED) || c->queued < s->cfg.send_queue_max) return;
+    c->flags |= ZENITH__C_PAUSED;
+    if (!c->recv_armed || (sqe = zenith_ring_get_sqe(s->ring)) == NULL) return;
+    io_uring_prep_cancel64(sqe, ZENITH__UD(ZENITH__OP_RECV, (uint32_t)(c - s->conns), c->gen), 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
+}
+
+/* Drops the queued buffers that are not in flight (abort). */
+static void zenith__drop_queue(zenith_server *s, zenith__conn *c) {
+    uint32_t i = c->sq_head, keep = c->send_inflight ? c->sq_head : 0;
+    while (i) {
+        uint32_t idx = i - 1u, nxt = s->send_next[idx];
+        if (i != keep && s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
+        i = nxt;
+    }
+    if (keep) {
+        s->send_next[keep - 1u] = 0;
+        c->sq_tail = keep;
+        c->queued = s->send_len[keep - 1u] - s->send_off[keep - 1u];
+    } else {
+        c->sq_head = c->sq_tail = 0;
+        c->queued = 0;
+    }
+}
+
+/* Frees the slot once nothing is in flight for it: closes the fd and calls on_close. */
+static void zenith__conn_finish(zenith_server *s, zenith__conn *c) {
+    zenith_conn_id id;
+    if (c->state != ZENITH__CLOSING || c->recv_armed || c->send_inflight || c->zc_pending) return;
+    if (!(c->flags & ZENITH__C_SHUT)) return;
+    id = zenith__conn_id(s, c);
+    close(c->fd);
+    c->fd = -1;
+    zenith__drop_queue(s, c);
+    while (c->rb_head) { /* data that arrived while paused and was never delivered */
+        uint32_t idx = c->rb_head - 1u;
+        c->rb_head = s->send_next[idx];
+        zenith__srv_release(s, idx);
+    }
+    c->rb_tail = 0;
+    c->state = ZENITH__FREE;
+    c->gen++;
+    if (c->gen == 0) c->gen = 1; /* id 0 is never live */
+    c->user = NULL;
+    c->next = s->free_head;
+    s->free_head = (uint32_t)(c - s->conns) + 1u;
+    s->st.connections_open--;
+    s->st.connections_closed++;
+    if (s->on_close) s->on_close(s->user_data, id, c->close_reason);
+    if (!s->accept_armed) zenith__arm_accept(s); /* an fd came free: EMFILE may have stopped accepts */
+}
+
+/* shutdown(2) wakes the armed receive (it ends with 0), then the slot finishes. */
+static void zenith__conn_shut(zenith_server *s, zenith__conn *c) {
+    if (!(c->flags & ZENITH__C_SHUT)) {
+        c->flags |= ZENITH__C_SHUT;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    zenith__conn_finish(s, c);
+}
+
+/* Begins closing: with abort (or nothing queued) at once, else after the queue is sent. */
+static void zenith__conn_close(zenith_server *s, zenith__conn *c, int reason, int abort_now) {
+    if (c->state == ZENITH__OPEN) {
+        c->state = ZENITH__CLOSING;
+        c->close_reason = reason;
+    }
+    if (abort_now) zenith__drop_queue(s, c);
+    if (abort_now || c->queued == 0) zenith__conn_shut(s, c);
+}
+
+static zenith__conn *zenith__conn_alloc(zenith_server *s, int fd) {
+    zenith__conn *c;
+    if (s->free_head == 0) return NULL;
+    c = &s->conns[s->free_head - 1u];
+    s->free_head = c->next;
+    c->fd = fd;
+    c->state = ZENITH__OPEN;
+    c->recv_armed = c->send_inflight = 0;
+    c->flags = 0;
+    c->close_reason = 0;
+    c->zc_pending = 0;
+    c->sq_head = c->sq_tail = c->queued = 0;
+    c->rb_head = c->rb_tail = 0;
+    c->next = 0;
+    c->user = NULL;
+    c->last_active_ms = s->cfg.idle_timeout_ms ? zenith__now_ms() : 0;
+    return c;
+}
+
+/* Re-arms receives parked on ENOBUFS while the kernel has buffers again. */
+static void zenith__unpark(zenith_server *s) {
+    while (s->parked_head && zenith_buf_ring_available(s->br)) {
+        zenith__conn *c = &s->conns[s->parked_head - 1u];
+        s->parked_head = c->next;
+        if (s->parked_head == 0) s->parked_tail = 0;
+        c->next = 0;
+        c->flags &= (uint8_t)~ZENITH__C_PARKED;
+        if (c->state == ZENITH__OPEN && !c->recv_armed && !(c->flags & ZENITH__C_PAUSED))
+            zenith__arm_recv(s, c);
+        else
+            zenith__conn_finish(s, c);
+    }
+}
+
+static void zenith__park(zenith_server *s, zenith__conn *c) {
+    uint32_t slot = (uint32_t)(c - s->conns) + 1u;
+    if (c->flags & ZENITH__C_PARKED) return;
+    c->flags |= ZENITH__C_PARKED;
+    c->next = 0;
+    if (s->parked_tail)
+        s->conns[s->parked_tail - 1u].next = slot;
+    else
+        s->parked_head = slot;
+    s->parked_tail = slot;
+}
+
+/* Gives a received buffer back to the kernel (or lends a fresh one if the application kept it). */
+static void zenith__recycle(zenith_server *s, void *buf) {
+    if (buf == NULL) {
+        void *fresh = zenith_pool_acquire(s->pool);
+        if (fresh == NULL || zenith_buf_ring_give(s->br, fresh) != 0) {
+            if (fresh) zenith_pool_release(s->pool, fresh);
+            s->ring_deficit++;
+            return;
+        }
+    } else if (zenith_buf_ring_give(s->br, buf) != 0) {
+        zenith_pool_release(s->pool, buf);
+    }
+}
+
+static void zenith__on_accept_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
+    if (!(cqe->flags & IORING_CQE_F_MORE)) s->accept_armed = 0;
+    if (cqe->res >= 0) {
+        int fd = cqe->res, one = 1;
+        zenith__conn *c = (s->stop_flag || s->shutting_down) ? NULL : zenith__conn_alloc(s, fd);
+        if (c == NULL) {
+            close(fd);
+            s->st.connections_rejected++;
+        } else {
+            if (!(s->cfg.flags & ZENITH_SERVER_NO_NODELAY)) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            s->st.connections_accepted++;
+            s->st.connections_open++;
+            zenith__arm_recv(s, c);
+            if (s->on_accept) s->on_accept(s->user_data, zenith__conn_id(s, c));
+        }
+    } else if (cqe->res != -ECANCELED) {
+        s->st.accept_errors++; /* EMFILE, ENFILE, ENOBUFS, ...: retry after a short pause */
+    }
+    if (!s->accept_armed) {
+        if (cqe->res >= 0)
+            zenith__arm_accept(s);
+        else if (cqe->res != -ECANCELED)
+            zenith__arm_timer(s, 20);
+    }
+}
+
+/* Hands one received buffer to on_data, then recycles it (or not, if the callback kept it). */
+static void zenith__deliver(zenith_server *s, zenith__conn *c, void *buf, uint32_t len) {
+    s->st.bytes_in += len;
+    if (s->cfg.idle_timeout_ms) c->last_active_ms = zenith__now_ms();
+    s->cur_buf = buf;
+    s->in_data = 1;
+    s->kept = 0;
+    s->on_data(s->user_data, zenith__conn_id(s, c), (const uint8_t *)buf, len);
+    s->in_data = 0;
+    s->cur_buf = NULL;
+    zenith__recycle(s, s->kept ? NULL : buf);
+}
+
+/* Delivers what arrived while the connection was paused, in order, until it pauses again. */
+static void zenith__deliver_backlog(zenith_server *s, zenith__conn *c) {
+    while (c->rb_head && c->state == ZENITH__OPEN && !(c->flags & ZENITH__C_PAUSED)) {
+        uint32_t idx = c->rb_head - 1u;
+        c->rb_head = s->send_next[idx];
+        if (c->rb_head == 0) c->rb_tail = 0;
+        zenith__deliver(s, c, zenith_pool_at(s->pool, idx), s->send_len[idx]);
+    }
+}
+
+static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu;
+    zenith__conn *c = &s->conns[slot];
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0, res = cqe->res;
+    void *buf = zenith_buf_ring_claim(s->br, cqe->flags);
+    if (!more) c->recv_armed = 0;
+    if (c->state != ZENITH__OPEN || c->gen != (uint32_t)(ud >> 32)) { /* closing or closed */
+        s->st.stale_completions++;
+        if (buf) zenith__recycle(s, buf);
+        zenith__unpark(s);
+        zenith__conn_finish(s, c);
+        return;
+    }
+    if (res > 0 && buf) {
+        if ((c->flags & ZENITH__C_PAUSED) || c->rb_head) { /* paused: hold it, in order, undelivered */
+            uint32_t idx = (uint32_t)zenith_pool_index(s->pool, buf);
+            s->send_len[idx] = (uint32_t)res;
+            s->send_next[idx] = 0;
+            if (c->rb_tail)
+                s->send_next[c->rb_tail - 1u] = idx + 1u;
+            else
+                c->rb_head = idx + 1u;
+            c->rb_tail = idx + 1u;
+        } else {
+            zenith__deliver(s, c, buf, (uint32_t)res);
+        }
+        zenith__unpark(s);
+        if (!more && c->state == ZENITH__OPEN && c->gen == (uint32_t)(ud >> 32) && !(c->flags & ZENITH__C_PAUSED))
+            zenith__arm_recv(s, c);
+        else
+            zenith__conn_finish(s, c);
+        return;
+    }
+    if (buf) zenith__recycle(s, buf);
+    if (res == -ENOBUFS) { /* flow control: the data waits in the socket; re-armed when buffers return */
+        s->st.recv_buffer_exhausted++;
+        if (!more) {
+            zenith__park(s, c);
+            zenith__unpark(s);
+        }
+    } else if (res == 0) { /* the peer shut down its side: send what is queued, then close */
+        c->flags |= ZENITH__C_PEER_EOF;
+        if (c->rb_head == 0) zenith__conn_close(s, c, ZENITH_CLOSE_PEER, 0); /* else after the backlog */
+    } else if (res < 0 && res != -ECANCELED) {
+        s->st.connection_errors++;
+        zenith__conn_close(s, c, ZENITH_ESYS(-res), 1);
+    } else if (!more && !(c->flags & ZENITH__C_PAUSED)) { /* ended (or cancelled by a pause): re-arm */
+        zenith__arm_recv(s, c);
+    }
+}
+
+static void zenith__on_send_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu, idx = (uint32_t)(ud >> 32);
+    zenith__conn *c = &s->conns[slot];
+    int res = cqe->res;
+    if (cqe->flags & IORING_CQE_F_NOTIF) { /* SEND_ZC: the kernel is done with the buffer */
+        c->zc_pending--;
+        if (--s->zc_refs[idx] == 0 && s->send_off[idx] == s->send_len[idx] && c->sq_head != idx + 1u)
+            zenith__srv_release(s, idx);
+        zenith__conn_finish(s, c);
+        return;
+    }
+    c->send_inflight = 0;
+    if (cqe->flags & IORING_CQE_F_MORE) { /* a SEND_ZC notification follows */
+        c->zc_pending++;
+        s->zc_refs[idx]++;
+    }
+    if (res < 0) {
+        if (c->state == ZENITH__OPEN) s->st.connection_errors++;
+        zenith__conn_close(s, c, c->state == ZENITH__OPEN ? ZENITH_ESYS(-res) : c->close_reason, 1);
+        if (s->zc_refs[idx] == 0 && c->sq_head != idx + 1u) zenith__srv_release(s, idx);
+        zenith__conn_finish(s, c);
+        return;
+    }
+    s->st.bytes_out += (uint64_t)res;
+    s->send_off[idx] += (uint32_t)res;
+    c->queued -= (uint32_t)res;
+    if (s->send_off[idx] == s->send_len[idx]) { /* buffer done: next one */
+        c->sq_head = s->send_next[idx];
+        if (c->sq_head == 0) c->sq_tail = 0;
+        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
+    }
+    if (c->state == ZENITH__OPEN && c->queued <= s->cfg.send_queue_max / 2u) {
+        if (c->flags & ZENITH__C_PAUSED) { /* drained: deliver what waited, then read again */
+            c->flags &= (uint8_t)~ZENITH__C_PAUSED;
+            zenith__deliver_backlog(s, c);
+            if (c->state == ZENITH__OPEN && !(c->flags & ZENITH__C_PAUSED) && c->rb_head == 0) {
+                if (c->flags & ZENITH__C_PEER_EOF)
+                    zenith__conn_close(s, c, ZENITH_CLOSE_PEER, 0); /* EOF waited */
+                else if (!c->recv_armed)
+                    zenith__arm_recv(s, c);
+            }
+        }
+        if (c->flags & ZENITH__C_WAS_FULL) {
+            c->flags &= (uint8_t)~ZENITH__C_WAS_FULL;
+            if (s->on_drain) s->on_drain(s->user_data, zenith__conn_id(s, c));
+        }
+    }
+    if (c->state == ZENITH__CLOSING && c->queued == 0)
+        zenith__conn_shut(s, c);
+    else
+        zenith__kick_send(s, c);
+    zenith__conn_finish(s, c);
+}
+
+static void zenith__on_timer(zenith_server *s) {
+    s->timer_armed = 0;
+    zenith__arm_accept(s);
+    if (s->cfg.idle_timeout_ms && !s->stop_flag) {
+        uint64_t now = zenith__now_ms();
+        uint32_t i;
+        for (i = 0; i < s->max_conns; i++) {
+            zenith__conn *c = &s->conns[i];
+            if (c->state == ZENITH__OPEN && now - c->last_active_ms >= s->cfg.idle_timeout_ms)
+                zenith__conn_close(s, c, ZENITH_CLOSE_IDLE, 0);
+        }
+        zenith__arm_timer(s, s->cfg.idle_timeout_ms / 4u ? s->cfg.idle_timeout_ms / 4u : 1u);
+    }
+}
+
+static void zenith__handle(zenith_server *s, struct io_uring_cqe *cqe) {
+    switch ((int)(cqe->user_data & 0xffu)) {
+        case ZENITH__OP_ACCEPT: zenith__on_accept_cqe(s, cqe); break;
+        case ZENITH__OP_RECV: zenith__on_recv_cqe(s, cqe); break;
+        case ZENITH__OP_SEND: zenith__on_send_cqe(s, cqe); break;
+        case ZENITH__OP_WAKE:
+            if (!__atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE)) zenith__arm_wake(s);
+            break;
+        case ZENITH__OP_TIMER: zenith__on_timer(s); break;
+        default: break;
+    }
+}
+
+/* Handles every completion ready now, a batch at a time with one CQ advance per batch. */
+static int zenith__drain_cq(zenith_server *s) {
+    struct io_uring_cqe *batch[64];
+    struct io_uring *r = zenith_ring_raw(s->ring);
+    unsigned k, i;
+    int total = 0;
+    if (__atomic_load_n(r->sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) s->st.cq_overflow++;
+    while ((k = zenith_ring_peek(s->ring, batch, 64)) > 0) {
+        for (i = 0; i < k; i++) zenith__handle(s, batch[i]);
+        zenith_ring_advance(s->ring, k);
+        total += (int)k;
+    }
+    return total;
+}
+
+static int zenith__parse_addr(const char *a, uint16_t port, struct sockaddr_storage *ss, socklen_t *len) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, a, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, a, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *len = sizeof *v6;
+        return 0;
+    }
+    return ZENITH_E_INVAL;
+}
+
+static int zenith__listen(zenith_server *s) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1, fd, rc = zenith__parse_addr(s->address, s->cfg.port, &ss, &len);
+    if (rc < 0) return rc;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ZENITH_ESYS(errno);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if ((s->cfg.flags & ZENITH_SERVER_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, (int)s->cfg.backlog) < 0) goto fail;
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) goto fail;
+    s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+    s->listen_fd = fd;
+    return 0;
+fail:
+    rc = ZENITH_ESYS(errno);
+    close(fd);
+    return rc;
+}
+
+ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_in, int *err) {
+    zenith_server_config cfg;
+    zenith_server *s;
+    zenith_pool_config pc;
+    zenith_ring_config rc_cfg;
+    size_t conns_bytes, per_buf;
+    uint32_t i, known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU |
+                        ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY;
+    int e = 0;
+    if (cfg_in)
+        cfg = *cfg_in;
+    else
+        memset(&cfg, 0, sizeof cfg);
+    if (err) *err = 0;
+    if (!cfg.max_connections) cfg.max_connections = 16384u;
+    if (!cfg.buffer_size) cfg.buffer_size = 4096u;
+    if (!cfg.buffer_count) cfg.buffer_count = 8192u;
+    if (!cfg.recv_buffers) cfg.recv_buffers = cfg.buffer_count / 2u ? cfg.buffer_count / 2u : 1u;
+    if (!cfg.send_queue_max) cfg.send_queue_max = 256u * 1024u;
+    if (!cfg.zerocopy_min) cfg.zerocopy_min = 16384u;
+    if (!cfg.sq_entries) cfg.sq_entries = 1024u;
+    if (!cfg.backlog) cfg.backlog = 4096u;
+    if ((cfg.flags & ~known) || cfg.reserved_ || cfg.max_connections > (1u << 24) - 1u || cfg.buffer_count > 65536u ||
+        cfg.recv_buffers > cfg.buffer_count || cfg.recv_buffers > 32768u || cfg.buffer_size % 64u ||
+        cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64)) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    conns_bytes = (size_t)cfg.max_connections * sizeof(zenith__conn);
+    per_buf = (size_t)cfg.buffer_count * (3u * sizeof(uint32_t) + 1u);
+    s = (zenith_server *)ZENITH_MALLOC(sizeof *s + conns_bytes + per_buf);
+    if (s == NULL) {
+        zenith__fail(err, ZENITH_E_NOMEM);
+        return NULL;
+    }
+    memset(s, 0, sizeof *s + conns_bytes + per_buf);
+    s->cfg = cfg;
+    s->queue_hard = 2u * (uint64_t)cfg.send_queue_max;
+    strcpy(s->address, cfg.address ? cfg.address : "127.0.0.1");
+    s->cfg.address = s->address;
+    s->listen_fd = s->wake_fd = -1;
+    s->max_conns = cfg.max_connections;
+    s->conns = (zenith__conn *)(void *)(s + 1);
+    s->send_next = (uint32_t *)(void *)((unsigned char *)s->conns + conns_bytes);
+    s->send_len = s->send_next + cfg.buffer_count;
+    s->send_off = s->send_len + cfg.buffer_count;
+    s->zc_refs = (unsigned char *)(s->send_off + cfg.buffer_count);
+    for (i = s->max_conns; i-- > 0;) { /* free list, slot 0 first */
+        s->conns[i].fd = -1;
+        s->conns[i].gen = 1;
+        s->conns[i].next = s->free_head;
+        s->free_head = i + 1u;
+    }
+    /* sized so that every in-flight operation fits twice in the CQ */
+    memset(&pc, 0, sizeof pc);
+    pc.buffer_size = cfg.buffer_size;
+    pc.buffer_count = cfg.buffer_count;
+    memset(&rc_cfg, 0, sizeof rc_cfg);
+    rc_cfg.sq_entries = cfg.sq_entries;
+    rc_cfg.flags = (cfg.flags & ZENITH_SERVER_SQPOLL) ? ZENITH_RING_SQPOLL : 0;
+    s->pool = zenith_pool_create(&pc, &e);
+    if (s->pool) s->ring = zenith_ring_create(&rc_cfg, &e);
+    if (s->ring) {
+        uint32_t entries = 1;
+        while (entries < cfg.recv_buffers) entries <<= 1;
+        s->br = zenith__buf_ring_create_n(s->ring, s->pool, ZENITH__BUF_GROUP, entries, cfg.recv_buffers, &e);
+    }
+    if (s->br) e = zenith__listen(s);
+    if (s->br && e == 0) {
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->wake_fd < 0) e = ZENITH_ESYS(errno);
+    }
+    if (e != 0) {
+        zenith__fail(err, e);
+        zenith_server_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+ZENITH_API int zenith_server_set_callbacks(zenith_server *s, zenith_accept_fn on_accept, zenith_data_fn on_data,
+                                           zenith_close_fn on_close, void *user_data) {
+    if (s == NULL || on_data == NULL) return ZENITH_E_NULL;
+    if (s->started) return ZENITH_E_STATE;
+    s->on_accept = on_accept;
+    s->on_data = on_data;
+    s->on_close = on_close;
+    s->user_data = user_data;
+    return 0;
+}
+
+ZENITH_API int zenith_server_set_drain_callback(zenith_server *s, zenith_drain_fn on_drain) {
+    if (s == NULL) return ZENITH_E_NULL;
+    s->on_drain = on_drain;
+    return 0;
+}
+
+ZENITH_API int zenith_server_start(zenith_server *s) {
+    if (s == NULL) return ZENITH_E_NULL;
+    if (s->started || s->on_data == NULL) return ZENITH_E_STATE;
+    if (s->cfg.flags & ZENITH_SERVER_PIN_CPU) {
+        cpu_set_t set;
+        int rc;
+        CPU_ZERO(&set);
+        CPU_SET(s->cfg.cpu, &set);
+        if ((rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set)) != 0) return ZENITH_ESYS(rc);
+    }
+    s->started = 1;
+    zenith__arm_accept(s);
+    zenith__arm_wake(s);
+    if (s->cfg.idle_timeout_ms) zenith__arm_timer(s, s->cfg.idle_timeout_ms / 4u ? s->cfg.idle_timeout_ms / 4u : 1u);
+    return zenith_ring_submit(s->ring) < 0 ? ZENITH_E_STATE : 0;
+}
+
+ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms) {
+    int rc;
+    if (s == NULL) return ZENITH_E_NULL;
+    if (!s->started) return ZENITH_E_STATE;
+    if (__atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE)) return 0;
+    while (s->ring_deficit) { /* buffers kept by the application: lend fresh ones once the pool has them */
+        void *fresh = zenith_pool_acquire(s->pool);
+        if (fresh == NULL) break;
+        if (zenith_buf_ring_give(s->br, fresh) != 0) {
+            zenith_pool_release(s->pool, fresh);
+            break;
+        }
+        s->ring_deficit--;
+    }
+    zenith__unpark(s);
+    rc = zenith_ring_wait(s->ring, 1, timeout_ms);
+    if (rc < 0) return rc;
+    return zenith__drain_cq(s);
+}
+
+ZENITH_API void zenith_server_stop(zenith_server *s) {
+    uint64_t one = 1;
+    if (s == NULL) return;
+    __atomic_store_n(&s->stop_flag, 1, __ATOMIC_RELEASE);
+    if (s->wake_fd >= 0 && write(s->wake_fd, &one, sizeof one) < 0) { /* already signalled: fine */
+    }
+}
+
+ZENITH_API int zenith_server_stopped(const zenith_server *s) {
+    return s ? __atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE) : 0;
+}
+
+ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms) {
+    uint64_t start = zenith__now_ms(), closed0;
+    uint32_t i;
+    int aborted = 0;
+    if (s == NULL) return ZENITH_E_NULL;
+    closed0 = s->st.connections_closed;
+    s->shutting_down = 1;
+    if (s->listen_fd >= 0) {
+        shutdown(s->listen_fd, SHUT_RDWR); /* ends the multishot accept */
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
+    if (!s->started) return 0;
+    for (i = 0; i < s->max_conns; i++)
+        if (s->conns[i].state == ZENITH__OPEN) zenith__conn_close(s, &s->conns[i], ZENITH_CLOSE_SHUTDOWN, 0);
+    for (;;) {
+        uint64_t elapsed = zenith__now_ms() - start;
+        int busy = 0;
+        for (i = 0; i < s->max_conns && !busy; i++) busy = s->conns[i].state != ZENITH__FREE;
+        if (!busy) break;
+        if (!aborted && deadline_ms >= 0 && elapsed >= (uint64_t)deadline_ms) {
+            for (i = 0; i < s->max_conns; i++)
+                if (s->conns[i].state != ZENITH__FREE) zenith__conn_close(s, &s->conns[i], ZENITH_CLOSE_SHUTDOWN, 1);
+            aborted = 1;
+            start = zenith__now_ms();
+            deadline_ms = 1000; /* what is left now is in flight in the kernel: give it a second */
+        } else if (aborted && elapsed >= (uint64_t)deadline_ms) {
+            break; /* the ring's teardown in destroy cancels the rest */
+        }
+        if (zenith_ring_wait(s->ring, 1, 10) < 0) break;
+        zenith__drain_cq(s);
+    }
+    return (int)(s->st.connections_closed - closed0);
+}
+
+ZENITH_API void zenith_server_destroy(zenith_server *s) {
+    uint32_t i;
+    if (s == NULL) return;
+    if (s->ring) zenith_server_shutdown(s, 0);
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->ring) { /* cancels whatever is still in flight; then nothing refers to our memory */
+        zenith_buf_ring_destroy(s->br);
+        zenith_ring_destroy(s->ring);
+    }
+    for (i = 0; i < s->max_conns; i++) { /* connections the kernel never let go of in time */
+        zenith__conn *c = &s->conns[i];
+        if (c->state == ZENITH__FREE) continue;
+        c->send_inflight = 0;
+        zenith__drop_queue(s, c);
+        if (c->fd >= 0) close(c->fd);
+    }
+    if (s->wake_fd >= 0) close(s->wake_fd);
+    zenith_pool_destroy(s->pool);
+    ZENITH_FREE(s);
+}
+
+/* Queues pool buffer idx (len bytes) on the connection and starts sending. */
+static void zenith__enqueue(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
+    s->send_len[idx] = len;
+    s->send_off[idx] = 0;
+    s->send_next[idx] = 0;
+    if (c->sq_tail)
+        s->send_next[c->sq_tail - 1u] = idx + 1u;
+    else
+        c->sq_head = idx + 1u;
+    c->sq_tail = idx + 1u;
+    c->queued += len;
+}
+
+static int zenith__send_full(zenith_server *s, zenith__conn *c) {
+    s->st.send_queue_full++;
+    c->flags |= ZENITH__C_WAS_FULL;
+    return ZENITH_E_FULL;
+}
+
+ZENITH_API int zenith_server_send(zenith_server *s, zenith_conn_id conn, const void *data, size_t len) {
+    zenith__conn *c;
+    void *bufs[64];
+    size_t done = 0, size;
+    if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    if (len == 0) return 0;
+    if ((uint64_t)c->queued + len > s->queue_hard) return zenith__send_full(s, c);
+    size = s->cfg.buffer_size;
+    while (done < len) { /* 64 buffers at a time, all or nothing overall */
+        size_t left = len - done;
+        unsigned n = (unsigned)((left + size - 1u) / size > 64u ? 64u : (left + size - 1u) / size), i;
+        if (zenith_pool_acquire_bulk(s->pool, bufs, n) != (int)n) {
+            /* pool empty: take back what this call queued (the tail of the queue), nothing sent yet */
+            while (done > 0) {
+                uint32_t idx = c->sq_tail - 1u, prev = 0, it;
+                for (it = c->sq_head; it && it != c->sq_tail; it = s->send_next[it - 1u]) prev = it;
+                done -= s->send_len[idx];
+                c->queued -= s->send_len[idx];
+                c->sq_tail = prev;
+                if (prev)
+                    s->send_next[prev - 1u] = 0;
+                else
+                    c->sq_head = 0;
+                zenith__srv_release(s, idx);
+            }
+            return zenith__send_full(s, c);
+        }
+        for (i = 0; i < n; i++) {
+            uint32_t chunk = (uint32_t)(left - (size_t)i * size < size ? left - (size_t)i * size : size);
+            memcpy(bufs[i], (const unsigned char *)data + done + (size_t)i * size, chunk);
+            zenith__enqueue(s, c, (uint32_t)zenith_pool_index(s->pool, bufs[i]), chunk);
+        }
+        done += left < (size_t)n * size ? left : (size_t)n * size;
+    }
+    zenith__kick_send(s, c);
+    zenith__pause_check(s, c);
+    return 0;
+}
+
+ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, void *buf, size_t len) {
+    zenith__conn *c;
+    int idx;
+    if (s == NULL || buf == NULL) return ZENITH_E_NULL;
+    idx = zenith_pool_index(s->pool, buf);
+    if (idx < 0) return idx; /* not ours: we cannot take it */
+    c = zenith__conn_of(s, conn);
+    if (c == NULL || len == 0 || len > s->cfg.buffer_size || (uint64_t)c->queued + len > s->queue_hard) {
+        zenith_pool_release(s->pool, buf); /* ownership moved to us on every return */
+        if (c == NULL) return ZENITH_E_STALE;
+        return len == 0 || len > s->cfg.buffer_size ? ZENITH_E_INVAL : zenith__send_full(s, c);
+    }
+    zenith__enqueue(s, c, (uint32_t)idx, (uint32_t)len);
+    zenith__kick_send(s, c);
+    zenith__pause_check(s, c);
+    return 0;
+}
+
+ZENITH_API void *zenith_server_keep(zenith_server *s) {
+    if (s == NULL || !s->in_data || s->kept) return NULL;
+    s->kept = 1;
+    return s->cur_buf;
+}
+
+ZENITH_API int zenith_server_close(zenith_server *s, zenith_conn_id conn, int flags) {
+    zenith__conn *c;
+    if (s == NULL) return ZENITH_E_NULL;
+    if (flags != ZENITH_CLOSE_FLUSH && flags != ZENITH_CLOSE_ABORT) return ZENITH_E_INVAL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    c->flags |= ZENITH__C_CLOSE_USER;
+    zenith__conn_close(s, c, ZENITH_CLOSE_LOCAL, flags == ZENITH_CLOSE_ABORT);
+    return 0;
+}
+
+ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn, void *user) {
+    zenith__conn *c;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    c->user = user;
+    return 0;
+}
+
+ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id conn) {
+    zenith__conn *c = zenith__conn_of(s, conn);
+    return c ? c->user : NULL;
+}
+
+ZENITH_API uint16_t zenith_server_port(const zenith_server *s) { return s ? s->port : 0; }
+
+ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_stats *out) {
+    if (s == NULL || out == NULL) return ZENITH_E_NULL;
+    *out = s->st;
+    return 0;
+}
+
+ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s) { return s ? s->pool : NULL; }
+
+ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s) { return s ? s->ring : NULL; }
 
 #undef ZENITH__LIKELY
 #undef ZENITH__UNLIKELY
