@@ -188,7 +188,9 @@ Test(errors, errno_of_non_esys_is_zero, .timeout = 10) {
 /* docs/ERRORS.md: unknown codes give "ZENITH_E_UNKNOWN" / "unknown error code", or
    "ZENITH_ESYS_UNKNOWN" / "unknown kernel error" inside the kernel range. */
 Test(errors, unknown_codes_fallback, .timeout = 10) {
-    static const int unknown[] = { 1, 2, 42, -17, -18, -100, -999, -1000, -5096, -100000, INT_MAX, INT_MIN };
+    static const int unknown[] = {
+        1, 2, 42, (int)ZENITH_E_LAST_, (int)ZENITH_E_LAST_ - 1, -100, -999, -1000, -5096, -100000, INT_MAX, INT_MIN
+    };
     size_t i, j;
     for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         int c = unknown[i];
