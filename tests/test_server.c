@@ -117,7 +117,9 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static unsigned char pattern(uint64_t seed, size_t i) { return (unsigned char)((i * 131u + seed * 7u + (i >> 9)) & 0xffu); }
+static unsigned char pattern(uint64_t seed, size_t i) {
+    return (unsigned char)((i * 131u + seed * 7u + (i >> 9)) & 0xffu);
+}
 
 /* Sends total bytes in writes of `chunk`, reading the echo at the same time; every echoed byte
    must match in order. Returns the bytes verified. */
@@ -136,8 +138,10 @@ static size_t echo_stream(int fd, size_t total, size_t chunk, uint64_t seed, dou
             ssize_t w;
             for (i = 0; i < n; i++) out[i] = pattern(seed, sent + i);
             w = send(fd, out, n, MSG_NOSIGNAL);
-            if (w > 0) sent += (size_t)w;
-            else cr_assert(w < 0 && (errno == EAGAIN || errno == EINTR), "send: %s", strerror(errno));
+            if (w > 0)
+                sent += (size_t)w;
+            else
+                cr_assert(w < 0 && (errno == EAGAIN || errno == EINTR), "send: %s", strerror(errno));
         }
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = recv(fd, in, sizeof in, 0);
@@ -187,4 +191,363 @@ Test(server, echo_stream_copy_and_zerocopy, .timeout = 30) {
         }
         srv_stop(&t, NULL);
     }
+}
+
+/* ---- ids, config, lifecycle ------------------------------------------------------------------- */
+
+typedef struct {
+    zenith_server *s;
+    zenith_conn_id first;
+    int closes, reason, data_calls;
+} idle_t;
+
+static void idle_accept(void *user, zenith_conn_id conn) {
+    idle_t *t = (idle_t *)user;
+    if (t->first == 0) t->first = conn;
+}
+static void idle_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    idle_t *t = (idle_t *)user;
+    (void)conn;
+    (void)data;
+    (void)len;
+    t->data_calls++;
+}
+static void idle_close(void *user, zenith_conn_id conn, int reason) {
+    idle_t *t = (idle_t *)user;
+    (void)conn;
+    t->closes++;
+    t->reason = reason;
+}
+
+/* Runs the server loop on this thread until cond holds or 5 s pass. */
+#define RUN_UNTIL(s, cond)                                                    \
+    do {                                                                      \
+        double deadline_ = now_s() + 5.0;                                     \
+        while (!(cond)) {                                                     \
+            cr_assert_lt(now_s(), deadline_, "timed out waiting for " #cond); \
+            cr_assert_geq(zenith_server_run_once((s), 20), 0);                \
+        }                                                                     \
+    } while (0)
+
+Test(server, stale_id_rejected_never_misdelivered, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    idle_t t;
+    int err, fd1, fd2;
+    zenith_conn_id old;
+    int marker = 7;
+    memset(&t, 0, sizeof t);
+    cfg.max_connections = 1; /* the second connection must reuse the slot */
+    t.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(t.s);
+    cr_assert_eq(zenith_server_set_callbacks(t.s, idle_accept, idle_data, idle_close, &t), 0);
+    cr_assert_eq(zenith_server_start(t.s), 0);
+    fd1 = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.first != 0);
+    old = t.first;
+    cr_assert_eq(zenith_server_set_conn_user(t.s, old, &marker), 0);
+    cr_assert_eq(zenith_server_get_conn_user(t.s, old), &marker);
+    cr_assert_eq(zenith_server_close(t.s, old, ZENITH_CLOSE_FLUSH), 0);
+    cr_assert_eq(zenith_server_close(t.s, old, ZENITH_CLOSE_FLUSH), ZENITH_E_STALE, "closing twice");
+    RUN_UNTIL(t.s, t.closes == 1);
+    cr_assert_eq(t.reason, ZENITH_CLOSE_LOCAL);
+    close(fd1);
+    t.first = 0;
+    fd2 = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.first != 0);
+    cr_assert_eq((uint32_t)t.first, (uint32_t)old, "same slot");
+    cr_assert_neq(t.first, old, "new generation");
+    cr_assert_eq(zenith_server_send(t.s, old, "x", 1), ZENITH_E_STALE, "the old id must not reach the new connection");
+    cr_assert_eq(zenith_server_set_conn_user(t.s, old, &marker), ZENITH_E_STALE);
+    cr_assert_null(zenith_server_get_conn_user(t.s, old));
+    cr_assert_null(zenith_server_get_conn_user(t.s, t.first), "a new connection starts with no user pointer");
+    cr_assert_eq(zenith_server_send(t.s, 0, "x", 1), ZENITH_E_STALE, "id 0 is never live");
+    cr_assert_eq(zenith_server_send(t.s, ((zenith_conn_id)1 << 32) | 999u, "x", 1), ZENITH_E_STALE,
+                 "slot out of range");
+    cr_assert_eq(zenith_server_close(t.s, t.first, 99), ZENITH_E_INVAL);
+    close(fd2);
+    RUN_UNTIL(t.s, t.closes == 2);
+    cr_assert_eq(t.reason, ZENITH_CLOSE_PEER);
+    cr_assert_eq(t.data_calls, 0);
+    zenith_server_destroy(t.s);
+}
+
+Test(server, bad_config_and_misuse, .timeout = 15) {
+    zenith_server_config cfg = default_cfg(), bad;
+    zenith_server *s, *t;
+    zenith_server_stats st;
+    int err = 0;
+    static const char *addrs[] = { "300.1.2.3", "localhost", "", "::g", "1.2.3.4.5" };
+    size_t i;
+    for (i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+        bad = cfg;
+        bad.address = addrs[i];
+        cr_assert_null(zenith_server_create(&bad, &err), "address \"%s\" accepted", addrs[i]);
+        cr_assert_eq(err, ZENITH_E_INVAL, "address \"%s\": %s", addrs[i], zenith_errname(err));
+    }
+    bad = cfg;
+    bad.buffer_size = 100; /* not a multiple of 64 */
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.buffer_count = 100000; /* over 65536 */
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.recv_buffers = bad.buffer_count + 1;
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.flags = 1u << 30;
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+
+    s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(s);
+    bad = cfg;
+    bad.port = zenith_server_port(s); /* in use, no SO_REUSEPORT */
+    cr_assert_null(t = zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_ESYS(EADDRINUSE), "%s", zenith_errname(err));
+    cr_assert_eq(zenith_server_run_once(s, 0), ZENITH_E_STATE, "not started");
+    cr_assert_eq(zenith_server_start(s), ZENITH_E_STATE, "no on_data");
+    cr_assert_eq(zenith_server_set_callbacks(s, NULL, NULL, NULL, NULL), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_set_callbacks(NULL, NULL, idle_data, NULL, NULL), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_set_callbacks(s, NULL, idle_data, NULL, NULL), 0);
+    cr_assert_eq(zenith_server_start(s), 0);
+    cr_assert_eq(zenith_server_start(s), ZENITH_E_STATE, "started twice");
+    cr_assert_eq(zenith_server_set_callbacks(s, NULL, idle_data, NULL, NULL), ZENITH_E_STATE);
+    cr_assert_null(zenith_server_keep(s), "outside on_data");
+    cr_assert_eq(zenith_server_send(NULL, 1, "x", 1), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_send(s, 1, NULL, 1), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_get_stats(s, NULL), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_get_stats(s, &st), 0);
+    cr_assert_eq(zenith_server_run_once(NULL, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_port(NULL), 0);
+    cr_assert_null(zenith_server_pool(NULL));
+    cr_assert_eq(zenith_server_stopped(NULL), 0);
+    zenith_server_stop(NULL);
+    zenith_server_destroy(NULL);
+    cr_assert_eq(zenith_server_run_once(s, 0), 0);
+    zenith_server_destroy(s);
+}
+
+/* ---- many connections, tiny pools, half-close, reset ------------------------------------------ */
+
+typedef struct {
+    uint16_t port;
+    int conns;
+    size_t max_msg;
+    uint64_t seed;
+    size_t verified;
+} client_job;
+
+/* Opens `conns` connections and streams a random amount (1 B .. max_msg) through each at once,
+   verifying every echoed byte in order. */
+static void *client_many(void *arg) {
+    client_job *j = (client_job *)arg;
+    int *fds = calloc((size_t)j->conns, sizeof(int)), i, active;
+    size_t *total = calloc((size_t)j->conns, sizeof(size_t)), *sent = calloc((size_t)j->conns, sizeof(size_t)),
+           *got = calloc((size_t)j->conns, sizeof(size_t));
+    struct pollfd *p = calloc((size_t)j->conns, sizeof(struct pollfd));
+    uint64_t rng = j->seed * 2654435761u + 1u;
+    unsigned char buf[16384];
+    double deadline = now_s() + 20.0;
+    cr_assert(fds && total && sent && got && p);
+    for (i = 0; i < j->conns; i++) {
+        fds[i] = dial(j->port);
+        cr_assert_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        total[i] = 1u + (size_t)(rng % j->max_msg);
+    }
+    do {
+        active = 0;
+        for (i = 0; i < j->conns; i++) {
+            p[i].fd = got[i] < total[i] ? fds[i] : -1;
+            p[i].events = (short)(POLLIN | (sent[i] < total[i] ? POLLOUT : 0));
+            p[i].revents = 0;
+            active += got[i] < total[i];
+        }
+        cr_assert_lt(now_s(), deadline, "%d connections still echoing after 20 s", active);
+        if (active == 0 || poll(p, (nfds_t)j->conns, 100) <= 0) continue;
+        for (i = 0; i < j->conns; i++) {
+            size_t k;
+            if (p[i].revents & POLLOUT) {
+                size_t n = total[i] - sent[i] < sizeof buf ? total[i] - sent[i] : sizeof buf;
+                ssize_t w;
+                for (k = 0; k < n; k++) buf[k] = pattern((uint64_t)i + j->seed, sent[i] + k);
+                w = send(fds[i], buf, n, MSG_NOSIGNAL);
+                if (w > 0) sent[i] += (size_t)w;
+            }
+            if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t r = recv(fds[i], buf, sizeof buf, 0);
+                if (r < 0 && errno == EAGAIN) continue;
+                cr_assert_gt(r, 0, "connection %d ended at %zu of %zu", i, got[i], total[i]);
+                for (k = 0; k < (size_t)r; k++)
+                    if (buf[k] != pattern((uint64_t)i + j->seed, got[i] + k))
+                        cr_assert_fail("connection %d byte %zu differs", i, got[i] + k);
+                got[i] += (size_t)r;
+                j->verified += (size_t)r;
+            }
+        }
+    } while (active);
+    for (i = 0; i < j->conns; i++) close(fds[i]);
+    free(fds);
+    free(total);
+    free(sent);
+    free(got);
+    free(p);
+    return NULL;
+}
+
+static void many_connections(int conns, size_t max_msg, const zenith_server_config *cfg, int mode) {
+    srv_t t;
+    client_job j;
+    pthread_t c;
+    zenith_server_stats st;
+    srv_start(&t, cfg, mode);
+    memset(&j, 0, sizeof j);
+    j.port = zenith_server_port(t.s);
+    j.conns = conns;
+    j.max_msg = max_msg;
+    j.seed = (uint64_t)conns + max_msg;
+    cr_assert_eq(pthread_create(&c, NULL, client_many, &j), 0);
+    cr_assert_eq(pthread_join(c, NULL), 0);
+    srv_stop(&t, &st);
+    cr_assert_eq(st.connections_accepted, (uint64_t)conns);
+    cr_assert_eq(st.bytes_in, st.bytes_out);
+    cr_assert_eq(st.bytes_in, j.verified);
+    cr_assert_eq(st.connections_open, 0);
+}
+
+Test(server, thousand_connections_random_sizes, .timeout = 60) {
+    zenith_server_config cfg = default_cfg();
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 2200) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    cfg.max_connections = 1024;
+    many_connections(1000, 64 * 1024, &cfg, 1);
+}
+
+Test(server, tiny_pool_under_load_delivers_every_byte, .timeout = 60) {
+    zenith_server_config cfg = default_cfg();
+    cfg.buffer_count = 8;
+    cfg.recv_buffers = 4;
+    cfg.buffer_size = 1024;
+    cfg.send_queue_max = 2048;
+    many_connections(20, 100 * 1024, &cfg, 1);
+}
+
+Test(server, half_close_gets_the_rest_then_eof, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    srv_t t;
+    int fd;
+    char buf[100000];
+    size_t got = 0;
+    ssize_t r;
+    srv_start(&t, &cfg, 0);
+    fd = dial(zenith_server_port(t.s));
+    memset(buf, 'h', sizeof buf);
+    cr_assert_eq(send(fd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    while ((r = recv(fd, buf, sizeof buf, 0)) > 0) got += (size_t)r;
+    cr_assert_eq(r, 0, "EOF after the echo");
+    cr_assert_eq(got, sizeof buf, "the whole echo before EOF");
+    close(fd);
+    srv_stop(&t, NULL);
+    cr_assert_eq(t.last_close_reason, ZENITH_CLOSE_PEER);
+}
+
+Test(server, reset_by_peer_mid_stream, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats st;
+    srv_t t;
+    int i;
+    srv_start(&t, &cfg, 0);
+    for (i = 0; i < 20; i++) {
+        int fd = dial(zenith_server_port(t.s));
+        struct linger l = { 1, 0 }; /* close() sends RST */
+        char buf[65536];
+        memset(buf, 'r', sizeof buf);
+        cr_assert_gt(send(fd, buf, sizeof buf, MSG_NOSIGNAL), 0);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        close(fd);
+    }
+    {
+        int fd = dial(zenith_server_port(t.s)); /* and the server still serves */
+        cr_assert_eq(echo_stream(fd, 10000, 1000, 3, 5.0), 10000u);
+        close(fd);
+    }
+    srv_stop(&t, &st);
+    cr_assert_eq(st.connections_accepted, 21);
+    cr_assert_eq(st.connections_closed, 21);
+    cr_assert_eq(st.connections_open, 0);
+}
+
+/* ---- backpressure ----------------------------------------------------------------------------- */
+
+typedef struct {
+    zenith_server *s;
+    zenith_conn_id conn;
+    int full, drained;
+    size_t queued;
+} push_t;
+
+static void push_accept(void *user, zenith_conn_id conn) { ((push_t *)user)->conn = conn; }
+static void push_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    (void)user;
+    (void)conn;
+    (void)data;
+    (void)len;
+}
+static void push_drain(void *user, zenith_conn_id conn) {
+    push_t *t = (push_t *)user;
+    cr_assert_eq(conn, t->conn);
+    t->drained++;
+}
+
+Test(server, send_queue_full_then_drain, .timeout = 20) {
+    zenith_server_config cfg = default_cfg();
+    push_t t;
+    zenith_server_stats st;
+    int err, fd;
+    char chunk[4096], sink[65536];
+    size_t received = 0;
+    memset(&t, 0, sizeof t);
+    cfg.send_queue_max = 64 * 1024;
+    t.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(t.s);
+    cr_assert_eq(zenith_server_set_callbacks(t.s, push_accept, push_data, NULL, &t), 0);
+    cr_assert_eq(zenith_server_set_drain_callback(t.s, push_drain), 0);
+    cr_assert_eq(zenith_server_start(t.s), 0);
+    fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.conn != 0);
+    memset(chunk, 'q', sizeof chunk);
+    /* the peer does not read: the socket buffers fill, then the queue, then E_FULL */
+    while (!t.full) {
+        int rc = zenith_server_send(t.s, t.conn, chunk, sizeof chunk);
+        cr_assert(rc == 0 || rc == ZENITH_E_FULL, "send: %s", zenith_errname(rc));
+        if (rc == ZENITH_E_FULL)
+            t.full = 1;
+        else
+            t.queued += sizeof chunk;
+        zenith_server_run_once(t.s, 0);
+        cr_assert_lt(t.queued, 64u << 20, "never full: the queue is not bounded");
+    }
+    cr_assert_eq(zenith_server_get_stats(t.s, &st), 0);
+    cr_assert_geq(st.send_queue_full, 1);
+    cr_assert_eq(t.drained, 0);
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    while (received < t.queued) { /* now read: the queue drains and on_drain fires */
+        ssize_t r = recv(fd, sink, sizeof sink, 0);
+        if (r > 0) received += (size_t)r;
+        zenith_server_run_once(t.s, 1);
+    }
+    RUN_UNTIL(t.s, t.drained >= 1);
+    cr_assert_eq(received, t.queued, "every queued byte arrived");
+    close(fd);
+    zenith_server_destroy(t.s);
 }
