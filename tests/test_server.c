@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,23 +339,43 @@ typedef struct {
     size_t max_msg;
     uint64_t seed;
     size_t verified;
+    char why[160];
 } client_job;
 
 /* Opens `conns` connections and streams a random amount (1 B .. max_msg) through each at once,
-   verifying every echoed byte in order. */
-static void *client_many(void *arg) {
-    client_job *j = (client_job *)arg;
-    int *fds = calloc((size_t)j->conns, sizeof(int)), i, active;
+   verifying every echoed byte in order. Returns 0, or the line of the check that failed with a
+   message in j->why (no cr_assert here: it also runs in a forked child process). */
+#define CLIENT_CHECK(cond, ...)                           \
+    do {                                                  \
+        if (!(cond)) {                                    \
+            snprintf(j->why, sizeof j->why, __VA_ARGS__); \
+            rc = __LINE__;                                \
+            goto out;                                     \
+        }                                                 \
+    } while (0)
+
+static int run_clients(client_job *j) {
+    int *fds = calloc((size_t)j->conns, sizeof(int)), i, active, rc = 0;
     size_t *total = calloc((size_t)j->conns, sizeof(size_t)), *sent = calloc((size_t)j->conns, sizeof(size_t)),
            *got = calloc((size_t)j->conns, sizeof(size_t));
     struct pollfd *p = calloc((size_t)j->conns, sizeof(struct pollfd));
     uint64_t rng = j->seed * 2654435761u + 1u;
     unsigned char buf[16384];
-    double deadline = now_s() + 20.0;
-    cr_assert(fds && total && sent && got && p);
+    double deadline = now_s() + 60.0;
+    struct sockaddr_in a;
+    CLIENT_CHECK(fds && total && sent && got && p, "out of memory");
+    for (i = 0; i < j->conns; i++) fds[i] = -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(j->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (i = 0; i < j->conns; i++) {
-        fds[i] = dial(j->port);
-        cr_assert_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
+        int one = 1;
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CLIENT_CHECK(fds[i] >= 0, "socket %d: %s", i, strerror(errno));
+        CLIENT_CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0, "connect %d: %s", i, strerror(errno));
+        setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        CLIENT_CHECK(fcntl(fds[i], F_SETFL, O_NONBLOCK) == 0, "fcntl");
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -368,7 +389,7 @@ static void *client_many(void *arg) {
             p[i].revents = 0;
             active += got[i] < total[i];
         }
-        cr_assert_lt(now_s(), deadline, "%d connections still echoing after 20 s", active);
+        CLIENT_CHECK(now_s() < deadline, "%d connections still echoing after 60 s", active);
         if (active == 0 || poll(p, (nfds_t)j->conns, 100) <= 0) continue;
         for (i = 0; i < j->conns; i++) {
             size_t k;
@@ -382,28 +403,38 @@ static void *client_many(void *arg) {
             if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
                 ssize_t r = recv(fds[i], buf, sizeof buf, 0);
                 if (r < 0 && errno == EAGAIN) continue;
-                cr_assert_gt(r, 0, "connection %d ended at %zu of %zu", i, got[i], total[i]);
+                CLIENT_CHECK(r > 0, "connection %d ended at %zu of %zu", i, got[i], total[i]);
                 for (k = 0; k < (size_t)r; k++)
-                    if (buf[k] != pattern((uint64_t)i + j->seed, got[i] + k))
-                        cr_assert_fail("connection %d byte %zu differs", i, got[i] + k);
+                    CLIENT_CHECK(buf[k] == pattern((uint64_t)i + j->seed, got[i] + k), "connection %d byte %zu differs",
+                                 i, got[i] + k);
                 got[i] += (size_t)r;
                 j->verified += (size_t)r;
             }
         }
     } while (active);
-    for (i = 0; i < j->conns; i++) close(fds[i]);
+out:
+    for (i = 0; fds && i < j->conns; i++)
+        if (fds[i] >= 0) close(fds[i]);
     free(fds);
     free(total);
     free(sent);
     free(got);
     free(p);
+    return rc;
+}
+
+static void *client_many(void *arg) {
+    client_job *j = (client_job *)arg;
+    int rc = run_clients(j);
+    cr_assert_eq(rc, 0, "client check at line %d: %s", rc, j->why);
     return NULL;
 }
 
-static void many_connections(int conns, size_t max_msg, const zenith_server_config *cfg, int mode) {
+/* The clients run on a thread of this process, or (in_child) in a forked process with its own
+   file table, so that the client's and the server's sockets do not share one RLIMIT_NOFILE. */
+static void many_connections(int conns, size_t max_msg, const zenith_server_config *cfg, int mode, int in_child) {
     srv_t t;
     client_job j;
-    pthread_t c;
     zenith_server_stats st;
     srv_start(&t, cfg, mode);
     memset(&j, 0, sizeof j);
@@ -411,8 +442,27 @@ static void many_connections(int conns, size_t max_msg, const zenith_server_conf
     j.conns = conns;
     j.max_msg = max_msg;
     j.seed = (uint64_t)conns + max_msg;
-    cr_assert_eq(pthread_create(&c, NULL, client_many, &j), 0);
-    cr_assert_eq(pthread_join(c, NULL), 0);
+    if (in_child) {
+        int status = 0, pipefd[2];
+        pid_t pid;
+        cr_assert_eq(pipe(pipefd), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) { /* the client process: report through the pipe and the exit status */
+            int rc = run_clients(&j);
+            if (write(pipefd[1], &j, sizeof j) != (ssize_t)sizeof j) _exit(100);
+            _exit(rc ? 1 : 0);
+        }
+        close(pipefd[1]);
+        cr_assert_eq(read(pipefd[0], &j, sizeof j), (ssize_t)sizeof j, "the client process died");
+        close(pipefd[0]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "client process: %s", j.why);
+    } else {
+        pthread_t c;
+        cr_assert_eq(pthread_create(&c, NULL, client_many, &j), 0);
+        cr_assert_eq(pthread_join(c, NULL), 0);
+    }
     srv_stop(&t, &st);
     cr_assert_eq(st.connections_accepted, (uint64_t)conns);
     cr_assert_eq(st.bytes_in, st.bytes_out);
@@ -429,7 +479,7 @@ Test(server, thousand_connections_random_sizes, .timeout = 60) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     cfg.max_connections = 1024;
-    many_connections(1000, 64 * 1024, &cfg, 1);
+    many_connections(1000, 64 * 1024, &cfg, 1, 0);
 }
 
 Test(server, tiny_pool_under_load_delivers_every_byte, .timeout = 60) {
@@ -438,7 +488,7 @@ Test(server, tiny_pool_under_load_delivers_every_byte, .timeout = 60) {
     cfg.recv_buffers = 4;
     cfg.buffer_size = 1024;
     cfg.send_queue_max = 2048;
-    many_connections(20, 100 * 1024, &cfg, 1);
+    many_connections(20, 100 * 1024, &cfg, 1, 0);
 }
 
 Test(server, half_close_gets_the_rest_then_eof, .timeout = 15) {
@@ -549,5 +599,97 @@ Test(server, send_queue_full_then_drain, .timeout = 20) {
     RUN_UNTIL(t.s, t.drained >= 1);
     cr_assert_eq(received, t.queued, "every queued byte arrived");
     close(fd);
+    zenith_server_destroy(t.s);
+}
+
+/* ---- scale and faults --------------------------------------------------------------------------- */
+
+/* Raises RLIMIT_NOFILE to at least want (root may raise the hard limit); 0 if impossible. */
+static int raise_nofile(rlim_t want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if (rl.rlim_cur >= want) return 1;
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want) rl.rlim_max = want;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+Test(server, ten_thousand_concurrent_connections, .timeout = 120) {
+    zenith_server_config cfg = default_cfg();
+    if (!raise_nofile(10200)) cr_skip("cannot raise RLIMIT_NOFILE to 10200");
+    cfg.max_connections = 10050;
+    cfg.backlog = 4096;
+    many_connections(10000, 64, &cfg, 1, 1); /* the clients in a child process: 10,000 fds each side */
+}
+
+Test(server, emfile_then_accepting_resumes, .timeout = 30) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats st;
+    idle_t t;
+    struct rlimit rl, low;
+    int fds[40], i, err, base;
+    memset(&t, 0, sizeof t);
+    t.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(t.s);
+    cr_assert_eq(zenith_server_set_callbacks(t.s, idle_accept, idle_data, idle_close, &t), 0);
+    for (i = 0; i < 40; i++) fds[i] = dial(zenith_server_port(t.s)); /* wait in the listen backlog */
+    base = dup(0);                                                   /* the lowest free fd now */
+    close(base);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    low = rl;
+    low.rlim_cur = (rlim_t)base + 10; /* room for about 10 accepts */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    cr_assert_eq(zenith_server_start(t.s), 0);
+    {
+        double deadline = now_s() + 5.0;
+        do {
+            cr_assert_geq(zenith_server_run_once(t.s, 20), 0);
+            cr_assert_eq(zenith_server_get_stats(t.s, &st), 0);
+        } while (st.accept_errors == 0 && now_s() < deadline);
+    }
+    cr_assert_gt(st.accept_errors, 0, "EMFILE was never hit");
+    cr_assert_lt(st.connections_accepted, 40);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* fds free up: accepting must resume by itself */
+    {
+        double deadline = now_s() + 5.0;
+        do {
+            cr_assert_geq(zenith_server_run_once(t.s, 20), 0);
+            cr_assert_eq(zenith_server_get_stats(t.s, &st), 0);
+            cr_assert_lt(now_s(), deadline, "accepting did not resume: %llu of 40",
+                         (unsigned long long)st.connections_accepted);
+        } while (st.connections_accepted < 40);
+    }
+    for (i = 0; i < 40; i++) close(fds[i]);
+    RUN_UNTIL(t.s, t.closes == 40);
+    zenith_server_destroy(t.s);
+}
+
+Test(server, idle_timeout_closes_idle_connections, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    idle_t t;
+    int err, fd, busy;
+    char c;
+    double t0;
+    memset(&t, 0, sizeof t);
+    cfg.idle_timeout_ms = 200;
+    t.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(t.s);
+    cr_assert_eq(zenith_server_set_callbacks(t.s, idle_accept, idle_data, idle_close, &t), 0);
+    cr_assert_eq(zenith_server_start(t.s), 0);
+    fd = dial(zenith_server_port(t.s));
+    busy = dial(zenith_server_port(t.s));
+    t0 = now_s();
+    while (t.closes == 0) { /* keep one connection busy, leave the other idle */
+        cr_assert_lt(now_s() - t0, 3.0, "the idle connection was never closed");
+        cr_assert_eq(send(busy, "k", 1, 0), 1);
+        cr_assert_geq(zenith_server_run_once(t.s, 20), 0);
+    }
+    cr_assert_geq(now_s() - t0, 0.15, "closed before the timeout");
+    cr_assert_eq(t.reason, ZENITH_CLOSE_IDLE);
+    cr_assert_eq(t.closes, 1, "the busy connection stays");
+    cr_assert_eq(recv(fd, &c, 1, 0), 0, "the idle peer sees EOF");
+    close(fd);
+    close(busy);
+    RUN_UNTIL(t.s, t.closes == 2);
     zenith_server_destroy(t.s);
 }
