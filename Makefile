@@ -24,6 +24,7 @@ CRIT_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriteri
 LIBS = $(URING_LIBS) -pthread
 HAVE_DPDK = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
 HAVE_MIMALLOC = $(shell test -f /usr/include/mimalloc.h && echo 1)
+HAVE_UV = $(shell $(PKG_CONFIG) --exists libuv 2>/dev/null && echo 1)
 BENCH_FLAGS = $(if $(HAVE_MIMALLOC),-DZENITH_BENCH_MIMALLOC) \
               $(if $(HAVE_DPDK),-DZENITH_BENCH_DPDK $(shell $(PKG_CONFIG) --cflags libdpdk))
 BENCH_LIBS = $(if $(HAVE_MIMALLOC),-lmimalloc) $(if $(HAVE_DPDK),$(shell $(PKG_CONFIG) --libs libdpdk))
@@ -58,7 +59,7 @@ deps-check:
 	@tools/deps.sh pkg-config liburing criterion clang clang-format
 deps-bench:
 	@tools/deps.sh pkg-config liburing
-	@tools/deps.sh --optional mimalloc libdpdk valgrind
+	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind
 
 # ---- build ------------------------------------------------------------------------------------
 all: deps-test
@@ -214,20 +215,31 @@ $(BUILD)/ring_nop: bench/ring_nop.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
 
-bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop
+$(BUILD)/loadgen $(BUILD)/epoll_echo: $(BUILD)/%: bench/%.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $< -o $@ -pthread
 
-# The full benchmark (about a minute) and the callgrind instruction counts.
+$(BUILD)/uv_echo: bench/uv_echo.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) -Wall -Wextra -Werror $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) -pthread
+
+ECHO_SERVERS = $(BUILD)/examples/echo_server $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
+
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
+
+# The full benchmarks (about three minutes) and the callgrind instruction counts.
 bench: deps-bench
-	@$(MAKE) --no-print-directory $(BUILD)/pool_bench $(BUILD)/ring_nop
+	@$(MAKE) --no-print-directory bench-build $(BUILD)/examples/echo_server
 	$(BUILD)/pool_bench
 	$(BUILD)/ring_nop
+	sh bench/echo_compare.sh $(ECHO_SERVERS)
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi
 
-# The main job. Until the TCP server lands: the pool benchmark, short version (~10 s).
-demo: deps-bench
-	@$(MAKE) --no-print-directory $(BUILD)/pool_bench
-	$(BUILD)/pool_bench --quick
+# The main job: the zero-copy echo server under the load generator for a few seconds.
+demo: deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/examples/echo_server $(BUILD)/loadgen
+	@sh bench/demo.sh $(BUILD)
 
 # ---- housekeeping ----------------------------------------------------------------------------
 format:

@@ -14,6 +14,7 @@ pkg_of() {
         criterion) echo libcriterion-dev ;;
         numa) echo libnuma-dev ;;
         libdpdk) echo libdpdk-dev ;;
+        libuv) echo libuv1-dev ;;
         mimalloc) echo libmimalloc-dev ;;
         pkg-config) echo pkg-config ;;
         clang) echo clang ;;
@@ -26,7 +27,7 @@ pkg_of() {
 
 have() {
     case "$1" in
-        liburing|criterion|numa|libdpdk)
+        liburing|criterion|numa|libdpdk|libuv)
             command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" ;;
         mimalloc) [ -f /usr/include/mimalloc.h ] ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
