@@ -2245,7 +2245,16 @@ ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { retur
    SEND_ZC notification is outstanding, so the buffer index is what the completion needs).
    Send queues are chains of pool buffers linked through per-buffer arrays (no allocation). */
 
-enum { ZENITH__OP_ACCEPT = 1, ZENITH__OP_RECV, ZENITH__OP_SEND, ZENITH__OP_WAKE, ZENITH__OP_TIMER, ZENITH__OP_IGNORE };
+enum {
+    ZENITH__OP_ACCEPT = 1,
+    ZENITH__OP_RECV,
+    ZENITH__OP_SEND,    /* one buffer (SEND or SEND_ZC); tag = its pool index */
+    ZENITH__OP_SENDMSG, /* several queued buffers gathered; tag = pool index of the msghdr buffer */
+    ZENITH__OP_WAKE,
+    ZENITH__OP_TIMER,
+    ZENITH__OP_IGNORE
+};
+#define ZENITH__GATHER_MAX 64u /* buffers per SENDMSG */
 enum { ZENITH__FREE = 0, ZENITH__OPEN, ZENITH__CLOSING };
 enum {
     ZENITH__C_PARKED = 1u << 0,     /* receive waits for buffers (ENOBUFS) */
@@ -2263,7 +2272,7 @@ typedef struct zenith__conn {
     uint32_t gen; /* generation of the live id; bumped when the connection is released */
     uint8_t state;
     uint8_t recv_armed;
-    uint8_t send_inflight;
+    uint8_t send_inflight; /* queue buffers the send in flight covers (0 = none) */
     uint8_t flags;
     int close_reason;
     uint32_t zc_pending;       /* SEND_ZC notifications outstanding */
@@ -2362,15 +2371,44 @@ static void zenith__arm_wake(zenith_server *s) {
     io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_WAKE, 0, 0));
 }
 
-/* Starts a send of the queue head if none is in flight. */
+/* Starts a send if none is in flight: the head buffer alone (SEND, or SEND_ZC when large), or
+   up to ZENITH__GATHER_MAX queued buffers in one SENDMSG, whose msghdr and iovecs live in a pool
+   buffer borrowed until the completion (no allocation, no per-connection iovec memory). */
 static void zenith__kick_send(zenith_server *s, zenith__conn *c) {
     struct io_uring_sqe *sqe;
-    uint32_t idx, len;
+    uint32_t idx, len, n = 0, it;
     unsigned char *p;
     if (c->send_inflight || c->sq_head == 0 || (c->flags & ZENITH__C_SHUT)) return;
     idx = c->sq_head - 1u;
     p = (unsigned char *)zenith_pool_at(s->pool, idx) + s->send_off[idx];
     len = s->send_len[idx] - s->send_off[idx];
+    for (it = c->sq_head; it && n < ZENITH__GATHER_MAX; it = s->send_next[it - 1u]) n++;
+    if (n > 1 && len < s->cfg.zerocopy_min) {
+        size_t room = (s->cfg.buffer_size - sizeof(struct msghdr)) / sizeof(struct iovec);
+        unsigned char *mb = room >= 2 ? (unsigned char *)zenith_pool_acquire(s->pool) : NULL;
+        if (mb) {
+            struct msghdr *msg = (struct msghdr *)(void *)mb;
+            struct iovec *iov = (struct iovec *)(void *)(mb + sizeof *msg);
+            uint32_t k = 0;
+            if (n > room) n = (uint32_t)room;
+            for (it = c->sq_head; it && k < n; it = s->send_next[it - 1u], k++) {
+                iov[k].iov_base = (unsigned char *)zenith_pool_at(s->pool, it - 1u) + s->send_off[it - 1u];
+                iov[k].iov_len = s->send_len[it - 1u] - s->send_off[it - 1u];
+            }
+            memset(msg, 0, sizeof *msg);
+            msg->msg_iov = iov;
+            msg->msg_iovlen = k;
+            if ((sqe = zenith_ring_get_sqe(s->ring)) == NULL) {
+                zenith_pool_release(s->pool, mb);
+                return;
+            }
+            io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
+            io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SENDMSG, (uint32_t)(c - s->conns),
+                                                    (uint32_t)zenith_pool_index(s->pool, mb)));
+            c->send_inflight = (uint8_t)k;
+            return;
+        }
+    }
     sqe = zenith_ring_get_sqe(s->ring);
     if (sqe == NULL) return;
     if (len >= s->cfg.zerocopy_min && !(s->cfg.flags & ZENITH_SERVER_NO_ZEROCOPY)) {
@@ -2395,22 +2433,26 @@ static void zenith__pause_check(zenith_server *s, zenith__conn *c) {
     io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
 }
 
-/* Drops the queued buffers that are not in flight (abort). */
+/* Drops the queued buffers that are not in flight (abort); the kernel may still read those. */
 static void zenith__drop_queue(zenith_server *s, zenith__conn *c) {
-    uint32_t i = c->sq_head, keep = c->send_inflight ? c->sq_head : 0;
-    while (i) {
-        uint32_t idx = i - 1u, nxt = s->send_next[idx];
-        if (i != keep && s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
-        i = nxt;
+    uint32_t it = c->sq_head, k = 0, last = 0;
+    c->queued = 0;
+    while (it && k < c->send_inflight) { /* keep these */
+        c->queued += s->send_len[it - 1u] - s->send_off[it - 1u];
+        last = it;
+        it = s->send_next[it - 1u];
+        k++;
     }
-    if (keep) {
-        s->send_next[keep - 1u] = 0;
-        c->sq_tail = keep;
-        c->queued = s->send_len[keep - 1u] - s->send_off[keep - 1u];
-    } else {
-        c->sq_head = c->sq_tail = 0;
-        c->queued = 0;
+    while (it) {
+        uint32_t idx = it - 1u;
+        it = s->send_next[idx];
+        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
     }
+    if (last)
+        s->send_next[last - 1u] = 0;
+    else
+        c->sq_head = 0;
+    c->sq_tail = last;
 }
 
 /* Frees the slot once nothing is in flight for it: closes the fd and calls on_close. */
@@ -2620,38 +2662,9 @@ static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
     }
 }
 
-static void zenith__on_send_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
-    uint64_t ud = cqe->user_data;
-    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu, idx = (uint32_t)(ud >> 32);
-    zenith__conn *c = &s->conns[slot];
-    int res = cqe->res;
-    if (cqe->flags & IORING_CQE_F_NOTIF) { /* SEND_ZC: the kernel is done with the buffer */
-        c->zc_pending--;
-        if (--s->zc_refs[idx] == 0 && s->send_off[idx] == s->send_len[idx] && c->sq_head != idx + 1u)
-            zenith__srv_release(s, idx);
-        zenith__conn_finish(s, c);
-        return;
-    }
-    c->send_inflight = 0;
-    if (cqe->flags & IORING_CQE_F_MORE) { /* a SEND_ZC notification follows */
-        c->zc_pending++;
-        s->zc_refs[idx]++;
-    }
-    if (res < 0) {
-        if (c->state == ZENITH__OPEN) s->st.connection_errors++;
-        zenith__conn_close(s, c, c->state == ZENITH__OPEN ? ZENITH_ESYS(-res) : c->close_reason, 1);
-        if (s->zc_refs[idx] == 0 && c->sq_head != idx + 1u) zenith__srv_release(s, idx);
-        zenith__conn_finish(s, c);
-        return;
-    }
-    s->st.bytes_out += (uint64_t)res;
-    s->send_off[idx] += (uint32_t)res;
-    c->queued -= (uint32_t)res;
-    if (s->send_off[idx] == s->send_len[idx]) { /* buffer done: next one */
-        c->sq_head = s->send_next[idx];
-        if (c->sq_head == 0) c->sq_tail = 0;
-        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
-    }
+/* After a send completed: wake readers and writers waiting on the queue, finish a close, or
+   send the next part. */
+static void zenith__after_send(zenith_server *s, zenith__conn *c) {
     if (c->state == ZENITH__OPEN && c->queued <= s->cfg.send_queue_max / 2u) {
         if (c->flags & ZENITH__C_PAUSED) { /* drained: deliver what waited, then read again */
             c->flags &= (uint8_t)~ZENITH__C_PAUSED;
@@ -2675,6 +2688,74 @@ static void zenith__on_send_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
     zenith__conn_finish(s, c);
 }
 
+/* A send failed: the connection is done; what is queued goes back to the pool. */
+static void zenith__send_failed(zenith_server *s, zenith__conn *c, int res) {
+    if (c->state == ZENITH__OPEN) s->st.connection_errors++;
+    zenith__conn_close(s, c, c->state == ZENITH__OPEN ? ZENITH_ESYS(-res) : c->close_reason, 1);
+    zenith__conn_finish(s, c);
+}
+
+static void zenith__on_send_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu, idx = (uint32_t)(ud >> 32);
+    zenith__conn *c = &s->conns[slot];
+    int res = cqe->res;
+    if (cqe->flags & IORING_CQE_F_NOTIF) { /* SEND_ZC: the kernel is done with the buffer */
+        c->zc_pending--;
+        /* a SEND_ZC buffer is the queue head while it is sent and only leaves the queue by being
+           sent in full or dropped (abort): not the head any more means not queued any more */
+        if (--s->zc_refs[idx] == 0 && c->sq_head != idx + 1u) zenith__srv_release(s, idx);
+        zenith__conn_finish(s, c);
+        return;
+    }
+    c->send_inflight = 0;
+    if (cqe->flags & IORING_CQE_F_MORE) { /* a SEND_ZC notification follows */
+        c->zc_pending++;
+        s->zc_refs[idx]++;
+    }
+    if (res < 0) {
+        zenith__send_failed(s, c, res);
+        return;
+    }
+    s->st.bytes_out += (uint64_t)res;
+    s->send_off[idx] += (uint32_t)res;
+    c->queued -= (uint32_t)res;
+    if (s->send_off[idx] == s->send_len[idx]) { /* buffer done: next one */
+        c->sq_head = s->send_next[idx];
+        if (c->sq_head == 0) c->sq_tail = 0;
+        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
+    }
+    zenith__after_send(s, c);
+}
+
+/* A gathered send: res bytes went out from the head of the queue on. */
+static void zenith__on_sendmsg_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    zenith__conn *c = &s->conns[(uint32_t)(ud >> 8) & 0xffffffu];
+    int res = cqe->res;
+    uint32_t left;
+    zenith__srv_release(s, (uint32_t)(ud >> 32)); /* the msghdr buffer */
+    c->send_inflight = 0;
+    if (res < 0) {
+        zenith__send_failed(s, c, res);
+        return;
+    }
+    s->st.bytes_out += (uint64_t)res;
+    for (left = (uint32_t)res; left && c->sq_head;) {
+        uint32_t idx = c->sq_head - 1u, part = s->send_len[idx] - s->send_off[idx];
+        if (part > left) part = left;
+        s->send_off[idx] += part;
+        c->queued -= part;
+        left -= part;
+        if (s->send_off[idx] == s->send_len[idx]) {
+            c->sq_head = s->send_next[idx];
+            if (c->sq_head == 0) c->sq_tail = 0;
+            zenith__srv_release(s, idx);
+        }
+    }
+    zenith__after_send(s, c);
+}
+
 static void zenith__on_timer(zenith_server *s) {
     s->timer_armed = 0;
     zenith__arm_accept(s);
@@ -2695,6 +2776,7 @@ static void zenith__handle(zenith_server *s, struct io_uring_cqe *cqe) {
         case ZENITH__OP_ACCEPT: zenith__on_accept_cqe(s, cqe); break;
         case ZENITH__OP_RECV: zenith__on_recv_cqe(s, cqe); break;
         case ZENITH__OP_SEND: zenith__on_send_cqe(s, cqe); break;
+        case ZENITH__OP_SENDMSG: zenith__on_sendmsg_cqe(s, cqe); break;
         case ZENITH__OP_WAKE:
             if (!__atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE)) zenith__arm_wake(s);
             break;
