@@ -693,3 +693,184 @@ Test(server, idle_timeout_closes_idle_connections, .timeout = 15) {
     RUN_UNTIL(t.s, t.closes == 2);
     zenith_server_destroy(t.s);
 }
+
+/* ---- limits, threads, zero-copy, overflow ------------------------------------------------------ */
+
+Test(server, max_connections_enforced, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats st;
+    idle_t t;
+    int err, fds[5], i;
+    char c;
+    memset(&t, 0, sizeof t);
+    cfg.max_connections = 3;
+    t.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(t.s);
+    cr_assert_eq(zenith_server_set_callbacks(t.s, idle_accept, idle_data, idle_close, &t), 0);
+    cr_assert_eq(zenith_server_start(t.s), 0);
+    for (i = 0; i < 5; i++) fds[i] = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, (zenith_server_get_stats(t.s, &st), st.connections_accepted + st.connections_rejected == 5));
+    cr_assert_eq(st.connections_accepted, 3);
+    cr_assert_eq(st.connections_rejected, 2);
+    cr_assert_eq(st.connections_open, 3);
+    for (i = 3; i < 5; i++) cr_assert_eq(recv(fds[i], &c, 1, 0), 0, "a rejected connection is closed");
+    close(fds[0]); /* a slot frees up: the next one is accepted */
+    RUN_UNTIL(t.s, t.closes == 1);
+    fds[0] = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, (zenith_server_get_stats(t.s, &st), st.connections_accepted == 4));
+    for (i = 0; i < 5; i++) close(fds[i]);
+    RUN_UNTIL(t.s, t.closes == 4);
+    zenith_server_destroy(t.s);
+}
+
+Test(server, reuseport_two_reactors_one_port, .timeout = 30) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats a, b;
+    srv_t t1, t2;
+    int i;
+    cfg.flags = ZENITH_SERVER_REUSEPORT;
+    srv_start(&t1, &cfg, 1);
+    cfg.port = zenith_server_port(t1.s);
+    srv_start(&t2, &cfg, 1);
+    cr_assert_eq(zenith_server_port(t2.s), zenith_server_port(t1.s));
+    for (i = 0; i < 64; i++) {
+        int fd = dial(cfg.port);
+        cr_assert_eq(echo_stream(fd, 1000, 1000, (uint64_t)i, 5.0), 1000u);
+        close(fd);
+    }
+    srv_stop(&t1, &a);
+    srv_stop(&t2, &b);
+    cr_assert_eq(a.connections_accepted + b.connections_accepted, 64);
+    cr_assert_gt(a.connections_accepted, 0, "the kernel spreads connections over both listeners");
+    cr_assert_gt(b.connections_accepted, 0);
+}
+
+typedef struct {
+    zenith_server *s;
+    void *kept[64];
+    size_t kept_len[64];
+    int nkept;
+} keep_t;
+
+static void keep_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    keep_t *k = (keep_t *)user;
+    void *buf = zenith_server_keep(k->s);
+    (void)conn;
+    cr_assert_not_null(buf);
+    cr_assert_null(zenith_server_keep(k->s), "keep twice in one call");
+    cr_assert_eq(buf, (const void *)data);
+    cr_assert_lt(k->nkept, 64);
+    k->kept_len[k->nkept] = len;
+    k->kept[k->nkept++] = buf;
+}
+
+static void *release_elsewhere(void *arg) {
+    keep_t *k = (keep_t *)arg;
+    int i;
+    for (i = 0; i < k->nkept; i++) cr_assert_eq(zenith_pool_release(zenith_server_pool(k->s), k->kept[i]), 0);
+    return NULL;
+}
+
+Test(server, kept_buffer_handed_to_another_thread, .timeout = 15) {
+    zenith_server_config cfg = default_cfg();
+    zenith_pool_stats ps0, ps1;
+    keep_t k;
+    pthread_t t;
+    int err, fd, i;
+    size_t total = 0;
+    memset(&k, 0, sizeof k);
+    k.s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(k.s);
+    cr_assert_eq(zenith_server_set_callbacks(k.s, NULL, keep_data, NULL, &k), 0);
+    cr_assert_eq(zenith_server_start(k.s), 0);
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(k.s), &ps0), 0);
+    fd = dial(zenith_server_port(k.s));
+    for (i = 0; i < 10; i++) {
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "message %d", i);
+        cr_assert_eq(send(fd, msg, (size_t)n, 0), n);
+        RUN_UNTIL(k.s, k.nkept == i + 1);
+        cr_assert_eq(memcmp(k.kept[i], msg, (size_t)n), 0, "the kept buffer still holds message %d", i);
+        total += k.kept_len[i];
+    }
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(k.s), &ps1), 0);
+    cr_assert_eq(ps1.in_use, ps0.in_use + 10, "10 buffers are out with the application");
+    for (i = 0; i < 10; i++) /* later receives went to fresh buffers: kept ones were not reused */
+        cr_assert_eq(memcmp(k.kept[i], "message ", 8), 0);
+    cr_assert_eq(pthread_create(&t, NULL, release_elsewhere, &k), 0); /* zero-copy hand-off */
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(k.s), &ps1), 0);
+    cr_assert_eq(ps1.in_use, ps0.in_use, "all kept buffers came back");
+    cr_assert_gt(total, 0);
+    close(fd);
+    zenith_server_destroy(k.s);
+}
+
+Test(server, large_buffers_go_out_zero_copy, .timeout = 20) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats st;
+    srv_t t;
+    int fd;
+    cfg.buffer_size = 64 * 1024;
+    cfg.buffer_count = 256;
+    cfg.recv_buffers = 64;
+    cfg.zerocopy_min = 16 * 1024;
+    srv_start(&t, &cfg, 1);
+    fd = dial(zenith_server_port(t.s));
+    cr_assert_eq(echo_stream(fd, 8u << 20, 256 * 1024, 11, 15.0), 8u << 20);
+    close(fd);
+    srv_stop(&t, &st);
+    cr_assert_gt(st.zerocopy_sends, 0, "no SEND_ZC although buffers were over zerocopy_min");
+    cr_assert_eq(st.bytes_out, 8u << 20);
+}
+
+Test(server, slow_reader_memory_is_bounded, .timeout = 20) {
+    zenith_server_config cfg = default_cfg();
+    srv_t t;
+    int fd;
+    char buf[65536];
+    size_t sent = 0;
+    zenith_pool_stats ps;
+    cfg.send_queue_max = 128 * 1024;
+    srv_start(&t, &cfg, 1);
+    fd = dial(zenith_server_port(t.s));
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    memset(buf, 's', sizeof buf);
+    { /* write as much as TCP takes, never read: the server must stop reading, not buffer it all */
+        double end = now_s() + 2.0;
+        while (now_s() < end) {
+            ssize_t w = send(fd, buf, sizeof buf, MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+            else
+                usleep(1000);
+        }
+    }
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(t.s), &ps), 0);
+    cr_assert_lt(sent, 64u << 20, "TCP kept taking data: the server is not pushing back");
+    /* in use: the receive ring (512) + at most a queue of 2 x 128 KiB and one in-flight burst */
+    cr_assert_leq(ps.in_use, 512u + 2u * 32u + 512u, "pool in use %llu", (unsigned long long)ps.in_use);
+    close(fd);
+    srv_stop(&t, NULL);
+}
+
+Test(server, tiny_cq_under_load_loses_nothing, .timeout = 30) {
+    zenith_server_config cfg = default_cfg();
+    zenith_server_stats st;
+    srv_t t;
+    client_job j;
+    pthread_t c;
+    cfg.sq_entries = 8; /* a CQ of 32 for 200 busy connections (an overflow would go to the kernel backlog) */
+    srv_start(&t, &cfg, 1);
+    memset(&j, 0, sizeof j);
+    j.port = zenith_server_port(t.s);
+    j.conns = 200;
+    j.max_msg = 32 * 1024;
+    j.seed = 99;
+    cr_assert_eq(pthread_create(&c, NULL, client_many, &j), 0);
+    cr_assert_eq(pthread_join(c, NULL), 0);
+    srv_stop(&t, &st);
+    cr_assert_eq(st.connections_accepted, 200);
+    cr_assert_eq(st.bytes_out, j.verified, "every byte echoed and verified");
+    cr_log_info("cq overflow events seen: %llu", (unsigned long long)st.cq_overflow);
+}
