@@ -32,7 +32,7 @@ static pthread_barrier_t ready;
 
 static void on_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
     zenith_server *s = (zenith_server *)user;
-    void *buf = zenith_server_keep(s); /* the buffer data lives in becomes ours... */
+    void *buf = zenith_server_keep(s);                          /* the buffer data lives in becomes ours... */
     int rc = buf ? zenith_server_send_buffer(s, conn, buf, len) /* ...and goes straight back out */
                  : zenith_server_send(s, conn, data, len);
     if (rc < 0) zenith_server_close(s, conn, ZENITH_CLOSE_ABORT); /* cannot echo: drop, never garble */
