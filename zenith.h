@@ -949,18 +949,7 @@ static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
 #error \
     "zenith.h: the implementation needs glibc's default/GNU declarations: #define _GNU_SOURCE before the first #include of this file, or include zenith.h with ZENITH_IMPLEMENTATION first"
 #endif
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wcast-align"
-#endif
-#include <liburing.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+/* <liburing.h> came in with the inline fast path above, which the implementation always has. */
 
 #ifdef __cplusplus
 extern "C" {
