@@ -125,7 +125,9 @@ check-headers: | $(BUILD)/check
 	    for cxx in g++ clang++; do for std in c++11 c++17; do \
 	      $$cxx -std=$$std $(STRICT) -I. -x c++ -fsyntax-only $(BUILD)/check/alone.c; done; done; \
 	  done; done
-	@echo "check-headers: zenith.h, zenith_numa.h alone, with and without implementation: gcc/clang C99/C11, g++/clang++ C++11/C++17"
+	@printf '#define ZENITH_NO_INLINE\n#include "zenith.h"\n#if defined(LIB_URING_H) || defined(_GNU_SOURCE)\n#error "ZENITH_NO_INLINE must leave liburing and _GNU_SOURCE out"\n#endif\nint main(void) { return zenith_version() > 0 ? 0 : 1; }\n' > $(BUILD)/check/no_inline.c
+	@gcc -std=c99 $(CSTRICT) -I. -fsyntax-only $(BUILD)/check/no_inline.c
+	@echo "check-headers: zenith.h, zenith_numa.h alone, with and without implementation: gcc/clang C99/C11, g++/clang++ C++11/C++17; ZENITH_NO_INLINE pulls in no liburing"
 
 # Two TUs (one with the implementation) link without duplicate symbols; two ZENITH_STATIC TUs
 # link; declarations-then-implementation in one TU; each header on its own. Each program runs.
