@@ -8,6 +8,7 @@
    Build: cc -O2 examples/echo_server.c -I. -luring -o echo_server
    Run:   ./echo_server -p 9090            then: echo hello | nc -q1 127.0.0.1 9090
    Flags: -a ADDR (127.0.0.1)  -p PORT (9090; 0 = any)  -t THREADS (1)  -c CPU (first CPU to pin)
+          -b BYTES (buffer size, a multiple of 64; 16384: one buffer holds a 16 KiB message)
    Prints "listening on ADDR:PORT" once ready; on SIGINT or SIGTERM prints its stats, exits 0. */
 #define ZENITH_IMPLEMENTATION
 #include "zenith.h"
@@ -58,22 +59,25 @@ static void usage(const char *argv0) {
 
 int main(int argc, char **argv) {
     const char *addr = "127.0.0.1";
-    long port = 9090, threads = 1, cpu = -1;
+    long port = 9090, threads = 1, cpu = -1, bufsize = 16384;
     static reactor rs[MAX_THREADS];
     zenith_server_stats total;
     sigset_t sigs;
     int opt, sig, i, failed = 0;
 
-    while ((opt = getopt(argc, argv, "a:p:t:c:h")) != -1) {
+    while ((opt = getopt(argc, argv, "a:p:t:c:b:h")) != -1) {
         switch (opt) {
             case 'a': addr = optarg; break;
             case 'p': port = strtol(optarg, NULL, 10); break;
             case 't': threads = strtol(optarg, NULL, 10); break;
             case 'c': cpu = strtol(optarg, NULL, 10); break;
+            case 'b': bufsize = strtol(optarg, NULL, 10); break;
             default: usage(argv[0]);
         }
     }
-    if (optind != argc || port < 0 || port > 65535 || threads < 1 || threads > MAX_THREADS || cpu < -1) usage(argv[0]);
+    if (optind != argc || port < 0 || port > 65535 || threads < 1 || threads > MAX_THREADS || cpu < -1 ||
+        bufsize < 64 || bufsize > (1L << 20))
+        usage(argv[0]);
 
     /* every thread inherits the blocked signals; main waits for them with sigwait */
     sigemptyset(&sigs);
@@ -88,6 +92,8 @@ int main(int argc, char **argv) {
         cfg.address = addr;
         cfg.port = (uint16_t)(i == 0 ? port : zenith_server_port(rs[0].server)); /* all on one port */
         cfg.flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
+        cfg.buffer_size = (uint32_t)bufsize;
+        cfg.buffer_count = 4096; /* address space: 4096 x buffer size; pages are touched as used */
         if (cpu >= 0) {
             cfg.flags |= ZENITH_SERVER_PIN_CPU;
             cfg.cpu = (uint32_t)(cpu + i);

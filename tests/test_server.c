@@ -815,6 +815,7 @@ Test(server, large_buffers_go_out_zero_copy, .timeout = 20) {
     cfg.buffer_count = 256;
     cfg.recv_buffers = 64;
     cfg.zerocopy_min = 16 * 1024;
+    cfg.flags = ZENITH_SERVER_ZEROCOPY_LOOPBACK; /* our peers are all on loopback */
     srv_start(&t, &cfg, 1);
     fd = dial(zenith_server_port(t.s));
     cr_assert_eq(echo_stream(fd, 8u << 20, 256 * 1024, 11, 15.0), 8u << 20);
@@ -822,6 +823,16 @@ Test(server, large_buffers_go_out_zero_copy, .timeout = 20) {
     srv_stop(&t, &st);
     cr_assert_gt(st.zerocopy_sends, 0, "no SEND_ZC although buffers were over zerocopy_min");
     cr_assert_eq(st.bytes_out, 8u << 20);
+    { /* and by default, loopback connections never use it (it only costs there) */
+        srv_t u;
+        cfg.flags = 0;
+        srv_start(&u, &cfg, 1);
+        fd = dial(zenith_server_port(u.s));
+        cr_assert_eq(echo_stream(fd, 1u << 20, 256 * 1024, 12, 15.0), 1u << 20);
+        close(fd);
+        srv_stop(&u, &st);
+        cr_assert_eq(st.zerocopy_sends, 0);
+    }
 }
 
 Test(server, slow_reader_memory_is_bounded, .timeout = 20) {
