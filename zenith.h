@@ -2285,7 +2285,8 @@ struct zenith_server {
     zenith_buf_ring *br;
     int listen_fd, wake_fd;
     uint16_t port;
-    int started, accept_armed, timer_armed, in_data, kept, stop_flag, shutting_down;
+    int started, accept_armed, timer_armed, in_data, kept, shutting_down;
+    int stop_flag; /* written by zenith_server_stop on any thread: accessed with atomics only */
     uint64_t wake_value;
     struct __kernel_timespec timer_ts;
     zenith_accept_fn on_accept;
@@ -2337,7 +2338,7 @@ static void zenith__arm_recv(zenith_server *s, zenith__conn *c) {
 
 static void zenith__arm_accept(zenith_server *s) {
     struct io_uring_sqe *sqe;
-    if (s->accept_armed || s->listen_fd < 0 || s->stop_flag || s->shutting_down) return;
+    if (s->accept_armed || s->listen_fd < 0 || zenith_server_stopped(s) || s->shutting_down) return;
     sqe = zenith_ring_get_sqe(s->ring);
     if (sqe == NULL) return;
     io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -2571,7 +2572,7 @@ static void zenith__on_accept_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE)) s->accept_armed = 0;
     if (cqe->res >= 0) {
         int fd = cqe->res, one = 1;
-        zenith__conn *c = (s->stop_flag || s->shutting_down) ? NULL : zenith__conn_alloc(s, fd);
+        zenith__conn *c = (zenith_server_stopped(s) || s->shutting_down) ? NULL : zenith__conn_alloc(s, fd);
         if (c == NULL) {
             close(fd);
             s->st.connections_rejected++;
@@ -2767,7 +2768,7 @@ static void zenith__on_sendmsg_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
 static void zenith__on_timer(zenith_server *s) {
     s->timer_armed = 0;
     zenith__arm_accept(s);
-    if (s->cfg.idle_timeout_ms && !s->stop_flag) {
+    if (s->cfg.idle_timeout_ms && !zenith_server_stopped(s)) {
         uint64_t now = zenith__now_ms();
         uint32_t i;
         for (i = 0; i < s->max_conns; i++) {
@@ -2786,7 +2787,7 @@ static void zenith__handle(zenith_server *s, struct io_uring_cqe *cqe) {
         case ZENITH__OP_SEND: zenith__on_send_cqe(s, cqe); break;
         case ZENITH__OP_SENDMSG: zenith__on_sendmsg_cqe(s, cqe); break;
         case ZENITH__OP_WAKE:
-            if (!__atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE)) zenith__arm_wake(s);
+            if (!zenith_server_stopped(s)) zenith__arm_wake(s);
             break;
         case ZENITH__OP_TIMER: zenith__on_timer(s); break;
         default: break;
@@ -2968,7 +2969,7 @@ ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms) {
     int rc;
     if (s == NULL) return ZENITH_E_NULL;
     if (!s->started) return ZENITH_E_STATE;
-    if (__atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE)) return 0;
+    if (zenith_server_stopped(s)) return 0;
     while (s->ring_deficit) { /* buffers kept by the application: lend fresh ones once the pool has them */
         void *fresh = zenith_pool_acquire(s->pool);
         if (fresh == NULL) break;
