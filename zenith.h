@@ -2514,17 +2514,21 @@ static zenith__conn *zenith__conn_alloc(zenith_server *s, int fd) {
     return c;
 }
 
-/* Re-arms receives parked on ENOBUFS while the kernel has buffers again. */
+/* Re-arms receives parked on ENOBUFS, oldest first, one per buffer the kernel has again (each
+   needs at least one). Called once per run_once, not per completion: re-arming on every
+   returned buffer turned into millions of receives failing with ENOBUFS (measured). */
 static void zenith__unpark(zenith_server *s) {
-    while (s->parked_head && zenith_buf_ring_available(s->br)) {
+    uint32_t budget = zenith_buf_ring_available(s->br);
+    while (s->parked_head && budget) {
         zenith__conn *c = &s->conns[s->parked_head - 1u];
         s->parked_head = c->next;
         if (s->parked_head == 0) s->parked_tail = 0;
         c->next = 0;
         c->flags &= (uint8_t)~ZENITH__C_PARKED;
-        if (c->state == ZENITH__OPEN && !c->recv_armed && !(c->flags & ZENITH__C_PAUSED))
+        if (c->state == ZENITH__OPEN && !c->recv_armed && !(c->flags & ZENITH__C_PAUSED)) {
             zenith__arm_recv(s, c);
-        else
+            budget--;
+        } else
             zenith__conn_finish(s, c);
     }
 }
@@ -2629,7 +2633,6 @@ static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
     if (c->state != ZENITH__OPEN || c->gen != (uint32_t)(ud >> 32)) { /* closing or closed */
         s->st.stale_completions++;
         if (buf) zenith__recycle(s, buf);
-        zenith__unpark(s);
         zenith__conn_finish(s, c);
         return;
     }
@@ -2646,21 +2649,21 @@ static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
         } else {
             zenith__deliver(s, c, buf, (uint32_t)res);
         }
-        zenith__unpark(s);
-        if (!more && c->state == ZENITH__OPEN && c->gen == (uint32_t)(ud >> 32) && !(c->flags & ZENITH__C_PAUSED))
-            zenith__arm_recv(s, c);
-        else
+        if (!more && c->state == ZENITH__OPEN && c->gen == (uint32_t)(ud >> 32) && !(c->flags & ZENITH__C_PAUSED)) {
+            if (zenith_buf_ring_available(s->br))
+                zenith__arm_recv(s, c);
+            else
+                zenith__park(s, c); /* the ring is dry: re-armed by run_once when buffers are back */
+        } else {
             zenith__conn_finish(s, c);
+        }
         return;
     }
     if (buf) zenith__recycle(s, buf);
     if (res == -ENOBUFS) { /* flow control: the data waits in the socket; re-armed when buffers return */
         s->st.recv_buffer_exhausted++;
-        if (!more) {
-            zenith__park(s, c);
-            zenith__unpark(s);
-        }
-    } else if (res == 0) { /* the peer shut down its side: send what is queued, then close */
+        if (!more) zenith__park(s, c); /* re-armed by run_once, once buffers are back */
+    } else if (res == 0) {             /* the peer shut down its side: send what is queued, then close */
         c->flags |= ZENITH__C_PEER_EOF;
         if (c->rb_head == 0) zenith__conn_close(s, c, ZENITH_CLOSE_PEER, 0); /* else after the backlog */
     } else if (res < 0 && res != -ECANCELED) {
