@@ -78,14 +78,37 @@ OVERVIEW
     NUMA helpers.
 
 STEP BY STEP
-    1. Fill a zenith_pool_config (zero = default in every field) and zenith_pool_create() it.
-    2. On any thread: p = zenith_pool_acquire(pool); NULL means exhausted (never blocks).
-    3. Use the buffer; pass it to another thread if you like; any thread may release it.
-    4. zenith_pool_release(pool, p) returns 0, or a negative code for a pointer that is foreign,
-       not at a buffer boundary, or already free (the pool is left untouched then).
-    5. Optional: zenith_pool_register(pool, &ring) for READ_FIXED/WRITE_FIXED with
-       buf_index = zenith_pool_index(pool, p).
-    6. zenith_pool_destroy(pool) when no thread uses it any more.
+    A zero-copy echo server (examples/echo_server.c is the full program):
+
+        static zenith_server *srv;
+        static void on_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
+            void *buf = zenith_server_keep(srv);          // the received pool buffer is ours
+            (void)user; (void)data;
+            if (zenith_server_send_buffer(srv, conn, buf, len) < 0)   // ...and goes back out
+                zenith_server_close(srv, conn, ZENITH_CLOSE_ABORT);
+        }
+        static void on_signal(int sig) { (void)sig; zenith_server_stop(srv); }  // signal-safe
+
+        int main(void) {
+            zenith_server_config cfg = {0};               // zero = defaults; port 0 = any
+            int err;
+            cfg.port = 9090;
+            srv = zenith_server_create(&cfg, &err);
+            if (!srv) return printf("%s\n", zenith_strerror(err)), 1;
+            zenith_server_set_callbacks(srv, NULL, on_data, NULL, NULL);
+            signal(SIGINT, on_signal);
+            zenith_server_start(srv);                     // this thread is the server's now
+            while (!zenith_server_stopped(srv)) zenith_server_run_once(srv, -1);
+            zenith_server_shutdown(srv, 1000);            // flush, close everyone
+            zenith_server_destroy(srv);
+            return 0;
+        }
+
+    The pool alone: fill a zenith_pool_config, zenith_pool_create; zenith_pool_acquire on any
+    thread (NULL = exhausted, never blocks); zenith_pool_release from any thread (0, or a
+    negative code for a foreign, misaligned or already-free pointer: the pool is untouched);
+    zenith_pool_register(pool, &ring) for READ_FIXED/WRITE_FIXED with buf_index =
+    zenith_pool_index(pool, p); zenith_pool_destroy when no thread uses it any more.
 
 MEMORY & OWNERSHIP
     - zenith_pool_create: the config is borrowed for the call. The pool owns the slab (unless
