@@ -83,7 +83,7 @@ cleanup() { # only the processes this script started, by PID
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RES=$tmp/results # server_index <TAB> row <TAB> msgs/s p50 p99 p999 cpu_us errors
-SRV=$tmp/servers # server_index <TAB> name <TAB> status <TAB> idle B/conn <TAB> peak RSS KiB
+SRV=$tmp/servers # server_index <TAB> name <TAB> status <TAB> idle B/conn <TAB> peak RSS KiB <TAB> RSS KiB at idle
 NOTES=$tmp/notes
 : > "$RES"
 : > "$SRV"
@@ -133,7 +133,7 @@ for bin in "$@"; do
     echo "echo_compare: [$idx] $name"
     if [ ! -x "$bin" ]; then
         note "$name: $bin is not an executable file, skipped"
-        printf '%s\t%s\t%s\t-\t-\n' "$idx" "$name" "not executable" >> "$SRV"
+        printf '%s\t%s\t%s\t-\t-\t-\n' "$idx" "$name" "not executable" >> "$SRV"
         status=1
         continue
     fi
@@ -154,7 +154,7 @@ for bin in "$@"; do
         rc=$?
         spid=""
         note "$name: failed to start (exit $rc): $(head -c 300 "$err" | head -n 2 | tr '\n' ' ')"
-        printf '%s\t%s\t%s\t-\t-\n' "$idx" "$name" "failed to start" >> "$SRV"
+        printf '%s\t%s\t%s\t-\t-\t-\n' "$idx" "$name" "failed to start" >> "$SRV"
         status=1
         continue
     fi
@@ -166,6 +166,7 @@ for bin in "$@"; do
 
     # Idle row first, on the fresh server.
     idle_bpc="-"
+    rss1=""
     if [ "$quick" = 0 ]; then
         rss0=$(vm_kib "$spid" VmRSS)
         "$LOADGEN" -a "$addr" -p "$port" -c $IDLE_CONNS -i -T $IDLE_SECS -C "$CLIENT_CPU" -j \
@@ -245,14 +246,14 @@ for bin in "$@"; do
         [ "$rc" = 0 ] || status=1
     fi
     note "$name: $shut; $(tail -n 1 "$out")"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$idx" "$name" "ok" "$idle_bpc" "${hwm:--}" >> "$SRV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$idx" "$name" "ok" "$idle_bpc" "${hwm:--}" "${rss1:--}" >> "$SRV"
 done
 
 echo
 echo "echo_compare: server on CPU $SERVER_CPU, loadgen on CPU $CLIENT_CPU, loopback, depth 1," \
     "$SECS s per row after $WARM s warm-up"
 awk -F '\t' -v quick="$quick" -v idle="$IDLE_CONNS" '
-FILENAME == ARGV[1] { name[$1] = $2; st[$1] = $3; bpc[$1] = $4; hwm[$1] = $5; n = $1 > n ? $1 : n; next }
+FILENAME == ARGV[1] { name[$1] = $2; st[$1] = $3; bpc[$1] = $4; hwm[$1] = $5; irss[$1] = $6; n = $1 > n ? $1 : n; next }
 {
     if (!($2 in seen)) { seen[$2] = 1; rows[++nr] = $2 }
     split($3, v, " ")
@@ -280,7 +281,8 @@ END {
     if (!quick)
         for (s = 1; s <= n; s++) {
             lab = s == 1 ? ("idle " idle) : ""
-            printf "%-14s %-14s %s\n", lab, name[s], num(bpc[s]) ? sprintf("%d B/conn (VmRSS growth)", bpc[s]) : "-"
+            printf "%-14s %-14s %s%s\n", lab, name[s], num(bpc[s]) ? sprintf("%d B/conn (VmRSS growth)", bpc[s]) : "-", \
+                num(irss[s]) ? sprintf(", RSS %.1f MiB holding them", irss[s] / 1024) : ""
         }
     if (n < 2) exit
     print ""

@@ -57,9 +57,12 @@ else
 fi
 
 echo "zenith: installing Debian packages:$missing"
+# $missing is a list of package names: split on purpose
+# shellcheck disable=SC2086
 export DEBIAN_FRONTEND=noninteractive
 if ! $sudo apt-get install -y -q $missing >/tmp/zenith-apt.log 2>&1; then
     $sudo apt-get update -q >/tmp/zenith-apt.log 2>&1
+    # shellcheck disable=SC2086
     if ! $sudo apt-get install -y -q $missing >>/tmp/zenith-apt.log 2>&1; then
         if [ $optional = 1 ]; then
             echo "zenith: could not install optional packages:$missing (see /tmp/zenith-apt.log); skipping"

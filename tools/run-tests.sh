@@ -5,7 +5,8 @@
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:strict_string_checks=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp:print_suppressions=0"
+here=$(cd "$(dirname "$0")" && pwd)
+export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 passed=0 failed=0 skipped=0 broken=""
 label=plain
 tap=$(mktemp)
@@ -18,7 +19,6 @@ for arg in "$@"; do
     echo "== $name"
     rm -f "$tap"
     "$arg" --tap="$tap" --short-filename 2>&1 | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error/p'
-    rc=$?
     if [ ! -s "$tap" ]; then
         echo "$name: produced no report"
         failed=$((failed + 1)); broken="$broken $name"; continue
