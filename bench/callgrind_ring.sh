@@ -13,6 +13,7 @@ if ! command -v valgrind > /dev/null 2>&1; then
     exit 0
 fi
 mkdir -p "$BUILD/callgrind"
+# shellcheck disable=SC2046 # the pkg-config flags are meant to split
 ${CC:-cc} -O2 -g -std=gnu11 -I. bench/ring_nop.c -o "$BUILD/ring_nop" $(pkg-config --libs liburing 2> /dev/null || echo -luring) -pthread
 count() { # variant rounds
     f="$BUILD/callgrind/ring_$1.$2.out"

@@ -57,9 +57,9 @@ else
 fi
 
 echo "zenith: installing Debian packages:$missing"
-# $missing is a list of package names: split on purpose
-# shellcheck disable=SC2086
+# $missing is a list of package names: split on purpose (SC2086 below)
 export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
 if ! $sudo apt-get install -y -q $missing >/tmp/zenith-apt.log 2>&1; then
     $sudo apt-get update -q >/tmp/zenith-apt.log 2>&1
     # shellcheck disable=SC2086
