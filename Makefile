@@ -34,7 +34,7 @@ SUITES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # Suites with threads: these also run under ThreadSanitizer.
 TSAN_SUITES := $(filter %_threads,$(SUITES))
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
-SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/compile/*.c tests/compile/*.h bench/*.c examples/*.c)
+SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h bench/*.c examples/*.c)
 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
@@ -68,7 +68,7 @@ all: deps-test
 $(BUILD)/plain $(BUILD)/asan $(BUILD)/tsan $(BUILD)/check $(BUILD)/examples:
 	@mkdir -p $@
 
-TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h
+TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h tests/net_helpers.h
 
 $(BUILD)/plain/%: tests/%.c $(TEST_DEPS) | $(BUILD)/plain
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. -Itests $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)

@@ -2623,6 +2623,18 @@ static void zenith__on_accept_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
     }
 }
 
+/* Appends pool buffer idx holding len bytes to a chain (head/tail: pool index + 1, 0 = empty)
+   linked through send_next: the send queue and the paused-receive backlog. */
+static void zenith__chain_append(zenith_server *s, uint32_t *head, uint32_t *tail, uint32_t idx, uint32_t len) {
+    s->send_len[idx] = len;
+    s->send_next[idx] = 0;
+    if (*tail)
+        s->send_next[*tail - 1u] = idx + 1u;
+    else
+        *head = idx + 1u;
+    *tail = idx + 1u;
+}
+
 /* Hands one received buffer to on_data, then recycles it (or not, if the callback kept it). */
 static void zenith__deliver(zenith_server *s, zenith__conn *c, void *buf, uint32_t len) {
     s->st.bytes_in += len;
@@ -2660,16 +2672,9 @@ static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
         return;
     }
     if (res > 0 && buf) {
-        if ((c->flags & ZENITH__C_PAUSED) || c->rb_head) { /* paused: hold it, in order, undelivered */
-            uint32_t idx = (uint32_t)zenith_pool_index(s->pool, buf);
-            s->send_len[idx] = (uint32_t)res;
-            s->send_next[idx] = 0;
-            if (c->rb_tail)
-                s->send_next[c->rb_tail - 1u] = idx + 1u;
-            else
-                c->rb_head = idx + 1u;
-            c->rb_tail = idx + 1u;
-        } else {
+        if ((c->flags & ZENITH__C_PAUSED) || c->rb_head) /* paused: hold it, in order, undelivered */
+            zenith__chain_append(s, &c->rb_head, &c->rb_tail, (uint32_t)zenith_pool_index(s->pool, buf), (uint32_t)res);
+        else {
             zenith__deliver(s, c, buf, (uint32_t)res);
         }
         if (!more && c->state == ZENITH__OPEN && c->gen == (uint32_t)(ud >> 32) && !(c->flags & ZENITH__C_PAUSED)) {
@@ -3079,16 +3084,10 @@ ZENITH_API void zenith_server_destroy(zenith_server *s) {
     ZENITH_FREE(s);
 }
 
-/* Queues pool buffer idx (len bytes) on the connection and starts sending. */
+/* Queues pool buffer idx (len bytes) on the connection's send queue. */
 static void zenith__enqueue(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
-    s->send_len[idx] = len;
+    zenith__chain_append(s, &c->sq_head, &c->sq_tail, idx, len);
     s->send_off[idx] = 0;
-    s->send_next[idx] = 0;
-    if (c->sq_tail)
-        s->send_next[c->sq_tail - 1u] = idx + 1u;
-    else
-        c->sq_head = idx + 1u;
-    c->sq_tail = idx + 1u;
     c->queued += len;
 }
 

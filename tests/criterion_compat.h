@@ -47,10 +47,10 @@ static void zt_register(struct zt_test *t) {
     if (zt_ntests < ZT_MAX_TESTS) zt_tests[zt_ntests++] = t;
 }
 
-#define Test(S, N, ...)                                                                            \
-    static void S##_##N##_impl(void);                                                              \
+#define Test(S, N, ...)                                                                                    \
+    static void S##_##N##_impl(void);                                                                      \
     static struct zt_test S##_##N##_desc = { .suite = #S, .name = #N, .fn = S##_##N##_impl, __VA_ARGS__ }; \
-    __attribute__((constructor)) static void S##_##N##_reg(void) { zt_register(&S##_##N##_desc); } \
+    __attribute__((constructor)) static void S##_##N##_reg(void) { zt_register(&S##_##N##_desc); }         \
     static void S##_##N##_impl(void)
 
 #define TestSuite(...) struct zt_unused_suite_
@@ -72,18 +72,19 @@ static void zt_note(char kind, const char *file, int line, const char *text, con
     if (zt_pipe >= 0 && write(zt_pipe, buf, (size_t)n) < 0) _exit(3);
 }
 
-#define ZT_CHECK_(fatal, cond, text, ...)                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            zt_note('F', __FILE__, __LINE__, text, __VA_ARGS__);                                   \
-            if (fatal) _exit(1);                                                                   \
-            zt_failed_expect = 1;                                                                  \
-        }                                                                                          \
+#define ZT_CHECK_(fatal, cond, text, ...)                        \
+    do {                                                         \
+        if (!(cond)) {                                           \
+            zt_note('F', __FILE__, __LINE__, text, __VA_ARGS__); \
+            if (fatal) _exit(1);                                 \
+            zt_failed_expect = 1;                                \
+        }                                                        \
     } while (0)
 
 #define ZT_ONE_(fatal, cond, ...) ZT_CHECK_(fatal, cond, "expected " #cond, __VA_ARGS__)
 #define ZT_TWO_(fatal, op, a, b, ...) ZT_CHECK_(fatal, (a)op(b), "expected " #a " " #op " " #b, __VA_ARGS__)
-#define ZT_STR2_(fatal, op, a, b, ...) ZT_CHECK_(fatal, strcmp((a), (b)) op 0, "expected strings " #a " " #op " " #b, __VA_ARGS__)
+#define ZT_STR2_(fatal, op, a, b, ...) \
+    ZT_CHECK_(fatal, strcmp((a), (b)) op 0, "expected strings " #a " " #op " " #b, __VA_ARGS__)
 
 #define cr_assert(...) ZT_ONE_(1, __VA_ARGS__, "")
 #define cr_assert_not(...) ZT_NOT_(1, __VA_ARGS__, "")
@@ -96,7 +97,8 @@ static void zt_note(char kind, const char *file, int line, const char *text, con
 #define cr_assert_geq(...) ZT_TWO_(1, >=, __VA_ARGS__, "")
 #define cr_assert_null(...) ZT_NULL_(1, ==, __VA_ARGS__, "")
 #define cr_assert_not_null(...) ZT_NULL_(1, !=, __VA_ARGS__, "")
-#define ZT_NULL_(fatal, op, p, ...) ZT_CHECK_(fatal, (const void *)(p)op NULL, "expected " #p " " #op " NULL", __VA_ARGS__)
+#define ZT_NULL_(fatal, op, p, ...) \
+    ZT_CHECK_(fatal, (const void *)(p)op NULL, "expected " #p " " #op " NULL", __VA_ARGS__)
 #define cr_assert_str_eq(...) ZT_STR2_(1, ==, __VA_ARGS__, "")
 #define cr_assert_str_neq(...) ZT_STR2_(1, !=, __VA_ARGS__, "")
 #define cr_expect(...) ZT_ONE_(0, __VA_ARGS__, "")
@@ -112,10 +114,10 @@ static void zt_note(char kind, const char *file, int line, const char *text, con
 #define cr_expect_str_eq(...) ZT_STR2_(0, ==, __VA_ARGS__, "")
 #define cr_fail(...) ZT_CHECK_(0, 0, "failed", __VA_ARGS__)
 #define cr_assert_fail(...) ZT_CHECK_(1, 0, "failed", __VA_ARGS__, "")
-#define cr_skip(...)                                                                               \
-    do {                                                                                           \
-        zt_note('S', __FILE__, __LINE__, "skipped", "" __VA_ARGS__);                               \
-        _exit(2);                                                                                  \
+#define cr_skip(...)                                                 \
+    do {                                                             \
+        zt_note('S', __FILE__, __LINE__, "skipped", "" __VA_ARGS__); \
+        _exit(2);                                                    \
     } while (0)
 #define cr_skip_test(...) cr_skip(__VA_ARGS__)
 #define cr_log_info(...) ((void)fprintf(stderr, __VA_ARGS__), (void)fputc('\n', stderr))
@@ -190,7 +192,8 @@ int main(int argc, char **argv) {
             fprintf(zt_report, "%s - %s::%s %s(%.2fs)\n", rc == 1 ? "not ok" : "ok", t->suite, t->name,
                     rc == 2 ? "# SKIP " : "", secs);
     }
-    fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: 0\n", pass + fail, pass, fail);
+    fprintf(stderr, "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: 0\n", pass + fail, pass,
+            fail);
     if (zt_report) fclose(zt_report);
     return fail ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #include "zenith.h"
 
 #include "criterion_compat.h" /* Criterion (or its TSan stand-in) */
+#include "net_helpers.h"
 #include "helpers.h"
 
 #include <arpa/inet.h>
@@ -98,25 +99,6 @@ static zenith_server_config default_cfg(void) {
 }
 
 /* ---- a client: non-blocking, sends and receives at once, checks every byte ------------------ */
-
-static int dial(uint16_t port) {
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    cr_assert_geq(fd, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static unsigned char pattern(uint64_t seed, size_t i) {
     return (unsigned char)((i * 131u + seed * 7u + (i >> 9)) & 0xffu);

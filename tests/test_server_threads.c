@@ -5,6 +5,7 @@
 #include "zenith.h"
 
 #include "criterion_compat.h" /* Criterion (or its TSan stand-in) */
+#include "net_helpers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,24 +16,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int dial(uint16_t port) {
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
-    return fd;
-}
 
 static void echo(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
     cr_assert_eq(zenith_server_send((zenith_server *)user, conn, data, len), 0);
