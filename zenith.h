@@ -120,6 +120,14 @@ MEMORY & OWNERSHIP
     - Strings from zenith_strerror / zenith_errname / zenith_version_string are static.
     - The pool mallocs only in create (metadata, through ZENITH_MALLOC or cfg.allocator) and
       in zenith_pool_register (a temporary iovec array). Acquire and release never do.
+    - zenith_ring_create and zenith_buf_ring_create allocate their own small structs; the ring's
+      memory is the kernel's mmap. Nothing per operation.
+    - The server allocates in create only (one block: connection table and per-buffer arrays,
+      plus its pool and ring). run_once, send, close and the callbacks never allocate: receives
+      land in pool buffers, send queues are chains of pool buffers. data given to on_data is
+      borrowed for the call; zenith_server_keep makes it yours until zenith_pool_release; a
+      buffer passed to zenith_server_send_buffer becomes the server's. docs/SERVER.md has the
+      full table.
 
 ERRORS
     Every fallible call returns int: 0 (or a count) on success, a negative code on failure.
@@ -151,6 +159,10 @@ THREADING
     - A zenith_ring belongs to one thread: the first that submits or waits on it (a SINGLE_ISSUER
       ring is bound to it then). All zenith_ring_* and zenith_buf_ring_* calls on it must come
       from that thread; zenith_ring_get_info and zenith_ring_probe from any thread.
+    - A zenith_server runs on the thread that called zenith_server_start; its callbacks run there,
+      inside run_once. zenith_server_stop / zenith_server_stopped: any thread and signal handlers.
+      Kept buffers may be released to the server's pool from any thread. docs/SERVER.md lists
+      which calls are allowed inside callbacks.
     - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
 
 LIMITS
@@ -162,10 +174,14 @@ LIMITS
     - Per-thread caches park up to cache_size buffers each; give the pool at least
       threads * cache_size buffers beyond your working set, or set ZENITH_POOL_NO_CACHE.
     - zenith_pool_register: at most 16384 buffers of at most 1 GiB (kernel limits).
+    - Provided-buffer rings and the server: buffer ids are 16 bits, so a server's pool holds at
+      most 65536 buffers; a buffer ring at most 32768 entries; a server at most 2^24-1
+      connections (64 bytes each).
 
 ZENITH DOES NOT
-    print anything, abort on bad input, allocate on acquire/release, or take a lock on any path
-    but create, destroy, thread exit and zenith_pool_flush (a mutex guarding the pool list).
+    print anything, abort on bad input, allocate after create (pool, ring, server), raise
+    SIGPIPE (MSG_NOSIGNAL), or take a lock anywhere but zenith_pool_create, zenith_pool_destroy
+    and a thread's exit (one mutex guarding the process-wide pool list).
 
 CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 */
