@@ -39,7 +39,7 @@ SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
 
-.PHONY: all help test test-plain test-asan test-tsan tests-build check check-headers check-link \
+.PHONY: all help test test-plain test-asan test-tsan tests-build check check-headers check-link check-examples \
         check-shared check-readme check-install bench bench-build demo shared install uninstall \
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
@@ -112,7 +112,7 @@ test-tsan: deps-test
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check
-	@$(MAKE) --no-print-directory check-headers check-link check-shared check-readme check-install format-check
+	@$(MAKE) --no-print-directory check-headers check-link check-shared check-readme check-examples check-install format-check
 	@echo "check: all passed"
 
 # Each header alone, with and without its implementation, as C99/C11 (gcc, clang) and C++11/17.
@@ -182,6 +182,19 @@ check-readme: | $(BUILD)/check
 	  cc -std=c11 $(WARN) -I. $$f -o $${f%.c} $(LIBS) && $${f%.c} > /dev/null; done; \
 	[ $$count -gt 0 ] || { echo "check-readme: no program found in README.md"; exit 1; }; \
 	echo "check-readme: $$count README program(s) compile and run"
+
+# Every example builds with the exact command in its top comment ("Build: cc ..."), run from
+# the repository root with the output redirected into build/check.
+check-examples: | $(BUILD)/check
+	@set -e; for f in examples/*.c; do \
+	  cmd=$$(sed -n 's/^ *Build: *//p' $$f | head -1); \
+	  [ -n "$$cmd" ] || { echo "check-examples: $$f has no Build: line"; exit 1; }; \
+	  out=$$(echo "$$cmd" | sed -n 's/.* -o *\([^ ]*\).*/\1/p'); \
+	  (cd $(BUILD)/check && mkdir -p ex && cd ex && ln -sfn $(CURDIR)/examples examples && \
+	   ln -sfn $(CURDIR)/zenith.h zenith.h && ln -sfn $(CURDIR)/zenith_numa.h zenith_numa.h && \
+	   eval "$$cmd -Wall -Wextra -Werror" && test -x "$$out"); \
+	done
+	@echo "check-examples: $$(ls examples/*.c | wc -l) examples build with the command in their top comment"
 
 # install into a staging DESTDIR, then build a program against it through pkg-config.
 check-install: | $(BUILD)/check
