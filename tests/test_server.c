@@ -853,7 +853,8 @@ Test(server, tiny_cq_under_load_loses_nothing, .timeout = 30) {
     srv_t t;
     client_job j;
     pthread_t c;
-    cfg.sq_entries = 8; /* a CQ of 32 for 200 busy connections (an overflow would go to the kernel backlog) */
+    cfg.sq_entries = 1; /* a CQ of 4 for 200 busy connections: it overflows in some runs (seen: 4 events in
+                           1 run of 3), the kernel keeps the rest (NODROP) and nothing may be lost */
     srv_start(&t, &cfg, 1);
     memset(&j, 0, sizeof j);
     j.port = zenith_server_port(t.s);
