@@ -302,7 +302,11 @@ enum zenith_pool_flags {
     ZENITH_POOL_PREFAULT = 1u << 2,
     /* No per-thread caches: every acquire and release goes to the lock-free shared backend
        (one CAS each). Nothing is ever parked in a thread. */
-    ZENITH_POOL_NO_CACHE = 1u << 3
+    ZENITH_POOL_NO_CACHE = 1u << 3,
+    /* Place the slab and the metadata on NUMA node cfg.numa_node (mbind MPOL_BIND, then every
+       page faulted in there: implies PREFAULT). Raw syscalls, no libnuma needed. On a kernel
+       without NUMA only node 0 is accepted (the one node). Not with cfg.memory. */
+    ZENITH_POOL_NUMA_NODE = 1u << 4
 };
 
 /* Zero means default in every field. Borrowed for the call. */
@@ -312,7 +316,7 @@ typedef struct zenith_pool_config {
     uint32_t cache_size;        /* per-thread cache capacity; 0 = min(256, max(2, buffer_count / 8)),
                                at most ZENITH_POOL_MAX_CACHE */
     uint32_t flags;             /* enum zenith_pool_flags */
-    uint32_t reserved_;         /* must be 0 */
+    int32_t numa_node;          /* with ZENITH_POOL_NUMA_NODE (else must be 0) */
     void *memory;               /* nullable: caller-owned slab, page-aligned; ignored flags:
                                HUGE_PAGES. Must outlive the pool. */
     size_t memory_size;         /* bytes at memory: at least buffer_size * buffer_count */
@@ -339,7 +343,9 @@ enum zenith_pool_info_flags {
     ZENITH_POOL_INFO_THP_ADVISED = 1u << 1,   /* slab advised MADV_HUGEPAGE */
     ZENITH_POOL_INFO_PREFAULTED = 1u << 2,    /* every page was faulted in at create */
     ZENITH_POOL_INFO_CALLER_MEMORY = 1u << 3, /* slab is cfg.memory */
-    ZENITH_POOL_INFO_DEBUG = 1u << 4          /* implementation built with ZENITH_POOL_DEBUG */
+    ZENITH_POOL_INFO_DEBUG = 1u << 4,         /* implementation built with ZENITH_POOL_DEBUG */
+    ZENITH_POOL_INFO_NUMA_BOUND = 1u << 5     /* slab bound to info.numa_node (and the metadata,
+                                                 unless cfg.allocator gave it) */
 };
 
 typedef struct zenith_pool_info {
@@ -351,17 +357,22 @@ typedef struct zenith_pool_info {
     size_t metadata_size; /* bytes allocated for bookkeeping */
     uint32_t flags;       /* enum zenith_pool_info_flags */
     uint32_t registered;  /* rings this pool is registered with (zenith_pool_register) */
+    int32_t numa_node;    /* node asked for with ZENITH_POOL_NUMA_NODE, else -1 */
+    uint32_t reserved_;
 } zenith_pool_info;
 
 /* Creates a pool.
    Params: cfg (in, borrowed, nullable = all defaults); err (out, nullable): 0 or the code.
    Returns: the pool, or NULL with *err =
      ZENITH_E_INVAL: buffer_size not a multiple of 64 or > 1 GiB, buffer_count > 2^31-1,
-                     cache_size > ZENITH_POOL_MAX_CACHE, unknown flags, reserved_ != 0,
-                     cfg.memory not page-aligned or smaller than the slab, half an allocator
+                     cache_size > ZENITH_POOL_MAX_CACHE, unknown flags, numa_node without
+                     ZENITH_POOL_NUMA_NODE, cfg.memory not page-aligned or smaller than the
+                     slab, half an allocator; with NUMA_NODE: cfg.memory given, or a node that
+                     does not exist or is not allowed (cpuset)
      ZENITH_E_RANGE: buffer_size * buffer_count overflows
      ZENITH_E_NOMEM: metadata allocation failed
-     ZENITH_ESYS(e): mmap failed (e.g. ENOMEM; with HUGE_PAGES_REQUIRED, no huge pages)
+     ZENITH_ESYS(e): mmap failed (e.g. ENOMEM; with HUGE_PAGES_REQUIRED, no huge pages);
+                     mbind refused (EPERM: a container's seccomp profile without CAP_SYS_NICE)
    Thread safety: any thread. Lifetime: until zenith_pool_destroy. */
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg, int *err);
 
@@ -588,12 +599,16 @@ typedef struct zenith_server zenith_server;
 typedef uint64_t zenith_conn_id;
 
 enum zenith_server_flags {
-    ZENITH_SERVER_REUSEPORT = 1u << 0,        /* SO_REUSEPORT: one server per thread on one port */
-    ZENITH_SERVER_NO_NODELAY = 1u << 1,       /* leave Nagle on (TCP_NODELAY is on by default) */
-    ZENITH_SERVER_PIN_CPU = 1u << 2,          /* pin the thread that calls zenith_server_start to cfg.cpu */
-    ZENITH_SERVER_SQPOLL = 1u << 3,           /* ring with a kernel SQ polling thread */
-    ZENITH_SERVER_NO_ZEROCOPY = 1u << 4,      /* never use IORING_OP_SEND_ZC */
-    ZENITH_SERVER_ZEROCOPY_LOOPBACK = 1u << 5 /* use SEND_ZC on loopback connections too */
+    ZENITH_SERVER_REUSEPORT = 1u << 0,         /* SO_REUSEPORT: one server per thread on one port */
+    ZENITH_SERVER_NO_NODELAY = 1u << 1,        /* leave Nagle on (TCP_NODELAY is on by default) */
+    ZENITH_SERVER_PIN_CPU = 1u << 2,           /* pin the thread that calls zenith_server_start to cfg.cpu */
+    ZENITH_SERVER_SQPOLL = 1u << 3,            /* ring with a kernel SQ polling thread */
+    ZENITH_SERVER_NO_ZEROCOPY = 1u << 4,       /* never use IORING_OP_SEND_ZC */
+    ZENITH_SERVER_ZEROCOPY_LOOPBACK = 1u << 5, /* use SEND_ZC on loopback connections too */
+    /* Put the server's memory (pool slab and metadata, connection table) on cfg.numa_node.
+       Without it, ZENITH_SERVER_PIN_CPU puts it on cfg.cpu's node when the system says which
+       (silently unplaced if the kernel refuses). */
+    ZENITH_SERVER_NUMA_NODE = 1u << 6
 };
 
 /* Zero means default in every field. Borrowed for the call (address is copied). */
@@ -616,7 +631,8 @@ typedef struct zenith_server_config {
     uint32_t idle_timeout_ms; /* close connections idle this long; 0 = never */
     uint32_t sq_entries;      /* 0 = 1024 */
     uint32_t backlog;         /* listen backlog; 0 = 4096 */
-    uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU */
+    uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU; below CPU_SETSIZE (1024) */
+    int32_t numa_node;        /* with ZENITH_SERVER_NUMA_NODE (else must be 0) */
 } zenith_server_config;
 
 /* Why a connection closed (the reason argument of the close callback). */
@@ -659,8 +675,12 @@ typedef struct zenith_server_stats {
 
 /* Creates a server: its pool, ring, provided-buffer ring and listening socket (bound and
    listening on return, so zenith_server_port is known). Nothing runs until zenith_server_start.
-   Returns NULL with *err = ZENITH_E_INVAL (bad sizes, flags, address), ZENITH_E_URING_DISABLED,
-   ZENITH_ESYS(EADDRINUSE) (port in use), ZENITH_E_NOMEM, ZENITH_ESYS(e), or a pool/ring code.
+   Returns NULL with *err = ZENITH_E_INVAL (bad sizes, flags, address, cpu, numa_node; a node
+   that does not exist or is not allowed), ZENITH_E_URING_DISABLED, ZENITH_ESYS(EADDRINUSE)
+   (port in use), ZENITH_E_NOMEM, ZENITH_ESYS(e), or a pool/ring code.
+   NUMA: the pool and the connection table go on the node (NUMA_NODE, or PIN_CPU's node); the
+   ring's own memory goes where the kernel puts it for the creating thread, so for full
+   locality create the server on the thread that will run it, already on its CPU.
    Thread safety: any thread. */
 ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg, int *err);
 
@@ -971,7 +991,9 @@ static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
 #error "zenith.h: ZENITH_POOL_MAX_THREADS must be 1..4096"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -1218,6 +1240,8 @@ struct zenith_pool {
     uint32_t flags;
     uint32_t info_flags;
     uint32_t registered;
+    int32_t numa_node; /* -1: none asked */
+    int meta_mapped;   /* metadata is our own node-bound mapping, not the allocator's */
     size_t slab_size;
     size_t map_size; /* 0 when the slab is caller memory */
     size_t meta_size;
@@ -1656,6 +1680,8 @@ ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *o
     out->metadata_size = pool->meta_size;
     out->flags = pool->info_flags;
     out->registered = __atomic_load_n(&pool->registered, __ATOMIC_RELAXED);
+    out->numa_node = pool->numa_node;
+    out->reserved_ = 0;
     return 0;
 }
 
@@ -1674,6 +1700,71 @@ static void zenith__meta_free(const zenith_allocator *a, void *ptr, size_t size)
         (void)size;
         ZENITH_FREE(ptr);
     }
+}
+
+static void zenith__meta_release(const zenith_allocator *a, void *ptr, size_t size, int mapped) {
+    if (mapped)
+        munmap(ptr, size);
+    else
+        zenith__meta_free(a, ptr, size);
+}
+
+/* ---- NUMA placement, by raw syscalls (zenith.h needs no libnuma) -------------------------- */
+
+#define ZENITH__NUMA_MAX_NODES 1024
+#define ZENITH__MPOL_BIND 2
+
+/* Binds [addr, addr + len) to `node` (MPOL_BIND). Returns 1 bound, 0 nothing to bind (a kernel
+   without NUMA and node 0, its one node), or a code: ZENITH_E_INVAL (no such node, or not
+   allowed here), ZENITH_ESYS(e) (mbind refused, e.g. EPERM under a container profile). */
+static int zenith__bind_node(void *addr, size_t len, int node) {
+    unsigned long mask[ZENITH__NUMA_MAX_NODES / (8 * sizeof(unsigned long))];
+    const size_t bits = 8 * sizeof(unsigned long);
+    if (node < 0 || node >= ZENITH__NUMA_MAX_NODES) return ZENITH_E_INVAL;
+    memset(mask, 0, sizeof mask);
+    mask[(size_t)node / bits] = 1ul << ((size_t)node % bits);
+    /* maxnode is one more than the bits passed: the kernel drops one (a historic off-by-one) */
+    if (syscall(SYS_mbind, addr, len, ZENITH__MPOL_BIND, mask, (unsigned long)ZENITH__NUMA_MAX_NODES + 1u, 0u) == 0)
+        return 1;
+    if (errno == ENOSYS) return node == 0 ? 0 : ZENITH_E_INVAL;
+    return errno == EINVAL ? ZENITH_E_INVAL : ZENITH_ESYS(errno);
+}
+
+/* The NUMA node of a CPU from sysfs (cpuN/nodeM), or -1 if the system does not say. */
+static int zenith__cpu_node(uint32_t cpu) {
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int node = -1;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%u", (unsigned)cpu);
+    if ((d = opendir(path)) == NULL) return -1;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] == 'n' && n[1] == 'o' && n[2] == 'd' && n[3] == 'e' && n[4] >= '0' && n[4] <= '9') {
+            node = atoi(n + 4);
+            break;
+        }
+    }
+    closedir(d);
+    return node;
+}
+
+/* Memory for metadata: the allocator's, or with a node, a private mapping bound to it (malloc'd
+   memory cannot be bound without binding its neighbours). *mapped tells which free to use. */
+static void *zenith__meta_alloc_on(const zenith_allocator *a, size_t size, int node, int *mapped, int *code) {
+    void *m;
+    *mapped = 0;
+    *code = 0;
+    if (node < 0 || a->alloc) return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
+    m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    if ((*code = zenith__bind_node(m, size, node)) < 0) {
+        munmap(m, size);
+        return NULL;
+    }
+    *code = 0;
+    *mapped = 1;
+    return m;
 }
 
 /* Faults every page in (write access, contents kept). */
@@ -1699,11 +1790,13 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     size_t page = (size_t)sysconf(_SC_PAGESIZE), size, span, off_caches, off_state, off_single, off_mdata, mstride,
            total;
     uint32_t count, cache, batch, mags, i,
-        known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED | ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE;
+        known = ZENITH_POOL_HUGE_PAGES | ZENITH_POOL_HUGE_PAGES_REQUIRED | ZENITH_POOL_PREFAULT | ZENITH_POOL_NO_CACHE |
+                ZENITH_POOL_NUMA_NODE;
     uint64_t inv, odd;
     unsigned char *raw, *meta, *slab;
     size_t map_size = 0;
     uint32_t info = 0;
+    int node = -1, meta_mapped = 0, code = 0;
 
     if (cfg_in)
         cfg = *cfg_in;
@@ -1713,7 +1806,10 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     size = cfg.buffer_size ? cfg.buffer_size : 4096u;
     count = cfg.buffer_count ? cfg.buffer_count : 1024u;
     if (size % ZENITH__LINE || size > ZENITH__MAX_BUFFER_SIZE || count > (uint32_t)INT_MAX ||
-        cfg.cache_size > ZENITH_POOL_MAX_CACHE || (cfg.flags & ~known) || cfg.reserved_ ||
+        cfg.cache_size > ZENITH_POOL_MAX_CACHE || (cfg.flags & ~known) ||
+        (!(cfg.flags & ZENITH_POOL_NUMA_NODE) && cfg.numa_node) ||
+        ((cfg.flags & ZENITH_POOL_NUMA_NODE) &&
+         (cfg.memory || cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
         ((cfg.flags & ZENITH_POOL_HUGE_PAGES_REQUIRED) && !(cfg.flags & ZENITH_POOL_HUGE_PAGES)) ||
         (!cfg.allocator.alloc != !cfg.allocator.free) || (cfg.memory && ((uintptr_t)cfg.memory % page)) ||
         (!cfg.memory && cfg.memory_size)) {
@@ -1752,9 +1848,13 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     off_mdata = zenith__align_up(off_single + (size_t)count * sizeof(uint32_t), ZENITH__LINE);
     mstride = zenith__align_up((2u + (size_t)batch) * sizeof(uint32_t), ZENITH__LINE) / sizeof(uint32_t);
     total = off_mdata + (size_t)mags * mstride * sizeof(uint32_t) + ZENITH__LINE; /* + room to align */
-    raw = (unsigned char *)zenith__meta_alloc(&cfg.allocator, total);
+    if (cfg.flags & ZENITH_POOL_NUMA_NODE) {
+        node = cfg.numa_node;
+        cfg.flags |= ZENITH_POOL_PREFAULT; /* first touch now, on the node */
+    }
+    raw = (unsigned char *)zenith__meta_alloc_on(&cfg.allocator, total, node, &meta_mapped, &code);
     if (raw == NULL) {
-        zenith__fail(err, ZENITH_E_NOMEM);
+        zenith__fail(err, code ? code : ZENITH_E_NOMEM);
         return NULL;
     }
     meta = (unsigned char *)zenith__align_up((size_t)(uintptr_t)raw, ZENITH__LINE);
@@ -1773,7 +1873,7 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
                 info |= ZENITH_POOL_INFO_HUGETLB;
             else if (cfg.flags & ZENITH_POOL_HUGE_PAGES_REQUIRED) {
                 zenith__fail(err, ZENITH_ESYS(errno));
-                zenith__meta_free(&cfg.allocator, raw, total);
+                zenith__meta_release(&cfg.allocator, raw, total, meta_mapped);
                 return NULL;
             }
         }
@@ -1782,13 +1882,22 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
             m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (m == MAP_FAILED) {
                 zenith__fail(err, ZENITH_ESYS(errno));
-                zenith__meta_free(&cfg.allocator, raw, total);
+                zenith__meta_release(&cfg.allocator, raw, total, meta_mapped);
                 return NULL;
             }
             if ((cfg.flags & ZENITH_POOL_HUGE_PAGES) && madvise(m, map_size, MADV_HUGEPAGE) == 0)
                 info |= ZENITH_POOL_INFO_THP_ADVISED;
         }
         slab = (unsigned char *)m;
+        if (node >= 0) { /* before the first touch */
+            if ((code = zenith__bind_node(slab, map_size, node)) < 0) {
+                munmap(slab, map_size);
+                zenith__fail(err, code);
+                zenith__meta_release(&cfg.allocator, raw, total, meta_mapped);
+                return NULL;
+            }
+            if (code == 1) info |= ZENITH_POOL_INFO_NUMA_BOUND;
+        }
     }
     if (cfg.flags & ZENITH_POOL_PREFAULT) {
         /* our mapping whole; caller memory up to the last page the buffers touch */
@@ -1827,6 +1936,8 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     p->map_size = map_size;
     p->meta_size = total;
     p->meta_raw = raw;
+    p->meta_mapped = meta_mapped;
+    p->numa_node = node;
     p->alloc = cfg.allocator;
     for (i = 0; i <= ZENITH_POOL_MAX_THREADS; i++) { /* unarmed: the first slow path arms them */
         zenith__pool_cache *c = zenith__cache_at(p, i);
@@ -1874,7 +1985,7 @@ ZENITH_API void zenith_pool_destroy(zenith_pool *pool) {
     pthread_mutex_unlock(&zenith__reg_lock);
     if (pool->map_size) munmap(pool->hot.base, pool->map_size);
     a = pool->alloc;
-    zenith__meta_free(&a, pool->meta_raw, pool->meta_size);
+    zenith__meta_release(&a, pool->meta_raw, pool->meta_size, pool->meta_mapped);
 }
 
 /* ---- buffer pool: io_uring fixed buffers ---------------------------------------------------- */
@@ -2323,6 +2434,8 @@ struct zenith_server {
     zenith_ring *ring;
     zenith_buf_ring *br;
     int listen_fd, wake_fd;
+    int block_mapped; /* this block is a node-bound mapping (else ZENITH_MALLOC) */
+    size_t block_size;
     uint16_t port;
     int started, accept_armed, timer_armed, in_data, kept, shutting_down;
     int stop_flag; /* written by zenith_server_stop on any thread: accessed with atomics only */
@@ -2903,10 +3016,12 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     zenith_server *s;
     zenith_pool_config pc;
     zenith_ring_config rc_cfg;
-    size_t conns_bytes, per_buf;
+    zenith_allocator none;
+    size_t conns_bytes, per_buf, block;
     uint32_t i, known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU |
-                        ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK;
-    int e = 0;
+                        ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK |
+                        ZENITH_SERVER_NUMA_NODE;
+    int e = 0, node = -1, mapped = 0;
     if (cfg_in)
         cfg = *cfg_in;
     else
@@ -2922,18 +3037,33 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     if (!cfg.backlog) cfg.backlog = 4096u;
     if ((cfg.flags & ~known) || cfg.reserved_ || cfg.max_connections > (1u << 24) - 1u || cfg.buffer_count > 65536u ||
         cfg.recv_buffers > cfg.buffer_count || cfg.recv_buffers > 32768u || cfg.buffer_size % 64u ||
-        cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64)) {
+        cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64) ||
+        ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
+        (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
+        ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES))) {
         zenith__fail(err, ZENITH_E_INVAL);
         return NULL;
     }
     conns_bytes = (size_t)cfg.max_connections * sizeof(zenith__conn);
     per_buf = (size_t)cfg.buffer_count * (3u * sizeof(uint32_t) + 1u);
-    s = (zenith_server *)ZENITH_MALLOC(sizeof *s + conns_bytes + per_buf);
+    block = sizeof *s + conns_bytes + per_buf;
+    memset(&none, 0, sizeof none);
+    if (cfg.flags & ZENITH_SERVER_NUMA_NODE)
+        node = cfg.numa_node;
+    else if (cfg.flags & ZENITH_SERVER_PIN_CPU)
+        node = zenith__cpu_node(cfg.cpu);
+    s = (zenith_server *)zenith__meta_alloc_on(&none, block, node, &mapped, &e);
+    if (s == NULL && node >= 0 && !(cfg.flags & ZENITH_SERVER_NUMA_NODE)) { /* automatic: unplaced then */
+        node = -1;
+        s = (zenith_server *)zenith__meta_alloc_on(&none, block, node, &mapped, &e);
+    }
     if (s == NULL) {
-        zenith__fail(err, ZENITH_E_NOMEM);
+        zenith__fail(err, e ? e : ZENITH_E_NOMEM);
         return NULL;
     }
-    memset(s, 0, sizeof *s + conns_bytes + per_buf);
+    memset(s, 0, block);
+    s->block_mapped = mapped;
+    s->block_size = block;
     s->cfg = cfg;
     s->queue_hard = 2u * (uint64_t)cfg.send_queue_max;
     strcpy(s->address, cfg.address ? cfg.address : "127.0.0.1");
@@ -2955,6 +3085,10 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     memset(&pc, 0, sizeof pc);
     pc.buffer_size = cfg.buffer_size;
     pc.buffer_count = cfg.buffer_count;
+    if (node >= 0) {
+        pc.flags |= ZENITH_POOL_NUMA_NODE;
+        pc.numa_node = node;
+    }
     memset(&rc_cfg, 0, sizeof rc_cfg);
     rc_cfg.sq_entries = cfg.sq_entries;
     rc_cfg.flags = (cfg.flags & ZENITH_SERVER_SQPOLL) ? ZENITH_RING_SQPOLL : 0;
@@ -3097,7 +3231,11 @@ ZENITH_API void zenith_server_destroy(zenith_server *s) {
     }
     if (s->wake_fd >= 0) close(s->wake_fd);
     zenith_pool_destroy(s->pool);
-    ZENITH_FREE(s);
+    {
+        zenith_allocator none;
+        memset(&none, 0, sizeof none);
+        zenith__meta_release(&none, s, s->block_size, s->block_mapped);
+    }
 }
 
 /* Queues pool buffer idx (len bytes) on the connection's send queue. */

@@ -3,11 +3,35 @@
 #ifndef ZENITH_TEST_HELPERS_H
 #define ZENITH_TEST_HELPERS_H
 
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define PAGE 4096u
+
+/* Makes the listed system calls fail with errno `err` in this process from now on (a seccomp
+   filter, as a container profile would): tests run each in its own process, so this stays in
+   the test. At most 8 calls. */
+static inline void deny_syscalls(int err, const int *nrs, unsigned n) {
+    struct sock_filter f[2 + 8 + 2];
+    unsigned i, k = 0;
+    cr_assert(n >= 1 && n <= 8);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (i = 0; i < n; i++) /* match: jump to the ERRNO return, n - i steps ahead */
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i], (unsigned char)(n - i), 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA));
+    {
+        struct sock_fprog prog = { (unsigned short)k, f };
+        cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), 0, "seccomp: %s", strerror(errno));
+    }
+}
 
 static inline zenith_pool_config mkcfg(size_t size, uint32_t count, uint32_t cache, uint32_t flags) {
     zenith_pool_config cfg;

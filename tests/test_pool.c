@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The exported functions and their header-inline twins have the same contract: the acquire /
@@ -186,9 +187,14 @@ Test(pool_create, invalid_configs_rejected, .timeout = 10) {
     CASE("buffer_count UINT32_MAX", ZENITH_E_INVAL, c->buffer_count = UINT32_MAX);
     CASE("cache_size MAX_CACHE+1", ZENITH_E_INVAL, c->cache_size = ZENITH_POOL_MAX_CACHE + 1);
     CASE("cache_size UINT32_MAX", ZENITH_E_INVAL, c->cache_size = UINT32_MAX);
-    CASE("unknown flag 1<<4", ZENITH_E_INVAL, c->flags = 1u << 4);
+    CASE("unknown flag 1<<5", ZENITH_E_INVAL, c->flags = 1u << 5);
     CASE("unknown flag 1<<31", ZENITH_E_INVAL, c->flags = ZENITH_POOL_PREFAULT | (1u << 31));
-    CASE("reserved_ 1", ZENITH_E_INVAL, c->reserved_ = 1);
+    CASE("numa_node 1 without NUMA_NODE", ZENITH_E_INVAL, c->numa_node = 1);
+    CASE("NUMA_NODE node -1", ZENITH_E_INVAL, c->flags = ZENITH_POOL_NUMA_NODE; c->numa_node = -1);
+    CASE("NUMA_NODE node 1024", ZENITH_E_INVAL, c->flags = ZENITH_POOL_NUMA_NODE; c->numa_node = 1024);
+    CASE("NUMA_NODE node 1023 (absent)", ZENITH_E_INVAL, c->flags = ZENITH_POOL_NUMA_NODE; c->numa_node = 1023);
+    CASE("NUMA_NODE with caller memory", ZENITH_E_INVAL, c->flags = ZENITH_POOL_NUMA_NODE; c->memory = region;
+         c->memory_size = 2 * PAGE; c->buffer_size = 64);
     CASE("memory not page-aligned", ZENITH_E_INVAL, c->buffer_size = 64; c->memory = region + 64;
          c->memory_size = 2 * PAGE);
     CASE("memory 1 byte too small", ZENITH_E_INVAL, c->buffer_size = 64; c->memory = region;
@@ -1369,4 +1375,105 @@ Test(pool_scale, million_buffers_of_64, .timeout = 10) {
     }
     EXPECT_STATS(p, .acquires = 2000000, .releases = 2000000, .failed = 2);
     zenith_pool_destroy(p);
+}
+
+/* ---- NUMA placement (ZENITH_POOL_NUMA_NODE: raw syscalls, no libnuma) --------------------------- */
+
+/* Node of every page in [base, base + len) by move_pages(2) with no target nodes (a query):
+   returns how many pages are on `node`; *absent gets the pages not faulted in. */
+static size_t pages_on_node(const void *base, size_t len, int node, size_t *absent) {
+    enum { CHUNK = 256 };
+    void *pages[CHUNK];
+    int status[CHUNK];
+    size_t off = 0, on = 0;
+    *absent = 0;
+    while (off < len) {
+        unsigned long n = 0, i;
+        for (; n < CHUNK && off < len; n++, off += PAGE) pages[n] = (char *)(uintptr_t)base + off;
+        cr_assert_eq(syscall(SYS_move_pages, 0, n, pages, NULL, status, 0), 0, "move_pages: %s", strerror(errno));
+        for (i = 0; i < n; i++) {
+            if (status[i] == node) on++;
+            if (status[i] == -ENOENT) ++*absent;
+        }
+    }
+    return on;
+}
+
+Test(pool_numa, slab_faulted_in_on_node_0, .timeout = 10) {
+    zenith_pool_config cfg = mkcfg(4096, 512, 0, ZENITH_POOL_NUMA_NODE);
+    zenith_pool *p;
+    zenith_pool_info inf;
+    size_t absent, on;
+    cfg.numa_node = 0;
+    p = mkpool_cfg(&cfg);
+    inf = info_of(p);
+    cr_assert_eq(inf.numa_node, 0);
+    cr_assert(inf.flags & ZENITH_POOL_INFO_NUMA_BOUND, "flags %#x", inf.flags);
+    cr_assert(inf.flags & ZENITH_POOL_INFO_PREFAULTED, "NUMA_NODE implies the first touch at create");
+    on = pages_on_node(inf.base, inf.slab_size, 0, &absent);
+    cr_assert_eq(absent, 0, "%zu pages not faulted in", absent);
+    cr_assert_eq(on, inf.slab_size / PAGE, "%zu of %zu pages on node 0", on, inf.slab_size / PAGE);
+    acquire_all_exactly_once(p);
+    zenith_pool_destroy(p);
+}
+
+Test(pool_numa, without_the_flag_numa_node_is_minus_one, .timeout = 10) {
+    zenith_pool *p = mkpool(4096, 8, 0, 0);
+    zenith_pool_info inf = info_of(p);
+    cr_assert_eq(inf.numa_node, -1);
+    cr_assert_eq(inf.flags & ZENITH_POOL_INFO_NUMA_BOUND, 0);
+    zenith_pool_destroy(p);
+}
+
+Test(pool_numa, huge_pages_and_a_custom_allocator_on_node_0, .timeout = 10) {
+    alloc_count c = { 0, 0, -1, 0, 0, NULL, NULL, 0 };
+    zenith_pool_config cfg = mkcfg(4096, 1024, 0, ZENITH_POOL_NUMA_NODE | ZENITH_POOL_HUGE_PAGES);
+    zenith_pool *p;
+    zenith_pool_info inf;
+    size_t absent;
+    cfg.allocator.alloc = counting_alloc;
+    cfg.allocator.free = counting_free;
+    cfg.allocator.user = &c;
+    p = mkpool_cfg(&cfg);
+    cr_assert_eq(c.allocs, 1, "the caller's allocator still gives the metadata");
+    inf = info_of(p);
+    cr_assert(inf.flags & ZENITH_POOL_INFO_NUMA_BOUND);
+    cr_assert_eq(pages_on_node(inf.base, inf.slab_size, 0, &absent), inf.slab_size / PAGE);
+    acquire_all_exactly_once(p);
+    zenith_pool_destroy(p);
+    cr_assert_eq(c.frees, 1);
+}
+
+/* A kernel without NUMA (mbind and the policy calls give ENOSYS): node 0 is the one node and is
+   accepted, unbound; any other node does not exist. */
+Test(pool_numa, kernel_without_numa_node_0_only, .timeout = 10) {
+    const int nrs[] = { SYS_mbind, SYS_set_mempolicy, SYS_get_mempolicy, SYS_move_pages };
+    zenith_pool_config cfg = mkcfg(4096, 64, 0, ZENITH_POOL_NUMA_NODE);
+    zenith_pool *p;
+    int err = 12345;
+    deny_syscalls(ENOSYS, nrs, 4);
+    cfg.numa_node = 0;
+    p = mkpool_cfg(&cfg);
+    cr_assert_eq(info_of(p).numa_node, 0);
+    cr_assert_eq(info_of(p).flags & ZENITH_POOL_INFO_NUMA_BOUND, 0, "nothing was bound");
+    acquire_all_exactly_once(p);
+    zenith_pool_destroy(p);
+    cfg.numa_node = 1;
+    cr_assert_null(zenith_pool_create(&cfg, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL, "%d %s", err, zenith_errname(err));
+}
+
+/* A container profile that refuses mbind (EPERM): a clear system code, nothing leaked. */
+Test(pool_numa, mbind_refused_gives_esys_eperm, .timeout = 10) {
+    const int nr = SYS_mbind;
+    alloc_count c = { 0, 0, -1, 0, 0, NULL, NULL, 0 };
+    zenith_pool_config cfg = mkcfg(4096, 64, 0, ZENITH_POOL_NUMA_NODE);
+    int err = 12345;
+    cfg.allocator.alloc = counting_alloc;
+    cfg.allocator.free = counting_free;
+    cfg.allocator.user = &c;
+    deny_syscalls(EPERM, &nr, 1);
+    cr_assert_null(zenith_pool_create(&cfg, &err));
+    cr_assert_eq(err, ZENITH_ESYS(EPERM), "%d %s", err, zenith_errname(err));
+    cr_assert_eq(c.allocs, c.frees, "metadata freed on the error path");
 }

@@ -283,6 +283,22 @@ Test(server, bad_config_and_misuse, .timeout = 15) {
     bad.flags = 1u << 30;
     cr_assert_null(zenith_server_create(&bad, &err));
     cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.flags = ZENITH_SERVER_PIN_CPU;
+    bad.cpu = 1024; /* CPU_SETSIZE */
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.numa_node = 1; /* without ZENITH_SERVER_NUMA_NODE */
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad.flags = ZENITH_SERVER_NUMA_NODE;
+    bad.numa_node = -1;
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad.numa_node = 1023; /* no such node here */
+    cr_assert_null(zenith_server_create(&bad, &err));
+    cr_assert_eq(err, ZENITH_E_INVAL, "%s", zenith_errname(err));
 
     s = zenith_server_create(&cfg, &err);
     cr_assert_not_null(s);
@@ -880,4 +896,46 @@ Test(server, ten_thousand_connections_through_a_tiny_pool, .timeout = 90) {
     cfg.recv_buffers = 128;
     cfg.max_connections = 10050;
     many_connections(10000, 64, &cfg, 1, 1); /* every byte verified, within the client's 60 s */
+}
+
+/* The node sysfs gives for a CPU (cpuN/nodeM), independently of zenith.h; -1 if none. */
+static int sysfs_cpu_node(unsigned cpu) {
+    int node;
+    char path[96];
+    for (node = 0; node < 1024; node++) {
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%u/node%d", cpu, node);
+        if (access(path, F_OK) == 0) return node;
+    }
+    return -1;
+}
+
+/* A reactor pinned to a CPU gets its pool on that CPU's node; an explicit node wins. */
+Test(server, pinned_reactor_pool_on_its_cpus_node, .timeout = 20) {
+    zenith_server_config cfg = default_cfg();
+    unsigned cpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN) - 1u;
+    int want = sysfs_cpu_node(cpu), fd;
+    zenith_pool_info inf;
+    srv_t t;
+    if (want < 0) cr_skip("sysfs does not give the node of CPU %u", cpu);
+    cfg.flags = ZENITH_SERVER_PIN_CPU;
+    cfg.cpu = cpu;
+    srv_start(&t, &cfg, 1);
+    cr_assert_eq(zenith_pool_get_info(zenith_server_pool(t.s), &inf), 0);
+    cr_assert_eq(inf.numa_node, want, "pool on node %d, CPU %u is on node %d", inf.numa_node, cpu, want);
+    cr_assert(inf.flags & ZENITH_POOL_INFO_NUMA_BOUND, "flags %#x", inf.flags);
+    fd = dial(zenith_server_port(t.s));
+    cr_assert_eq(echo_stream(fd, 100000, 4000, 9, 5.0), 100000u);
+    close(fd);
+    srv_stop(&t, NULL);
+
+    cfg = default_cfg();
+    cfg.flags = ZENITH_SERVER_NUMA_NODE;
+    cfg.numa_node = 0;
+    srv_start(&t, &cfg, 1);
+    cr_assert_eq(zenith_pool_get_info(zenith_server_pool(t.s), &inf), 0);
+    cr_assert_eq(inf.numa_node, 0);
+    fd = dial(zenith_server_port(t.s));
+    cr_assert_eq(echo_stream(fd, 100000, 4000, 10, 5.0), 100000u);
+    close(fd);
+    srv_stop(&t, NULL);
 }
