@@ -21,7 +21,8 @@ CSTRICT := $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
 URING_LIBS = $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null || echo -luring)
 CRIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
-LIBS = $(URING_LIBS) -pthread
+NUMA_LIBS = $(shell $(PKG_CONFIG) --libs numa 2>/dev/null || echo -lnuma)
+LIBS = $(URING_LIBS) $(NUMA_LIBS) -pthread
 HAVE_DPDK = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
 HAVE_MIMALLOC = $(shell test -f /usr/include/mimalloc.h && echo 1)
 HAVE_UV = $(shell $(PKG_CONFIG) --exists libuv 2>/dev/null && echo 1)
@@ -52,13 +53,13 @@ help:
 
 # ---- dependencies: installed when root (or password-less sudo), else named on one line -------
 deps-build:
-	@tools/deps.sh pkg-config liburing
+	@tools/deps.sh pkg-config liburing numa
 deps-test:
-	@tools/deps.sh pkg-config liburing criterion
+	@tools/deps.sh pkg-config liburing numa criterion numactl
 deps-check:
-	@tools/deps.sh pkg-config liburing criterion clang clang-format
+	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
-	@tools/deps.sh pkg-config liburing
+	@tools/deps.sh pkg-config liburing numa
 	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind
 
 # ---- build ------------------------------------------------------------------------------------
@@ -139,7 +140,8 @@ check-link: | $(BUILD)/check
 	  $$cc $$f tests/compile/static_a.c tests/compile/static_b.c -o $$o/static $(LIBS) && $$o/static; \
 	  $$cc $$f tests/compile/twice.c -o $$o/twice $(LIBS) && $$o/twice; \
 	  $$cc $$f tests/compile/alone_zenith.c -o $$o/alone_z $(LIBS) && $$o/alone_z; \
-	  $$cc $$f tests/compile/alone_numa.c -o $$o/alone_n && $$o/alone_n; \
+	  $$cc $$f tests/compile/alone_numa.c -o $$o/alone_n $(NUMA_LIBS) -pthread && $$o/alone_n; \
+	  $$cc $$f tests/compile/numa_first.c -o $$o/numa_first $(LIBS) && $$o/numa_first; \
 	done; done; \
 	for cxx in g++ clang++; do for std in c++11 c++17; do \
 	  f="-std=$$std $(STRICT) -O1 -I. -Itests/compile -fno-exceptions -fno-rtti"; \

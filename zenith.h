@@ -763,6 +763,11 @@ ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
 }
 #endif
 
+/* zenith_numa.h came first: declare (and, where it is implemented, compile) the glue now. */
+#ifdef ZENITH_NUMA_H_INCLUDED
+#include "zenith_numa.h"
+#endif
+
 #endif /* ZENITH_H_INCLUDED */
 
 /* ---------------------------------------------------------------------------------------------
