@@ -72,18 +72,18 @@ $(BUILD)/plain $(BUILD)/asan $(BUILD)/tsan $(BUILD)/check $(BUILD)/examples:
 TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h tests/net_helpers.h
 
 $(BUILD)/plain/%: tests/%.c $(TEST_DEPS) | $(BUILD)/plain
-	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. -Itests $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
+	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. -Itests -DZENITH_BUILD_DIR='"$(BUILD)"' $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
 
 $(BUILD)/asan/%: tests/%.c $(TEST_DEPS) | $(BUILD)/asan
-	$(CC) -std=c11 -O1 -g $(WARN) $(ASAN) -I. -Itests $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
+	$(CC) -std=c11 -O1 -g $(WARN) $(ASAN) -I. -Itests -DZENITH_BUILD_DIR='"$(BUILD)"' $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)
 
 # Criterion cannot start under TSan (its BoxFort arena collides with TSan's shadow mappings,
 # Criterion issue #274), so the TSan build runs the same tests on tests/criterion_compat.h.
 $(BUILD)/tsan/%: tests/%.c $(TEST_DEPS) | $(BUILD)/tsan
-	$(CC) -std=c11 -O1 -g $(WARN) $(TSAN) -DZENITH_TEST_SHIM -I. -Itests $< -o $@ $(LIBS)
+	$(CC) -std=c11 -O1 -g $(WARN) $(TSAN) -DZENITH_TEST_SHIM -I. -Itests -DZENITH_BUILD_DIR='"$(BUILD)"' $< -o $@ $(LIBS)
 
 tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
-             $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+             $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) $(BUILD)/examples/numa_info
 
 examples: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
@@ -100,11 +100,11 @@ test: deps-test
 	                    tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
 
 test-plain: deps-test
-	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(SUITES))
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(SUITES)) $(BUILD)/examples/numa_info
 	@tools/run-tests.sh plain $(addprefix $(BUILD)/plain/,$(SUITES))
 
 test-asan: deps-test
-	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/asan/,$(SUITES))
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/asan/,$(SUITES)) $(BUILD)/examples/numa_info
 	@tools/run-tests.sh asan $(addprefix $(BUILD)/asan/,$(SUITES))
 
 test-tsan: deps-test

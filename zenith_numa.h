@@ -98,18 +98,18 @@ extern "C" {
 
 /* X(name, value, description). 0 and -1..-5 are the design's; -6.. say more precisely what a
    bad argument was. */
-#define ZENITH_NUMA_ERROR_LIST(X)                                                           \
-    X(ZENITH_NUMA_OK, 0, "success")                                                         \
-    X(ZENITH_NUMA_E_UNAVAILABLE, -1, "NUMA unavailable")                                    \
-    X(ZENITH_NUMA_E_INVALID_NODE, -2, "invalid node")                                       \
-    X(ZENITH_NUMA_E_ALLOC, -3, "allocation failed")                                         \
-    X(ZENITH_NUMA_E_BIND, -4, "bind failed")                                                \
-    X(ZENITH_NUMA_E_NULL, -5, "null pointer")                                               \
-    X(ZENITH_NUMA_E_INVALID_CPU, -6, "invalid CPU (out of range or not allowed)")           \
-    X(ZENITH_NUMA_E_INVALID_SIZE, -7, "invalid size (zero or too large)")                   \
-    X(ZENITH_NUMA_E_INVALID_ARG, -8, "invalid argument")                                    \
+#define ZENITH_NUMA_ERROR_LIST(X)                                                              \
+    X(ZENITH_NUMA_OK, 0, "success")                                                            \
+    X(ZENITH_NUMA_E_UNAVAILABLE, -1, "NUMA unavailable")                                       \
+    X(ZENITH_NUMA_E_INVALID_NODE, -2, "invalid node")                                          \
+    X(ZENITH_NUMA_E_ALLOC, -3, "allocation failed")                                            \
+    X(ZENITH_NUMA_E_BIND, -4, "bind failed")                                                   \
+    X(ZENITH_NUMA_E_NULL, -5, "null pointer")                                                  \
+    X(ZENITH_NUMA_E_INVALID_CPU, -6, "invalid CPU (out of range or not allowed)")              \
+    X(ZENITH_NUMA_E_INVALID_SIZE, -7, "invalid size (zero or too large)")                      \
+    X(ZENITH_NUMA_E_INVALID_ARG, -8, "invalid argument")                                       \
     X(ZENITH_NUMA_E_TOO_SMALL, -9, "caller's array too small (the counts say what is needed)") \
-    X(ZENITH_NUMA_E_NOT_PRESENT, -10, "page not faulted in yet (touch it first)")           \
+    X(ZENITH_NUMA_E_NOT_PRESENT, -10, "page not faulted in yet (touch it first)")              \
     X(ZENITH_NUMA_E_NOT_MAPPED, -11, "address not mapped")
 
 enum zenith_numa_error {
@@ -139,12 +139,12 @@ enum zenith_numa_policy {
 
 /* One node of a topology. */
 typedef struct zenith_numa_node_info {
-    int32_t id;          /* node number (ids can be sparse) */
-    int32_t cpu_count;   /* CPUs on the node */
-    int32_t cpu_first;   /* index of its first CPU in zenith_numa_topology.cpus */
-    int32_t reserved_;   /* 0 */
-    uint64_t mem_total;  /* bytes */
-    uint64_t mem_free;   /* bytes, when the call ran */
+    int32_t id;         /* node number (ids can be sparse) */
+    int32_t cpu_count;  /* CPUs on the node */
+    int32_t cpu_first;  /* index of its first CPU in zenith_numa_topology.cpus */
+    int32_t reserved_;  /* 0 */
+    uint64_t mem_total; /* bytes */
+    uint64_t mem_free;  /* bytes, when the call ran */
 } zenith_numa_node_info;
 
 /* Topology, written into caller-owned arrays. Set the three pointers and capacities (in
@@ -264,11 +264,11 @@ ZENITH_NUMA_API int zenith_numa_placement_of(const void *addr, size_t len, int n
 
 /* ---- node sets ---------------------------------------------------------------------------------- */
 
-ZENITH_NUMA_API void zenith_numa_nodeset_clear(zenith_numa_nodeset *set);                 /* NULL: no-op */
-ZENITH_NUMA_API int zenith_numa_nodeset_add(zenith_numa_nodeset *set, int node);          /* 0, -5, -2 */
-ZENITH_NUMA_API int zenith_numa_nodeset_remove(zenith_numa_nodeset *set, int node);       /* 0, -5, -2 */
-ZENITH_NUMA_API int zenith_numa_nodeset_has(const zenith_numa_nodeset *set, int node);    /* 1 or 0 */
-ZENITH_NUMA_API int zenith_numa_nodeset_count(const zenith_numa_nodeset *set);            /* nodes in it */
+ZENITH_NUMA_API void zenith_numa_nodeset_clear(zenith_numa_nodeset *set);              /* NULL: no-op */
+ZENITH_NUMA_API int zenith_numa_nodeset_add(zenith_numa_nodeset *set, int node);       /* 0, -5, -2 */
+ZENITH_NUMA_API int zenith_numa_nodeset_remove(zenith_numa_nodeset *set, int node);    /* 0, -5, -2 */
+ZENITH_NUMA_API int zenith_numa_nodeset_has(const zenith_numa_nodeset *set, int node); /* 1 or 0 */
+ZENITH_NUMA_API int zenith_numa_nodeset_count(const zenith_numa_nodeset *set);         /* nodes in it */
 /* The nodes memory may come from (the cpuset's mems). 0 or ZENITH_NUMA_E_NULL. */
 ZENITH_NUMA_API int zenith_numa_allowed_nodes(zenith_numa_nodeset *out);
 
@@ -331,14 +331,14 @@ extern "C" {
 
 /* State built by init, read-only until cleanup: readers need no lock once `ready` is set. */
 typedef struct zenith_numa__state {
-    int available;                 /* kernel NUMA */
+    int available; /* kernel NUMA */
     int max_node, node_count, ncpus;
-    int *cpu_node;                 /* [ncpus]: node of each CPU, -1 if none */
-    int *dist;                     /* [(max_node + 1)^2] */
-    zenith_numa_nodeset nodes;     /* configured nodes */
-    zenith_numa_nodeset mems;      /* nodes memory may come from (cpuset mems) */
-    cpu_set_t *allowed;            /* CPUs allowed when init ran */
-    size_t allowed_size;           /* bytes of allowed */
+    int *cpu_node;             /* [ncpus]: node of each CPU, -1 if none */
+    int *dist;                 /* [(max_node + 1)^2] */
+    zenith_numa_nodeset nodes; /* configured nodes */
+    zenith_numa_nodeset mems;  /* nodes memory may come from (cpuset mems) */
+    cpu_set_t *allowed;        /* CPUs allowed when init ran */
+    size_t allowed_size;       /* bytes of allowed */
 } zenith_numa__state;
 
 static pthread_mutex_t zenith_numa__lock = PTHREAD_MUTEX_INITIALIZER;
@@ -593,9 +593,8 @@ static void *zenith_numa__map(size_t size, int mode, const zenith_numa_nodeset *
     len = (size + page - 1) & ~(page - 1);
     m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return zenith_numa__fail(ZENITH_NUMA_E_ALLOC);
-    if (mode >= 0 &&
-        mbind(m, len, mode, set ? (const unsigned long *)(const void *)set->bits : NULL,
-              set ? (unsigned long)ZENITH_NUMA_MAX_NODES + 1u : 0u, 0u) != 0) {
+    if (mode >= 0 && mbind(m, len, mode, set ? (const unsigned long *)(const void *)set->bits : NULL,
+                           set ? (unsigned long)ZENITH_NUMA_MAX_NODES + 1u : 0u, 0u) != 0) {
         munmap(m, len);
         return zenith_numa__fail(ZENITH_NUMA_E_BIND);
     }

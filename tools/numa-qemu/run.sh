@@ -2,8 +2,8 @@
 # tools/numa-qemu/run.sh -- run one Linux x86_64 test binary inside a throw-away QEMU guest
 # that has two NUMA nodes (1 CPU + 512 MiB each, distance 10/20), and exit with its status.
 #
-#   tools/numa-qemu/run.sh [--timeout SECONDS] [--with FILE]... [--accel kvm|tcg] [--keep]
-#                          [--] BINARY [ARGS...]
+#   tools/numa-qemu/run.sh [--timeout SECONDS] [--with FILE]... [--node-mem MIB]
+#                          [--accel kvm|tcg] [--keep] [--] BINARY [ARGS...]
 #
 # The guest is an initramfs (busybox-static + BINARY + the shared libraries ldd lists, plus
 # every --with FILE and its libraries), booted with a Debian kernel; nothing else from the
@@ -24,6 +24,7 @@ usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${ZENITH_QEMU_CACHE:-$(cd "$here/../.." && pwd)/build-qemu}
 timeout_s=120
+node_mem=512
 accel=""
 keep=0
 withs=()
@@ -34,6 +35,8 @@ while [ $# -gt 0 ]; do
         --timeout=*) timeout_s=${1#*=}; shift ;;
         --with) [ $# -ge 2 ] || usage; withs+=("$2"); shift 2 ;;
         --with=*) withs+=("${1#*=}"); shift ;;
+        --node-mem) [ $# -ge 2 ] || usage; node_mem=$2; shift 2 ;;
+        --node-mem=*) node_mem=${1#*=}; shift ;;
         --accel) [ $# -ge 2 ] || usage; accel=$2; shift 2 ;;
         --accel=*) accel=${1#*=}; shift ;;
         --keep) keep=1; shift ;;
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 case "$timeout_s" in ''|*[!0-9]*) die "--timeout wants whole seconds, got '$timeout_s'" ;; esac
+case "$node_mem" in ''|*[!0-9]*|0) die "--node-mem wants MiB per node, got '$node_mem'" ;; esac
 case "$accel" in ''|kvm|tcg) ;; *) die "--accel must be kvm or tcg" ;; esac
 
 # ---------------------------------------------------------------- host packages / downloads
@@ -222,8 +226,8 @@ boot_qemu() {
     local cpu
     if [ "$1" = kvm ]; then cpu=host; else cpu=max; fi
     cpu=${ZENITH_QEMU_CPU:-$cpu}
-    local qemu=(qemu-system-x86_64 -accel "$1" -cpu "$cpu" -m 1G -smp 2
-        -object "memory-backend-ram,size=512M,id=m0" -object "memory-backend-ram,size=512M,id=m1"
+    local qemu=(qemu-system-x86_64 -accel "$1" -cpu "$cpu" -m "$((2 * node_mem))M" -smp 2
+        -object "memory-backend-ram,size=${node_mem}M,id=m0" -object "memory-backend-ram,size=${node_mem}M,id=m1"
         -numa "node,nodeid=0,cpus=0,memdev=m0" -numa "node,nodeid=1,cpus=1,memdev=m1"
         -numa "dist,src=0,dst=1,val=20"
         -nographic -no-reboot -net none "${bios[@]+"${bios[@]}"}" "${extra[@]+"${extra[@]}"}"
@@ -240,7 +244,7 @@ boot_qemu() {
     fi
     set -e
 }
-exit_marker() { grep -a -E '^ZENITH-QEMU-EXIT [0-9]+$' "$1" | tail -n 1 | awk '{ print $2 }'; }
+exit_marker() { LC_ALL=C awk '/^ZENITH-QEMU-EXIT [0-9]+$/ { s = $2 } END { print s }' "$1"; }
 
 # /dev/kvm being there is not enough: nested KVM without VMX (e.g. the "kvm_pvm" module of
 # PVM-based sandboxes) cannot run a stock kernel and just spins. So boot a trivial guest once
