@@ -1,8 +1,10 @@
 /* echo_server.c -- a zero-copy TCP echo server on Zenith, one reactor per thread.
 
-   Shows: zenith_server on one thread per core (SO_REUSEPORT, each thread pinned with -c), the
-   zero-copy echo (the received pool buffer is kept and sent back as is: no memcpy), and a clean
-   stop on SIGINT/SIGTERM from another thread.
+   Shows: zenith_server on one thread per core (SO_REUSEPORT; with -c each thread pins itself to
+   its CPU first and then creates its server there, so the pool and the connection table live on
+   that CPU's NUMA node and the ring is set up from that CPU), the zero-copy echo (the received
+   pool buffer is kept and sent back as is: no memcpy), and a clean stop on SIGINT/SIGTERM from
+   another thread.
 
    Needs: Linux 6.0+ (multishot accept and receive, provided-buffer rings), liburing >= 2.3.
    Build: cc -O2 examples/echo_server.c -I. -luring -o echo_server
@@ -23,13 +25,15 @@
 #define MAX_THREADS 64
 
 typedef struct reactor {
+    zenith_server_config cfg;
     zenith_server *server;
+    int err; /* zenith_server_create's code if server is NULL */
     pthread_t thread;
     int started; /* 1 ok, -1 failed (written before the barrier) */
     zenith_server_stats stats;
 } reactor;
 
-static pthread_barrier_t ready;
+static pthread_barrier_t created, ready;
 
 static void on_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
     zenith_server *s = (zenith_server *)user;
@@ -41,6 +45,16 @@ static void on_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t
 
 static void *run(void *arg) {
     reactor *r = (reactor *)arg;
+    if (r->cfg.flags & ZENITH_SERVER_PIN_CPU) { /* on our CPU before anything is allocated */
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(r->cfg.cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
+    r->server = zenith_server_create(&r->cfg, &r->err);
+    if (r->server) zenith_server_set_callbacks(r->server, NULL, on_data, NULL, r->server);
+    pthread_barrier_wait(&created);
+    if (r->server == NULL) return NULL;
     r->started = zenith_server_start(r->server) == 0 ? 1 : -1;
     pthread_barrier_wait(&ready);
     while (r->started == 1 && !zenith_server_stopped(r->server)) {
@@ -85,28 +99,30 @@ int main(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    for (i = 0; i < threads; i++) {
-        zenith_server_config cfg;
-        int err;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.address = addr;
-        cfg.port = (uint16_t)(i == 0 ? port : zenith_server_port(rs[0].server)); /* all on one port */
-        cfg.flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
-        cfg.buffer_size = (uint32_t)bufsize;
-        cfg.buffer_count = 4096; /* address space: 4096 x buffer size; pages are touched as used */
-        if (cpu >= 0) {
-            cfg.flags |= ZENITH_SERVER_PIN_CPU;
-            cfg.cpu = (uint32_t)(cpu + i);
-        }
-        rs[i].server = zenith_server_create(&cfg, &err);
-        if (rs[i].server == NULL) {
-            fprintf(stderr, "echo_server: %s:%ld: %s (%s)\n", addr, port, zenith_strerror(err), zenith_errname(err));
-            return 1;
-        }
-        zenith_server_set_callbacks(rs[i].server, NULL, on_data, NULL, rs[i].server);
-    }
+    /* one reactor at a time: each creates its server on its own thread (and CPU); the first
+       one's port is everyone's */
+    pthread_barrier_init(&created, NULL, 2u);
     pthread_barrier_init(&ready, NULL, (unsigned)threads + 1u);
-    for (i = 0; i < threads; i++) pthread_create(&rs[i].thread, NULL, run, &rs[i]);
+    for (i = 0; i < threads; i++) {
+        zenith_server_config *cfg = &rs[i].cfg;
+        memset(cfg, 0, sizeof *cfg);
+        cfg->address = addr;
+        cfg->port = (uint16_t)(i == 0 ? port : zenith_server_port(rs[0].server)); /* all on one port */
+        cfg->flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
+        cfg->buffer_size = (uint32_t)bufsize;
+        cfg->buffer_count = 4096; /* address space: 4096 x buffer size; pages are touched as used */
+        if (cpu >= 0) { /* pinned, and the server's memory on that CPU's node */
+            cfg->flags |= ZENITH_SERVER_PIN_CPU;
+            cfg->cpu = (uint32_t)(cpu + i);
+        }
+        pthread_create(&rs[i].thread, NULL, run, &rs[i]);
+        pthread_barrier_wait(&created);
+        if (rs[i].server == NULL) {
+            fprintf(stderr, "echo_server: %s:%ld: %s (%s)\n", addr, port, zenith_strerror(rs[i].err),
+                    zenith_errname(rs[i].err));
+            return 1; /* the reactors already running end with the process */
+        }
+    }
     pthread_barrier_wait(&ready);
     for (i = 0; i < threads; i++) failed |= rs[i].started != 1;
     if (!failed) {

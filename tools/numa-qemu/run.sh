@@ -139,8 +139,17 @@ exec 9>&-
 # ---------------------------------------------------------------- initramfs
 stage=$(mktemp -d "$cache/run.XXXXXX")
 # shellcheck disable=SC2317  # invoked via trap
-cleanup() { if [ "$keep" = 1 ]; then say "kept $stage"; else rm -rf "$stage"; fi; }
+cleanup() {
+    local f pid
+    for f in "$stage"/*.pid; do   # a qemu of ours still running (we were interrupted)?
+        [ -r "$f" ] && pid=$(cat "$f") && [ -n "$pid" ] || continue
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in qemu-system-*) kill "$pid" 2>/dev/null || true ;; esac
+    done
+    if [ "$keep" = 1 ]; then say "kept $stage"; else rm -rf "$stage"; fi
+}
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 root=$stage/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc}
 cp "$busybox" "$root/bin/busybox"
@@ -204,7 +213,8 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/ ZENITH_QEMU=1
 export LD_LIBRARY_PATH=$(q "$libdirs")
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && mount -t devpts devpts /dev/pts
+ip link set lo up
 cd $(q "$PWD") 2>/dev/null || cd /
 echo "$prog: guest up: nodes \$(cat /sys/devices/system/node/online), cpus \$(nproc), kernel \$(uname -r)"
 $cmd </dev/null
@@ -213,6 +223,11 @@ echo "ZENITH-QEMU-EXIT \$st"
 poweroff -f
 EOF
 chmod 755 "$root/init"
+# minimal /etc so that localhost resolves and uid 0 has a name
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
+printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$root/etc/nsswitch.conf"
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 (cd "$root" && find . -mindepth 1 | "$busybox" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 > "$stage/initrd.gz"
 
 # ---------------------------------------------------------------- boot
@@ -231,7 +246,7 @@ boot_qemu() {
         -numa "node,nodeid=0,cpus=0,memdev=m0" -numa "node,nodeid=1,cpus=1,memdev=m1"
         -numa "dist,src=0,dst=1,val=20"
         -nographic -no-reboot -net none "${bios[@]+"${bios[@]}"}" "${extra[@]+"${extra[@]}"}"
-        -kernel "$kernel" -initrd "$2"
+        -pidfile "$4.pid" -kernel "$kernel" -initrd "$2"
         -append "console=ttyS0 quiet panic=-1${ZENITH_QEMU_APPEND:+ $ZENITH_QEMU_APPEND}")
     set +e
     # stdin from /dev/null: qemu then leaves the terminal alone; --foreground keeps ^C working.
