@@ -228,6 +228,10 @@ $(BUILD)/pool_bench: bench/pool_bench.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $(BENCH_FLAGS) $< -o $@ $(BENCH_LIBS) $(LIBS)
 
+$(BUILD)/numa_bench: bench/numa_bench.c zenith_numa.h
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(NUMA_LIBS) -pthread
+
 $(BUILD)/ring_nop: bench/ring_nop.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
@@ -242,13 +246,14 @@ $(BUILD)/uv_echo: bench/uv_echo.c
 
 ECHO_SERVERS = $(BUILD)/examples/echo_server $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
-bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
 # The full benchmarks (about three minutes) and the callgrind instruction counts.
 bench: deps-bench
 	@$(MAKE) --no-print-directory bench-build $(BUILD)/examples/echo_server
 	$(BUILD)/pool_bench
 	$(BUILD)/ring_nop
+	$(BUILD)/numa_bench
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi

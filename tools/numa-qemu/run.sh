@@ -11,15 +11,20 @@
 # BINARY's (parsed from a "ZENITH-QEMU-EXIT <status>" line), 124 on timeout, 1 if the guest
 # died without reporting, 77 if a needed Debian package is missing and cannot be installed.
 #
+# KVM is used when /dev/kvm can really boot a guest (probed once, cached), else TCG.
+# --node-mem sets MiB per node (default 512); --keep leaves the staging dir for inspection.
+#
 # Environment: ZENITH_QEMU_CACHE (default <repo>/build-qemu), ZENITH_QEMU_KERNEL (use this
 # bzImage instead of downloading one), ZENITH_QEMU_KERNEL_META (Debian meta package whose
 # kernel is fetched, default linux-image-cloud-amd64; linux-image-amd64 also works).
+# Debugging: ZENITH_QEMU_CPU (-cpu model), ZENITH_QEMU_APPEND (more kernel command line),
+# ZENITH_QEMU_EXTRA (more qemu arguments, split on blanks).
 set -eu -o pipefail
 
 prog=numa-qemu
 say() { printf '%s: %s\n' "$prog" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
-usage() { sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${ZENITH_QEMU_CACHE:-$(cd "$here/../.." && pwd)/build-qemu}
@@ -110,12 +115,14 @@ fi
 # initramfs has no drivers to load; serial, ACPI/SRAT NUMA, devtmpfs are built in).
 if [ -n "${ZENITH_QEMU_KERNEL:-}" ]; then
     kernel=$ZENITH_QEMU_KERNEL
+    kname=$kernel
     [ -r "$kernel" ] || die "ZENITH_QEMU_KERNEL=$kernel is not readable"
 elif [ -r "$cache/kernel/vmlinuz" ]; then
     kernel=$cache/kernel/vmlinuz
+    kname=$(cat "$cache/kernel/PACKAGE" 2>/dev/null || echo "$kernel")
 else
     meta=${ZENITH_QEMU_KERNEL_META:-linux-image-cloud-amd64}
-    kpkg_of() { apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
+    kpkg_of() { apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }' || true; }
     kpkg=$(kpkg_of)
     if [ -z "$kpkg" ] && apt_update_once; then kpkg=$(kpkg_of); fi
     if [ -z "$kpkg" ]; then
@@ -133,6 +140,7 @@ else
     mv "$cache"/kernel.tmp/boot/vmlinuz-* "$cache/kernel/vmlinuz"
     rm -rf "$cache/kernel.tmp"
     kernel=$cache/kernel/vmlinuz
+    kname=$kpkg
 fi
 exec 9>&-
 
@@ -142,7 +150,8 @@ stage=$(mktemp -d "$cache/run.XXXXXX")
 cleanup() {
     local f pid
     for f in "$stage"/*.pid; do   # a qemu of ours still running (we were interrupted)?
-        [ -r "$f" ] && pid=$(cat "$f") && [ -n "$pid" ] || continue
+        pid=$(cat "$f" 2>/dev/null) || continue
+        [ -n "$pid" ] || continue
         case "$(cat "/proc/$pid/comm" 2>/dev/null)" in qemu-system-*) kill "$pid" 2>/dev/null || true ;; esac
     done
     if [ "$keep" = 1 ]; then say "kept $stage"; else rm -rf "$stage"; fi
@@ -174,9 +183,9 @@ stage_with_libs() {
     stage_file "$f"
     is_elf "$f" || return 0
     is_x86_64_elf "$f" || { say "warning: $f is not an x86_64 ELF file"; return 0; }
-    out=$(ldd "$f" 2>&1) || return 0    # static binaries: "not a dynamic executable"
-    if grep -q 'not found' <<<"$out"; then
-        die "$f: ldd cannot resolve: $(grep 'not found' <<<"$out" | awk '{print $1}' | tr '\n' ' ')"
+    out=$(ldd "$f" 2>&1) || true    # static binaries: "not a dynamic executable", status 1
+    if grep -q '=> not found' <<<"$out"; then
+        die "$f: ldd cannot resolve: $(grep '=> not found' <<<"$out" | awk '{print $1}' | tr '\n' ' ')"
     fi
     while read -r lib; do
         [ -n "$lib" ] || continue
@@ -210,7 +219,7 @@ cat > "$root/init" <<EOF
 exec 0</dev/console 1>/dev/console 2>&1
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/ ZENITH_QEMU=1
-export LD_LIBRARY_PATH=$(q "$libdirs")
+${libdirs:+export LD_LIBRARY_PATH=$(q "$libdirs")}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && mount -t devpts devpts /dev/pts
@@ -266,7 +275,7 @@ exit_marker() { LC_ALL=C awk '/^ZENITH-QEMU-EXIT [0-9]+$/ { s = $2 } END { print
 # under KVM and cache the verdict per host kernel / qemu / guest kernel.
 kvm_works() {
     local key verdict probe=$cache/kvm-probe
-    key="$(uname -r) | $(qemu-system-x86_64 --version | head -n 1) | $(stat -c '%s %Y' "$kernel")"
+    key="$(uname -r) | $(qemu-system-x86_64 --version | sed -n 1p) | $(stat -c '%s %Y' "$kernel")"
     if [ -r "$probe" ] && [ "$(head -n 1 "$probe")" = "$key" ]; then
         verdict=$(sed -n 2p "$probe")
     else
@@ -297,7 +306,7 @@ if [ -z "$accel" ]; then
 else
     why="--accel $accel"
 fi
-say "booting $(cat "$cache/kernel/PACKAGE" 2>/dev/null || echo "$kernel") with accel=$accel ($why)," \
+say "booting $kname with accel=$accel ($why)," \
     "initrd $(($(stat -c %s "$stage/initrd.gz") / 1024)) KiB, timeout ${timeout_s}s"
 
 log=$stage/console.log
