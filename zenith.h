@@ -56,8 +56,9 @@ CONFIGURATION (define before including; "impl" = only the ZENITH_IMPLEMENTATION 
 
 OVERVIEW
     The buffer pool (zenith_pool): fixed-size buffers carved from one contiguous mmap'd slab,
-    page-aligned, index-addressed, optionally on huge pages or on memory you provide (e.g. a
-    NUMA node's), optionally pre-faulted. Acquire and release are O(1) for any number of
+    page-aligned, index-addressed, optionally on huge pages, on a NUMA node
+    (ZENITH_POOL_NUMA_NODE: mbind by raw syscall, no libnuma) or on memory you provide,
+    optionally pre-faulted. Acquire and release are O(1) for any number of
     threads: a per-thread cache in front of a lock-free, ABA-safe shared backend. The common
     path has no atomic read-modify-write, no fence and no syscall. All buffers can be registered
     with an io_uring instance as fixed buffers, buffer index = pool index.
@@ -74,8 +75,10 @@ OVERVIEW
     header-inline versions of the exported calls for C and C++ callers (the ring twins skip the
     NULL check, as liburing's helpers do); FFI callers use the exported functions.
 
-    The TCP server and the FFI data-plane API follow in later releases; zenith_numa.h holds the
-    NUMA helpers.
+    The TCP server (zenith_server): see STEP BY STEP and docs/SERVER.md. A server pinned to a
+    CPU (ZENITH_SERVER_PIN_CPU) keeps its pool and connection table on that CPU's NUMA node.
+    zenith_numa.h holds the NUMA helpers (docs/NUMA.md); included with this header it adds the
+    pool/server glue. The FFI data-plane API follows in a later release.
 
 STEP BY STEP
     A zero-copy echo server (examples/echo_server.c is the full program):

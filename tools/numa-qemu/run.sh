@@ -148,12 +148,15 @@ exec 9>&-
 stage=$(mktemp -d "$cache/run.XXXXXX")
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
-    local f pid
+    local f pid killed=0
     for f in "$stage"/*.pid; do   # a qemu of ours still running (we were interrupted)?
         pid=$(cat "$f" 2>/dev/null) || continue
         [ -n "$pid" ] || continue
-        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in qemu-system-*) kill "$pid" 2>/dev/null || true ;; esac
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+            qemu-system-*) kill "$pid" 2>/dev/null && killed=1 ;;
+        esac
     done
+    if [ "$killed" = 1 ]; then wait 2>/dev/null || true; fi
     if [ "$keep" = 1 ]; then say "kept $stage"; else rm -rf "$stage"; fi
 }
 trap cleanup EXIT
@@ -257,16 +260,17 @@ boot_qemu() {
         -nographic -no-reboot -net none "${bios[@]+"${bios[@]}"}" "${extra[@]+"${extra[@]}"}"
         -pidfile "$4.pid" -kernel "$kernel" -initrd "$2"
         -append "console=ttyS0 quiet panic=-1${ZENITH_QEMU_APPEND:+ $ZENITH_QEMU_APPEND}")
-    set +e
-    # stdin from /dev/null: qemu then leaves the terminal alone; --foreground keeps ^C working.
+    # stdin from /dev/null: qemu then leaves the terminal alone. Run in the background and
+    # wait, so that our INT/TERM traps fire at once (cleanup then stops qemu via its pidfile).
     if [ "$5" = 1 ]; then
-        timeout --foreground -k 5 "$3" "${qemu[@]}" </dev/null | sed -u 's/\r$//' | tee "$4"
-        qrc=${PIPESTATUS[0]}
+        { set +e; timeout --foreground -k 5 "$3" "${qemu[@]}" </dev/null; echo $? > "$4.rc"; } |
+            sed -u 's/\r$//' | tee "$4" &
     else
-        timeout --foreground -k 5 "$3" "${qemu[@]}" </dev/null 2>&1 | sed 's/\r$//' > "$4"
-        qrc=${PIPESTATUS[0]}
+        { set +e; timeout --foreground -k 5 "$3" "${qemu[@]}" </dev/null 2>&1; echo $? > "$4.rc"; } |
+            sed 's/\r$//' > "$4" &
     fi
-    set -e
+    wait $! || true
+    qrc=$(cat "$4.rc" 2>/dev/null || echo 1)
 }
 exit_marker() { LC_ALL=C awk '/^ZENITH-QEMU-EXIT [0-9]+$/ { s = $2 } END { print s }' "$1"; }
 
