@@ -40,7 +40,7 @@ SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
 
-.PHONY: all help test test-plain test-asan test-tsan tests-build check check-headers check-link check-examples \
+.PHONY: all help test test-plain test-asan test-tsan test-numa-qemu tests-build check check-headers check-link check-examples \
         check-shared check-readme check-install bench bench-build demo shared install uninstall \
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
@@ -49,6 +49,7 @@ help:
 	@echo "make test          all test suites: plain, ASan+UBSan, and TSan for the threaded ones"
 	@echo "make all           build tests, examples and benchmarks"
 	@echo "make check         headers alone as C99/C11/C++17 with gcc and clang, link tests, shared lib, README code"
+	@echo "make test-numa-qemu  the NUMA suites in a QEMU guest with two NUMA nodes"
 	@echo "make test-asan | test-tsan | bench | shared | install | format | format-check | clean"
 
 # ---- dependencies: installed when root (or password-less sudo), else named on one line -------
@@ -110,6 +111,22 @@ test-asan: deps-test
 test-tsan: deps-test
 	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
 	@tools/run-tests.sh tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+
+# The NUMA suites on two emulated nodes: a QEMU guest (tools/numa-qemu; installs qemu-system-x86,
+# fetches busybox and a Debian kernel into build-qemu/), so the numa_two_nodes tests run too.
+# A skipped test fails this target: two nodes are the point.
+NUMA_QEMU_SUITES := test_numa test_numa_threads test_server
+# per suite, the tests to run there (all if empty): the server's NUMA test only
+NUMA_QEMU_FILTER_test_server := --filter 'server/pinned_reactor_pool_on_its_cpus_node'
+test-numa-qemu: deps-test
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(NUMA_QEMU_SUITES)) $(BUILD)/examples/numa_info
+	@set -e; $(foreach t,$(NUMA_QEMU_SUITES), \
+	  tools/numa-qemu/run.sh --timeout 300 --with /usr/bin/numactl --with $(BUILD)/examples/numa_info \
+	    $(BUILD)/plain/$(t) --ascii --verbose $(NUMA_QEMU_FILTER_$(t)) > $(BUILD)/$(t).qemu.log 2>&1 \
+	    || { cat $(BUILD)/$(t).qemu.log; exit 1; }; \
+	  grep -E '^\[(PASS|SKIP|FAIL|====)\]' $(BUILD)/$(t).qemu.log | grep -v 'Test is disabled' || true; \
+	  if grep '^\[SKIP\]' $(BUILD)/$(t).qemu.log | grep -qv 'Test is disabled'; then echo "test-numa-qemu: $(t) skipped tests on two nodes"; exit 1; fi;)
+	@echo "test-numa-qemu: NUMA suites passed on two emulated nodes, nothing skipped"
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check

@@ -172,10 +172,12 @@ static int zt_run(const struct zt_test *t, char *msg, size_t cap, double *secs) 
 }
 
 int main(int argc, char **argv) {
-    int i, pass = 0, fail = 0;
+    int i, pass = 0, fail = 0, verbose = 0;
     static char msg[8192];
-    for (i = 1; i < argc; i++)
+    for (i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--tap=", 6) == 0) zt_report = fopen(argv[i] + 6, "w");
+        if (strcmp(argv[i], "--verbose") == 0) verbose = 1;
+    }
     qsort(zt_tests, (size_t)zt_ntests, sizeof zt_tests[0], zt_cmp);
     if (zt_report) fprintf(zt_report, "TAP version 13\n1..%d\n# zenith test shim (Criterion API)\n", zt_ntests);
     for (i = 0; i < zt_ntests; i++) {
@@ -187,6 +189,9 @@ int main(int argc, char **argv) {
         if (rc == 1) {
             fail++;
             fprintf(stderr, "[FAIL] %s::%s: %s\n", t->suite, t->name, msg);
+        } else if (verbose) {
+            fprintf(stderr, "[%s] %s::%s: (%.2fs) %s\n", rc == 2 ? "SKIP" : "PASS", t->suite, t->name, secs,
+                    rc == 2 ? msg : "");
         }
         if (zt_report)
             fprintf(zt_report, "%s - %s::%s %s(%.2fs)\n", rc == 1 ? "not ok" : "ok", t->suite, t->name,

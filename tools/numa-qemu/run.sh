@@ -52,7 +52,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ $# -ge 1 ] || usage
-case "$timeout_s" in ''|*[!0-9]*) die "--timeout wants whole seconds, got '$timeout_s'" ;; esac
+case "$timeout_s" in ''|*[!0-9]*|0) die "--timeout wants whole seconds, got '$timeout_s'" ;; esac
 case "$node_mem" in ''|*[!0-9]*|0) die "--node-mem wants MiB per node, got '$node_mem'" ;; esac
 case "$accel" in ''|kvm|tcg) ;; *) die "--accel must be kvm or tcg" ;; esac
 
@@ -85,8 +85,9 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
     fi
     say "installing qemu-system-x86"
     inst=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86)
-    "${inst[@]}" >&2 || { apt_update_once && "${inst[@]}" >&2; } ||
-        die "apt-get install qemu-system-x86 failed"
+    "${inst[@]}" > "$cache/apt-install.log" 2>&1 ||
+        { apt_update_once && "${inst[@]}" > "$cache/apt-install.log" 2>&1; } ||
+        { tail -n 20 "$cache/apt-install.log" >&2; die "apt-get install qemu-system-x86 failed"; }
 fi
 
 # busybox: the host's if it is the static one, else busybox-static's binary fetched into the
@@ -148,15 +149,13 @@ exec 9>&-
 stage=$(mktemp -d "$cache/run.XXXXXX")
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
-    local f pid killed=0
+    set +e
+    local f pid
     for f in "$stage"/*.pid; do   # a qemu of ours still running (we were interrupted)?
         pid=$(cat "$f" 2>/dev/null) || continue
-        [ -n "$pid" ] || continue
-        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
-            qemu-system-*) kill "$pid" 2>/dev/null && killed=1 ;;
-        esac
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in qemu-system-*) kill "$pid" 2>/dev/null ;; esac
     done
-    if [ "$killed" = 1 ]; then wait 2>/dev/null || true; fi
+    wait 2>/dev/null   # for the qemu | sed | tee pipeline, if one is running
     if [ "$keep" = 1 ]; then say "kept $stage"; else rm -rf "$stage"; fi
 }
 trap cleanup EXIT
