@@ -39,8 +39,7 @@ static double median(double *v, int n) {
 
 enum { ZN_ONNODE, ZN_LOCAL, ZN_INTERLEAVED, LIBNUMA_ONNODE, MALLOC_MBIND, KINDS };
 static const char *kind_name[KINDS] = { "zenith_numa_alloc_onnode", "zenith_numa_alloc_local",
-                                        "zenith_numa_alloc_interleaved", "libnuma numa_alloc_onnode",
-                                        "malloc+mbind" };
+                                        "zenith_numa_alloc_interleaved", "libnuma numa_alloc_onnode", "malloc+mbind" };
 
 static volatile unsigned char sink;
 
@@ -158,8 +157,8 @@ int main(int argc, char **argv) {
         bi = read_bandwidth(inter, bw_size, 7);
         printf("\nread bandwidth, %zu MiB, median of 7 passes\n", bw_size >> 20);
         printf("  on node %d (local)            %6.2f GB/s\n", node, bl);
-        printf("  interleaved over %d node(s)   %6.2f GB/s   (local / interleaved = %.2fx)\n",
-               zenith_numa_node_count(), bi, bl / bi);
+        printf("  interleaved over %d node(s)   %6.2f GB/s   (local / interleaved = %.2fx)\n", zenith_numa_node_count(),
+               bi, bl / bi);
         if (zenith_numa_node_count() < 2)
             printf("  one node: local and interleaved are the same memory here; the ratio means something"
                    " only with two or more nodes\n");

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
         cfg->flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
         cfg->buffer_size = (uint32_t)bufsize;
         cfg->buffer_count = 4096; /* address space: 4096 x buffer size; pages are touched as used */
-        if (cpu >= 0) { /* pinned, and the server's memory on that CPU's node */
+        if (cpu >= 0) {           /* pinned, and the server's memory on that CPU's node */
             cfg->flags |= ZENITH_SERVER_PIN_CPU;
             cfg->cpu = (uint32_t)(cpu + i);
         }
