@@ -306,9 +306,10 @@ enum zenith_pool_flags {
     /* No per-thread caches: every acquire and release goes to the lock-free shared backend
        (one CAS each). Nothing is ever parked in a thread. */
     ZENITH_POOL_NO_CACHE = 1u << 3,
-    /* Place the slab and the metadata on NUMA node cfg.numa_node (mbind MPOL_BIND, then every
-       page faulted in there: implies PREFAULT). Raw syscalls, no libnuma needed. On a kernel
-       without NUMA only node 0 is accepted (the one node). Not with cfg.memory. */
+    /* Place the slab and the metadata on NUMA node cfg.numa_node: mbind(MPOL_BIND) before any
+       page is touched, so every page lands there whichever thread touches it first (add
+       PREFAULT to have them all resident at create). Raw syscalls, no libnuma needed. On a
+       kernel without NUMA only node 0 is accepted (the one node). Not with cfg.memory. */
     ZENITH_POOL_NUMA_NODE = 1u << 4
 };
 
@@ -1856,10 +1857,7 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     off_mdata = zenith__align_up(off_single + (size_t)count * sizeof(uint32_t), ZENITH__LINE);
     mstride = zenith__align_up((2u + (size_t)batch) * sizeof(uint32_t), ZENITH__LINE) / sizeof(uint32_t);
     total = off_mdata + (size_t)mags * mstride * sizeof(uint32_t) + ZENITH__LINE; /* + room to align */
-    if (cfg.flags & ZENITH_POOL_NUMA_NODE) {
-        node = cfg.numa_node;
-        cfg.flags |= ZENITH_POOL_PREFAULT; /* first touch now, on the node */
-    }
+    if (cfg.flags & ZENITH_POOL_NUMA_NODE) node = cfg.numa_node;
     raw = (unsigned char *)zenith__meta_alloc_on(&cfg.allocator, total, node, &meta_mapped, &code);
     if (raw == NULL) {
         zenith__fail(err, code ? code : ZENITH_E_NOMEM);

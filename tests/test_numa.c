@@ -546,9 +546,10 @@ Test(numa, pool_on_node_verified_page_by_page, .timeout = 10) {
     memset(&cfg, 0, sizeof cfg);
     cfg.buffer_size = 16384;
     cfg.buffer_count = 256;
+    cfg.flags = ZENITH_POOL_PREFAULT;
     cr_assert_eq(zenith_numa_pool_config_on_node(NULL, 0), ZENITH_NUMA_E_NULL);
     cr_assert_eq(zenith_numa_pool_config_on_node(&cfg, zenith_numa_max_node() + 1), ZENITH_NUMA_E_INVALID_NODE);
-    cr_assert_eq(cfg.flags, 0, "no side effect");
+    cr_assert_eq(cfg.flags, ZENITH_POOL_PREFAULT, "no side effect");
     cr_assert_eq(zenith_numa_pool_config_on_node(&cfg, 0), 0);
     p = zenith_pool_create(&cfg, &err);
     cr_assert_not_null(p, "%s", zenith_errname(err));
@@ -582,7 +583,7 @@ Test(numa, server_config_on_cpu_places_the_reactor, .timeout = 15) {
     cr_assert_eq(zenith_pool_get_info(zenith_server_pool(s), &inf), 0);
     cr_assert_eq(inf.numa_node, cfg.numa_node);
     cr_assert_eq(zenith_numa_pool_placement(zenith_server_pool(s), cfg.numa_node, &pl), 0);
-    cr_assert_eq(pl.on_node, pl.pages);
+    cr_assert_eq(pl.elsewhere, 0, "no page of the server's pool on another node");
     zenith_server_destroy(s);
 }
 
@@ -605,6 +606,7 @@ Test(numa_two_nodes, alloc_and_pool_on_node_1, .timeout = 20) {
     cr_assert_eq(zenith_numa_free(p, size), 0);
     memset(&cfg, 0, sizeof cfg);
     cfg.buffer_count = 128;
+    cfg.flags = ZENITH_POOL_PREFAULT;
     cr_assert_eq(zenith_numa_pool_config_on_node(&cfg, 1), 0);
     pool = zenith_pool_create(&cfg, &err);
     cr_assert_not_null(pool, "%s", zenith_errname(err));
