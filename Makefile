@@ -70,7 +70,7 @@ all: deps-test
 $(BUILD)/plain $(BUILD)/asan $(BUILD)/tsan $(BUILD)/check $(BUILD)/examples:
 	@mkdir -p $@
 
-TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h tests/net_helpers.h
+TEST_DEPS := $(HEADERS) tests/criterion_compat.h tests/helpers.h tests/net_helpers.h tests/arrow_helpers.h
 
 $(BUILD)/plain/%: tests/%.c $(TEST_DEPS) | $(BUILD)/plain
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. -Itests -DZENITH_BUILD_DIR='"$(BUILD)"' $(CRIT_CFLAGS) $< -o $@ $(CRIT_LIBS) $(LIBS)

@@ -763,6 +763,129 @@ ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_sta
 ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s);
 ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
 
+/* ---- the data-plane engine (Arrow C Data Interface) ------------------------------------------
+
+   Producers on any thread publish Arrow record batches (or any Arrow array) with a source id and
+   a sequence number; consumers on any thread poll them in publish order and release them.
+   Nothing is copied: the structs move in by the C Data Interface's move semantics (the
+   producer's structs are marked released; the buffers stay where they are) and move out to
+   the consumer the same way. Publish and poll are lock-free (a bounded ring of slots, one CAS
+   each) and never allocate. */
+
+/* The Arrow C Data Interface, as its specification writes it (same guard, so it coexists with
+   Arrow's own headers, nanoarrow and others). */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+    /* Array type description */
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowSchema *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+struct ArrowArray {
+    /* Array data description */
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowArray *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+/* The design's handle type (the one public name without the zenith_ prefix, as the design
+   writes it); zenith_engine is the same struct. */
+typedef struct zenith_engine zenith_engine;
+typedef zenith_engine *ZenithEngine;
+
+/* A polled batch: the consumer owns array and schema until zenith_batch_release. */
+typedef struct zenith_batch {
+    uint64_t source_id;
+    uint64_t seq_no;
+    struct ArrowArray array;
+    struct ArrowSchema schema;
+} zenith_batch;
+
+typedef struct zenith_engine_stats {
+    uint64_t capacity;          /* batches the engine holds at once */
+    uint64_t published;         /* accepted by zenith_publish */
+    uint64_t polled;            /* taken by zenith_poll */
+    uint64_t released;          /* given back through zenith_batch_release (or by zenith_free) */
+    uint64_t rejected_full;     /* zenith_publish returned ZENITH_E_FULL */
+    uint64_t rejected_invalid;  /* zenith_publish returned ZENITH_E_FFI (malformed) */
+    uint64_t seq_gaps;          /* sequence numbers skipped, summed over sources */
+    uint64_t seq_duplicates;    /* batches whose seq_no was not above the source's last one */
+    uint64_t sources;           /* distinct source ids tracked */
+    uint64_t sources_untracked; /* batches from sources beyond the tracking table */
+} zenith_engine_stats;
+
+/* Creates an engine holding up to `capacity` batches in flight (rounded up to a power of two;
+   zenith_engine_get_stats tells the result). All memory is allocated here.
+   Returns the engine, or NULL: capacity 0 or above 2^24, or out of memory.
+   Thread safety: any thread. Lifetime: until zenith_free. */
+ZENITH_API ZenithEngine zenith_init(uint32_t capacity);
+
+/* Publishes one batch. The array and schema are validated first (docs/FFI.md lists the checks:
+   not released, a supported format, buffer and child counts, lengths, offsets, null counts,
+   offsets monotonic and inside their child, dictionary indices inside the dictionary).
+   Returns 0: accepted; ownership moved in (array->release and schema->release are now NULL
+     in the caller's structs, the engine will release them once).
+   ZENITH_E_NULL (-1): engine, array or schema is NULL.
+   ZENITH_E_FULL (-2): the engine holds `capacity` batches; the caller keeps ownership.
+   ZENITH_E_FFI (-4): malformed or unsupported; the caller keeps ownership.
+   Sequence numbers are tracked per source: gaps and duplicates are counted, never rejected.
+   Thread safety: any thread, concurrently; lock-free, no allocation. A source published from
+   several threads at once has no defined order, so count its gaps loosely. */
+ZENITH_API int zenith_publish(ZenithEngine engine, struct ArrowArray *array, struct ArrowSchema *schema,
+                              uint64_t source_id, uint64_t seq_no);
+
+/* Takes the oldest batch. Returns 1 (out filled: the caller owns its array and schema),
+   0 (nothing to take), ZENITH_E_NULL. Batches come out in the order their publishes took effect;
+   each producer's batches in the order it published them.
+   Thread safety: any thread, concurrently; lock-free, no allocation. */
+ZENITH_API int zenith_poll(ZenithEngine engine, zenith_batch *out);
+
+/* Runs the batch's Arrow release callbacks (array, then schema), exactly once: a second call
+   returns ZENITH_E_DOUBLE_RELEASE and calls nothing. engine may be NULL (then not counted).
+   Returns 0, ZENITH_E_NULL (batch NULL), ZENITH_E_DOUBLE_RELEASE. Thread safety: any thread. */
+ZENITH_API int zenith_batch_release(ZenithEngine engine, zenith_batch *batch);
+
+/* WebAssembly plugins that run on publish or on poll are a later release. Returns ZENITH_E_NULL
+   (engine or bytes NULL, or len 0) and otherwise ZENITH_E_UNSUPPORTED: nothing is loaded and
+   the engine is unchanged. */
+ZENITH_API int zenith_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len);
+
+/* Counters. Returns 0 or ZENITH_E_NULL. Any thread (a snapshot while others publish). */
+ZENITH_API int zenith_engine_get_stats(ZenithEngine engine, zenith_engine_stats *out);
+
+/* Releases every batch still queued (their callbacks run), then frees the engine. Batches
+   already polled are the consumer's: release them before or after, with engine NULL after.
+   NULL is a no-op. Thread safety: one thread, when no other thread uses the engine. */
+ZENITH_API void zenith_free(ZenithEngine engine);
+
 #ifdef __cplusplus
 }
 #endif
@@ -3355,6 +3478,489 @@ ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_sta
 ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s) { return s ? s->pool : NULL; }
 
 ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s) { return s ? s->ring : NULL; }
+
+/* ---- data-plane engine: Arrow validation ----------------------------------------------------- */
+
+#define ZENITH__ARROW_MAX_DEPTH 64
+
+/* What a format string asks for. */
+typedef struct zenith__arrow_type {
+    int bits;       /* fixed width of one value in bits (0: none) */
+    int buffers;    /* buffers the format requires */
+    int validity;   /* buffer 0 is a validity bitmap */
+    int offsets;    /* 32 or 64: buffer 1 holds length + 1 offsets */
+    int var_data;   /* offsets index a data buffer (buffer 2): binary / utf8 */
+    int list;       /* offsets index the one child (list, large list, map) */
+    int fixed_list; /* fixed-size list of this many child values */
+    int is_struct;  /* struct: children match the parent's length */
+    int is_map;     /* map: one struct child of two children */
+    int is_integer; /* an integer type (valid dictionary index) */
+} zenith__arrow_type;
+
+/* Parses a positive decimal number at *p, advancing it. -1 if none or too large. */
+static long zenith__arrow_num(const char **p) {
+    long v = 0;
+    if (**p < '0' || **p > '9') return -1;
+    while (**p >= '0' && **p <= '9') {
+        v = v * 10 + (**p - '0');
+        if (v > (1L << 30)) return -1;
+        (*p)++;
+    }
+    return v;
+}
+
+/* 0 and *t filled, or -1 for an unknown / unsupported / malformed format. */
+static int zenith__arrow_parse(const char *f, zenith__arrow_type *t) {
+    const char *p;
+    long n;
+    memset(t, 0, sizeof *t);
+    t->buffers = 2;
+    t->validity = 1;
+    if (f[0] && !f[1]) {
+        switch (f[0]) {
+            case 'n':
+                t->buffers = 0;
+                t->validity = 0;
+                return 0;
+            case 'b': t->bits = 1; return 0;
+            case 'c':
+            case 'C':
+                t->bits = 8;
+                t->is_integer = 1;
+                return 0;
+            case 's':
+            case 'S':
+                t->bits = 16;
+                t->is_integer = 1;
+                return 0;
+            case 'i':
+            case 'I':
+                t->bits = 32;
+                t->is_integer = 1;
+                return 0;
+            case 'l':
+            case 'L':
+                t->bits = 64;
+                t->is_integer = 1;
+                return 0;
+            case 'e': t->bits = 16; return 0;
+            case 'f': t->bits = 32; return 0;
+            case 'g': t->bits = 64; return 0;
+            case 'z':
+            case 'u':
+                t->buffers = 3;
+                t->offsets = 32;
+                t->var_data = 1;
+                return 0;
+            case 'Z':
+            case 'U':
+                t->buffers = 3;
+                t->offsets = 64;
+                t->var_data = 1;
+                return 0;
+            default: return -1;
+        }
+    }
+    switch (f[0]) {
+        case 'w': /* w:N fixed-size binary */
+            p = f + 1;
+            if (*p++ != ':' || (n = zenith__arrow_num(&p)) <= 0 || *p || n > (1L << 27)) return -1;
+            t->bits = (int)n * 8;
+            return 0;
+        case 'd': /* d:P,S or d:P,S,W decimal */
+            p = f + 1;
+            if (*p++ != ':' || zenith__arrow_num(&p) <= 0 || *p++ != ',') return -1;
+            if (*p == '-') p++;
+            if (zenith__arrow_num(&p) < 0) return -1;
+            t->bits = 128;
+            if (*p == ',') {
+                p++;
+                n = zenith__arrow_num(&p);
+                if (n != 32 && n != 64 && n != 128 && n != 256) return -1;
+                t->bits = (int)n;
+            }
+            return *p ? -1 : 0;
+        case 't':
+            if (f[1] == 'd' && (f[2] == 'D' || f[2] == 'm') && !f[3]) { /* date32, date64 */
+                t->bits = f[2] == 'D' ? 32 : 64;
+                return 0;
+            }
+            if (f[1] == 't' && f[2] && !f[3]) { /* time32 s/ms, time64 us/ns */
+                if (f[2] == 's' || f[2] == 'm')
+                    t->bits = 32;
+                else if (f[2] == 'u' || f[2] == 'n')
+                    t->bits = 64;
+                else
+                    return -1;
+                return 0;
+            }
+            if (f[1] == 's' && (f[2] == 's' || f[2] == 'm' || f[2] == 'u' || f[2] == 'n') && f[3] == ':') {
+                t->bits = 64; /* timestamp, any time zone text after the colon */
+                return 0;
+            }
+            if (f[1] == 'D' && (f[2] == 's' || f[2] == 'm' || f[2] == 'u' || f[2] == 'n') && !f[3]) {
+                t->bits = 64; /* duration */
+                return 0;
+            }
+            if (f[1] == 'i' && f[2] && !f[3]) { /* intervals: months, days+ms, months+days+ns */
+                if (f[2] == 'M')
+                    t->bits = 32;
+                else if (f[2] == 'D')
+                    t->bits = 64;
+                else if (f[2] == 'n')
+                    t->bits = 128;
+                else
+                    return -1;
+                return 0;
+            }
+            return -1;
+        case '+':
+            if ((f[1] == 'l' || f[1] == 'L') && !f[2]) { /* list, large list */
+                t->offsets = f[1] == 'l' ? 32 : 64;
+                t->list = 1;
+                return 0;
+            }
+            if (f[1] == 'm' && !f[2]) { /* map: a list of struct<key, value> */
+                t->offsets = 32;
+                t->list = 1;
+                t->is_map = 1;
+                return 0;
+            }
+            if (f[1] == 's' && !f[2]) {
+                t->buffers = 1;
+                t->is_struct = 1;
+                return 0;
+            }
+            if (f[1] == 'w' && f[2] == ':') { /* fixed-size list */
+                p = f + 3;
+                if ((n = zenith__arrow_num(&p)) <= 0 || *p) return -1;
+                t->buffers = 1;
+                t->fixed_list = (int)n;
+                return 0;
+            }
+            return -1; /* unions, run-end encoded, views: not supported */
+        default: return -1;
+    }
+}
+
+static int64_t zenith__arrow_offset(const void *buf, int width, int64_t i) {
+    return width == 32 ? (int64_t)((const int32_t *)buf)[i] : ((const int64_t *)buf)[i];
+}
+
+/* Zero bits of a validity bitmap over [from, from + n). */
+static int64_t zenith__arrow_nulls(const uint8_t *bits, int64_t from, int64_t n) {
+    int64_t i, set = 0;
+    for (i = from; i < from + n && (i & 7); i++) set += (bits[i >> 3] >> (i & 7)) & 1;
+    for (; i + 64 <= from + n; i += 64) {
+        uint64_t w;
+        memcpy(&w, bits + (i >> 3), sizeof w);
+        set += __builtin_popcountll(w);
+    }
+    for (; i < from + n; i++) set += (bits[i >> 3] >> (i & 7)) & 1;
+    return n - set;
+}
+
+static int zenith__arrow_check(const struct ArrowArray *a, const struct ArrowSchema *s, int depth);
+
+/* Dictionary indices [offset, offset + length) of a valid entry must be inside [0, dict_len). */
+static int zenith__arrow_check_indices(const struct ArrowArray *a, int bits, int is_signed, int64_t dict_len) {
+    const uint8_t *valid = (const uint8_t *)a->buffers[0];
+    const void *d = a->buffers[1];
+    int64_t i;
+    for (i = a->offset; i < a->offset + a->length; i++) {
+        int64_t v;
+        uint64_t u;
+        if (valid && !((valid[i >> 3] >> (i & 7)) & 1)) continue;
+        switch (bits) {
+            case 8: v = is_signed ? (int64_t)((const int8_t *)d)[i] : (int64_t)((const uint8_t *)d)[i]; break;
+            case 16: v = is_signed ? (int64_t)((const int16_t *)d)[i] : (int64_t)((const uint16_t *)d)[i]; break;
+            case 32: v = is_signed ? (int64_t)((const int32_t *)d)[i] : (int64_t)((const uint32_t *)d)[i]; break;
+            default:
+                if (!is_signed) {
+                    u = ((const uint64_t *)d)[i];
+                    if (u >= (uint64_t)dict_len) return -1;
+                    continue;
+                }
+                v = ((const int64_t *)d)[i];
+        }
+        if (v < 0 || v >= dict_len) return -1;
+    }
+    return 0;
+}
+
+static int zenith__arrow_check(const struct ArrowArray *a, const struct ArrowSchema *s, int depth) {
+    zenith__arrow_type t;
+    int64_t i, end;
+    if (a == NULL || s == NULL || a->release == NULL || s->release == NULL || s->format == NULL ||
+        depth > ZENITH__ARROW_MAX_DEPTH)
+        return -1;
+    if (a->length < 0 || a->offset < 0 || a->null_count < -1 || a->null_count > a->length ||
+        a->length > INT64_MAX - a->offset || a->n_buffers < 0 || a->n_children < 0 || s->n_children < 0 ||
+        a->n_children != s->n_children || (a->n_buffers > 0 && a->buffers == NULL) ||
+        (a->n_children > 0 && (a->children == NULL || s->children == NULL)))
+        return -1;
+    if (zenith__arrow_parse(s->format, &t) != 0 || a->n_buffers != t.buffers) return -1;
+    end = a->offset + a->length;
+    if ((t.list || t.fixed_list) && a->n_children != 1) return -1;
+    if (!t.list && !t.fixed_list && !t.is_struct && a->n_children != 0) return -1;
+    if ((s->dictionary == NULL) != (a->dictionary == NULL)) return -1;
+    if (s->dictionary && !t.is_integer) return -1; /* dictionary indices are integers */
+    /* validity */
+    if (t.validity) {
+        const uint8_t *valid = (const uint8_t *)a->buffers[0];
+        if (valid == NULL && a->null_count > 0) return -1;
+        if (valid != NULL && a->null_count >= 0 && zenith__arrow_nulls(valid, a->offset, a->length) != a->null_count)
+            return -1;
+    } else if (t.buffers == 0 && a->null_count != a->length && a->null_count != -1) {
+        return -1; /* the null type: every value is null */
+    }
+    /* fixed-width values */
+    if (t.bits && a->length > 0 && a->buffers[1] == NULL) return -1;
+    /* offsets: length + 1 of them, non-negative, monotonic, inside what they index */
+    if (t.offsets && a->length > 0) {
+        const void *off = a->buffers[1];
+        int64_t first, prev, last;
+        if (off == NULL) return -1;
+        first = prev = zenith__arrow_offset(off, t.offsets, a->offset);
+        if (first < 0) return -1;
+        for (i = a->offset + 1; i <= end; i++) {
+            int64_t o = zenith__arrow_offset(off, t.offsets, i);
+            if (o < prev) return -1;
+            prev = o;
+        }
+        last = prev;
+        if (t.var_data && last > first && a->buffers[2] == NULL) return -1;
+        if (t.list && last > a->children[0]->length) return -1;
+    }
+    /* children */
+    if (t.is_map) {
+        const struct ArrowSchema *kv = s->children[0];
+        if (kv == NULL || kv->format == NULL || strcmp(kv->format, "+s") != 0 || kv->n_children != 2) return -1;
+    }
+    for (i = 0; i < a->n_children; i++) {
+        const struct ArrowArray *c = a->children[i];
+        if (zenith__arrow_check(c, s->children[i], depth + 1) != 0) return -1;
+        if (t.is_struct && c->length < end) return -1;
+        if (t.fixed_list && c->length / t.fixed_list < end) return -1;
+    }
+    /* dictionary */
+    if (s->dictionary) {
+        if (zenith__arrow_check(a->dictionary, s->dictionary, depth + 1) != 0) return -1;
+        if (a->length > 0 && zenith__arrow_check_indices(a, t.bits, s->format[0] >= 'a', a->dictionary->length) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- data-plane engine: the ring ----------------------------------------------------------------- */
+
+/* A bounded MPMC ring (Vyukov): slot i's sequence says whose turn it is. A producer claims
+   position p when seq == p (one CAS on tail), fills the slot, then stores seq = p + 1; a consumer
+   claims p when seq == p + 1 (one CAS on head), empties it, then stores seq = p + capacity. */
+typedef struct zenith__eslot {
+    uint64_t seq;
+    uint64_t source_id, seq_no;
+    struct ArrowArray array;
+    struct ArrowSchema schema;
+} zenith__eslot;
+
+#define ZENITH__SOURCES 4096u /* sources tracked for sequence gaps and duplicates */
+#define ZENITH__SEQ_NONE UINT64_MAX
+
+typedef struct zenith__esource {
+    uint64_t key;  /* source_id + 1; 0 = empty (source UINT64_MAX has its own entry) */
+    uint64_t last; /* last seq_no, ZENITH__SEQ_NONE before the first */
+} zenith__esource;
+
+struct zenith_engine {
+    __attribute__((aligned(64))) uint64_t tail; /* producers */
+    __attribute__((aligned(64))) uint64_t head; /* consumers */
+    __attribute__((aligned(64))) uint64_t mask;
+    zenith__eslot *slots;
+    zenith__esource *sources; /* ZENITH__SOURCES + 1 entries */
+    void *plugin;             /* reserved for the plugin runtime (later release); NULL */
+    /* counters off the hot path: errors, releases, sequence anomalies */
+    __attribute__((aligned(64))) uint64_t released;
+    uint64_t rejected_full, rejected_invalid, seq_gaps, seq_duplicates, sources_used, sources_untracked;
+};
+
+#define ZENITH__RELAXED __ATOMIC_RELAXED
+#define ZENITH__ACQUIRE __ATOMIC_ACQUIRE
+#define ZENITH__RELEASE __ATOMIC_RELEASE
+
+ZENITH_API ZenithEngine zenith_init(uint32_t capacity) {
+    zenith_engine *e;
+    uint64_t cap = 1, i;
+    if (capacity == 0 || capacity > (1u << 24)) return NULL;
+    while (cap < capacity) cap <<= 1;
+    e = (zenith_engine *)ZENITH_MALLOC(sizeof *e);
+    if (e == NULL) return NULL;
+    memset(e, 0, sizeof *e);
+    e->slots = (zenith__eslot *)ZENITH_MALLOC((size_t)cap * sizeof(zenith__eslot));
+    e->sources = (zenith__esource *)ZENITH_MALLOC((ZENITH__SOURCES + 1u) * sizeof(zenith__esource));
+    if (e->slots == NULL || e->sources == NULL) {
+        ZENITH_FREE(e->slots);
+        ZENITH_FREE(e->sources);
+        ZENITH_FREE(e);
+        return NULL;
+    }
+    memset(e->slots, 0, (size_t)cap * sizeof(zenith__eslot));
+    for (i = 0; i < cap; i++) e->slots[i].seq = i;
+    for (i = 0; i <= ZENITH__SOURCES; i++) {
+        e->sources[i].key = 0;
+        e->sources[i].last = ZENITH__SEQ_NONE;
+    }
+    e->mask = cap - 1u;
+    return e;
+}
+
+/* Counts a gap or a duplicate against the source's previous sequence number. Lock-free. */
+static void zenith__track_seq(zenith_engine *e, uint64_t source, uint64_t seq) {
+    zenith__esource *src = NULL;
+    uint64_t h, i, prev;
+    if (source == UINT64_MAX) {
+        src = &e->sources[ZENITH__SOURCES];
+        if (__atomic_load_n(&src->key, ZENITH__RELAXED) == 0) {
+            uint64_t zero = 0;
+            if (__atomic_compare_exchange_n(&src->key, &zero, 1u, 0, ZENITH__RELAXED, ZENITH__RELAXED))
+                __atomic_fetch_add(&e->sources_used, 1u, ZENITH__RELAXED);
+        }
+    } else {
+        h = (source + 1u) * 0x9E3779B97F4A7C15ull;
+        for (i = 0; i < 16u && src == NULL; i++) { /* 16 probes, then untracked */
+            zenith__esource *c = &e->sources[((h >> 52) + i) & (ZENITH__SOURCES - 1u)];
+            uint64_t k = __atomic_load_n(&c->key, ZENITH__ACQUIRE);
+            if (k == 0) {
+                uint64_t zero = 0;
+                if (__atomic_compare_exchange_n(&c->key, &zero, source + 1u, 0, __ATOMIC_ACQ_REL, ZENITH__ACQUIRE)) {
+                    __atomic_fetch_add(&e->sources_used, 1u, ZENITH__RELAXED);
+                    src = c;
+                    break;
+                }
+                k = zero;
+            }
+            if (k == source + 1u) src = c;
+        }
+        if (src == NULL) {
+            __atomic_fetch_add(&e->sources_untracked, 1u, ZENITH__RELAXED);
+            return;
+        }
+    }
+    prev = __atomic_exchange_n(&src->last, seq, ZENITH__RELAXED);
+    if (prev == ZENITH__SEQ_NONE || seq == prev + 1u) return;
+    if (seq > prev)
+        __atomic_fetch_add(&e->seq_gaps, seq - prev - 1u, ZENITH__RELAXED);
+    else
+        __atomic_fetch_add(&e->seq_duplicates, 1u, ZENITH__RELAXED);
+}
+
+ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct ArrowSchema *schema, uint64_t source_id,
+                              uint64_t seq_no) {
+    zenith__eslot *slot;
+    uint64_t pos;
+    if (e == NULL || array == NULL || schema == NULL) return ZENITH_E_NULL;
+    if (zenith__arrow_check(array, schema, 0) != 0) {
+        __atomic_fetch_add(&e->rejected_invalid, 1u, ZENITH__RELAXED);
+        return ZENITH_E_FFI;
+    }
+    pos = __atomic_load_n(&e->tail, ZENITH__RELAXED);
+    for (;;) {
+        int64_t dif;
+        slot = &e->slots[pos & e->mask];
+        dif = (int64_t)(__atomic_load_n(&slot->seq, ZENITH__ACQUIRE) - pos);
+        if (dif == 0) {
+            if (__atomic_compare_exchange_n(&e->tail, &pos, pos + 1u, 1, ZENITH__RELAXED, ZENITH__RELAXED)) break;
+        } else if (dif < 0) {
+            __atomic_fetch_add(&e->rejected_full, 1u, ZENITH__RELAXED);
+            return ZENITH_E_FULL;
+        } else {
+            pos = __atomic_load_n(&e->tail, ZENITH__RELAXED);
+        }
+    }
+    slot->source_id = source_id;
+    slot->seq_no = seq_no;
+    slot->array = *array; /* the move: the engine has the structs, the caller's are released */
+    slot->schema = *schema;
+    array->release = NULL;
+    schema->release = NULL;
+    zenith__track_seq(e, source_id, seq_no);
+    __atomic_store_n(&slot->seq, pos + 1u, ZENITH__RELEASE);
+    return 0;
+}
+
+ZENITH_API int zenith_poll(ZenithEngine e, zenith_batch *out) {
+    zenith__eslot *slot;
+    uint64_t pos;
+    if (e == NULL || out == NULL) return ZENITH_E_NULL;
+    pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
+    for (;;) {
+        int64_t dif;
+        slot = &e->slots[pos & e->mask];
+        dif = (int64_t)(__atomic_load_n(&slot->seq, ZENITH__ACQUIRE) - (pos + 1u));
+        if (dif == 0) {
+            if (__atomic_compare_exchange_n(&e->head, &pos, pos + 1u, 1, ZENITH__RELAXED, ZENITH__RELAXED)) break;
+        } else if (dif < 0) {
+            return 0;
+        } else {
+            pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
+        }
+    }
+    out->source_id = slot->source_id;
+    out->seq_no = slot->seq_no;
+    out->array = slot->array;
+    out->schema = slot->schema;
+    __atomic_store_n(&slot->seq, pos + e->mask + 1u, ZENITH__RELEASE);
+    return 1;
+}
+
+ZENITH_API int zenith_batch_release(ZenithEngine e, zenith_batch *b) {
+    if (b == NULL) return ZENITH_E_NULL;
+    if (b->array.release == NULL && b->schema.release == NULL) return ZENITH_E_DOUBLE_RELEASE;
+    if (b->array.release) {
+        b->array.release(&b->array);
+        b->array.release = NULL; /* the callback should have; make sure */
+    }
+    if (b->schema.release) {
+        b->schema.release(&b->schema);
+        b->schema.release = NULL;
+    }
+    if (e) __atomic_fetch_add(&e->released, 1u, ZENITH__RELAXED);
+    return 0;
+}
+
+ZENITH_API int zenith_load_plugin(ZenithEngine e, const uint8_t *wasm_bytes, size_t wasm_len) {
+    if (e == NULL || wasm_bytes == NULL || wasm_len == 0) return ZENITH_E_NULL;
+    return ZENITH_E_UNSUPPORTED;
+}
+
+ZENITH_API int zenith_engine_get_stats(ZenithEngine e, zenith_engine_stats *out) {
+    if (e == NULL || out == NULL) return ZENITH_E_NULL;
+    memset(out, 0, sizeof *out);
+    out->capacity = e->mask + 1u;
+    out->published = __atomic_load_n(&e->tail, ZENITH__RELAXED);
+    out->polled = __atomic_load_n(&e->head, ZENITH__RELAXED);
+    out->released = __atomic_load_n(&e->released, ZENITH__RELAXED);
+    out->rejected_full = __atomic_load_n(&e->rejected_full, ZENITH__RELAXED);
+    out->rejected_invalid = __atomic_load_n(&e->rejected_invalid, ZENITH__RELAXED);
+    out->seq_gaps = __atomic_load_n(&e->seq_gaps, ZENITH__RELAXED);
+    out->seq_duplicates = __atomic_load_n(&e->seq_duplicates, ZENITH__RELAXED);
+    out->sources = __atomic_load_n(&e->sources_used, ZENITH__RELAXED);
+    out->sources_untracked = __atomic_load_n(&e->sources_untracked, ZENITH__RELAXED);
+    return 0;
+}
+
+ZENITH_API void zenith_free(ZenithEngine e) {
+    zenith_batch b;
+    if (e == NULL) return;
+    while (zenith_poll(e, &b) == 1) zenith_batch_release(e, &b);
+    ZENITH_FREE(e->slots);
+    ZENITH_FREE(e->sources);
+    ZENITH_FREE(e);
+}
+
+#undef ZENITH__RELAXED
+#undef ZENITH__ACQUIRE
+#undef ZENITH__RELEASE
 
 #undef ZENITH__LIKELY
 #undef ZENITH__UNLIKELY
