@@ -34,7 +34,7 @@ typedef struct ta_schema_priv {
 static void ta_array_release(struct ArrowArray *a) {
     ta_array_priv *p = (ta_array_priv *)a->private_data;
     int i;
-    cr_assert_not_null(a->release, "release of a released array");
+    cr_assert(a->release != NULL, "release of a released array");
     for (i = 0; i < TA_MAX_KIDS; i++)
         if (p->kids[i]) {
             if (p->kids[i]->release) p->kids[i]->release(p->kids[i]);
@@ -53,7 +53,7 @@ static void ta_array_release(struct ArrowArray *a) {
 static void ta_schema_release(struct ArrowSchema *s) {
     ta_schema_priv *p = (ta_schema_priv *)s->private_data;
     int i;
-    cr_assert_not_null(s->release, "release of a released schema");
+    cr_assert(s->release != NULL, "release of a released schema");
     for (i = 0; i < TA_MAX_KIDS; i++)
         if (p->kids[i]) {
             if (p->kids[i]->release) p->kids[i]->release(p->kids[i]);

@@ -34,8 +34,8 @@ Test(engine, publish_poll_release_moves_without_copying, .timeout = 10) {
     zenith_batch b;
     int i;
     cr_assert_eq(zenith_publish(e, &a, &s, 7, 0), 0);
-    cr_assert_null(a.release, "the caller's array is marked released (moved)");
-    cr_assert_null(s.release, "the caller's schema is marked released (moved)");
+    cr_assert(a.release == NULL, "the caller's array is marked released (moved)");
+    cr_assert(s.release == NULL, "the caller's schema is marked released (moved)");
     cr_assert_eq(c.arrays + c.schemas, 0, "nothing released yet");
     memset(&b, 0, sizeof b);
     cr_assert_eq(zenith_poll(e, &b), 1);
@@ -106,8 +106,8 @@ Test(engine, full_returns_minus_2_and_the_caller_keeps_ownership, .timeout = 10)
     s = ta_schema(&c, "i");
     cr_assert_eq(zenith_publish(e, &a, &s, 1, 4), ZENITH_E_FULL);
     cr_assert_eq(ZENITH_E_FULL, -2);
-    cr_assert_not_null(a.release, "still the caller's");
-    cr_assert_not_null(s.release);
+    cr_assert(a.release != NULL, "still the caller's");
+    cr_assert(s.release != NULL);
     cr_assert_eq(estats(e).rejected_full, 1);
     cr_assert_eq(zenith_poll(e, &b), 1);
     cr_assert_eq(zenith_batch_release(e, &b), 0);
@@ -129,8 +129,8 @@ Test(engine, null_pointers_return_minus_1, .timeout = 10) {
     cr_assert_eq(zenith_publish(NULL, &a, &s, 0, 0), ZENITH_E_NULL);
     cr_assert_eq(zenith_publish(e, NULL, &s, 0, 0), ZENITH_E_NULL);
     cr_assert_eq(zenith_publish(e, &a, NULL, 0, 0), ZENITH_E_NULL);
-    cr_assert_not_null(a.release);
-    cr_assert_not_null(s.release);
+    cr_assert(a.release != NULL);
+    cr_assert(s.release != NULL);
     cr_assert_eq(zenith_poll(NULL, &b), ZENITH_E_NULL);
     cr_assert_eq(zenith_poll(e, NULL), ZENITH_E_NULL);
     cr_assert_eq(zenith_batch_release(e, NULL), ZENITH_E_NULL);
@@ -420,7 +420,7 @@ Test(engine, every_malformed_shape_returns_minus_4_and_keeps_ownership, .timeout
     p = good_list(&c);
     no_release(p.a.children[0]);
     cr_assert_eq(zenith_publish(e, &p.a, &p.s, 0, 0), ZENITH_E_FFI, "child released");
-    cr_assert_not_null(p.a.release);
+    cr_assert(p.a.release != NULL);
     p.a.children[0]->release = ta_array_release; /* undo, to free it */
     ta_release(&p.a, &p.s);
     p = good_int32(&c);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-tests.sh LABEL BIN... [LABEL BIN...] -- runs Criterion suites, prints their reports and one
-# closing line "zenith: N passed, N failed, N skipped". LABEL is plain, asan or tsan (it picks
-# the sanitizer options). Exit status 1 if any test failed or any suite did not run to the end.
+# closing line "zenith: N passed, N failed, N skipped". LABEL is plain, asan, tsan or valgrind
+# (it picks the sanitizer options; valgrind runs each suite under memcheck, which fails a test
+# that leaks or touches memory wrongly). Exit status 1 if any test failed or any suite did not run to the end.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:strict_string_checks=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
@@ -13,12 +14,15 @@ tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT
 for arg in "$@"; do
     case "$arg" in
-        plain|asan|tsan) label=$arg; continue ;;
+        plain|asan|tsan|valgrind) label=$arg; continue ;;
     esac
     name="$label/$(basename "$arg")"
     echo "== $name"
     rm -f "$tap"
-    "$arg" --tap="$tap" --short-filename 2>&1 | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error/p'
+    run=""
+    [ "$label" = valgrind ] && run="valgrind -q --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
+    # shellcheck disable=SC2086 # $run is a command and its options
+    $run "$arg" --tap="$tap" --short-filename 2>&1 | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error\|^==[0-9]*==/p'
     if [ ! -s "$tap" ]; then
         echo "$name: produced no report"
         failed=$((failed + 1)); broken="$broken $name"; continue
