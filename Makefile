@@ -38,12 +38,12 @@ TSAN_SUITES := $(filter %_threads,$(SUITES))
 # valgrind"; io_uring suites cannot, valgrind 3.19 does not follow io_uring).
 VALGRIND_SUITES := test_engine test_engine_threads
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
-SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h bench/*.c examples/*.c)
+SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h tests/fuzz/*.c bench/*.c examples/*.c)
 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
 
-.PHONY: all help test test-plain test-asan test-tsan test-numa-qemu tests-build check check-headers check-link check-examples \
+.PHONY: all help test test-plain test-asan test-tsan test-numa-qemu fuzz tests-build check check-headers check-link check-examples \
         check-shared check-readme check-install bench bench-build demo shared install uninstall \
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
@@ -53,6 +53,7 @@ help:
 	@echo "make all           build tests, examples and benchmarks"
 	@echo "make check         headers alone as C99/C11/C++17 with gcc and clang, link tests, shared lib, README code"
 	@echo "make test-numa-qemu  the NUMA suites in a QEMU guest with two NUMA nodes"
+	@echo "make fuzz          libFuzzer on the Arrow validation for FUZZ_SECONDS (60)"
 	@echo "make test-asan | test-tsan | bench | shared | install | format | format-check | clean"
 
 # ---- dependencies: installed when root (or password-less sudo), else named on one line -------
@@ -136,6 +137,18 @@ test-numa-qemu: deps-test
 	  grep -E '^\[(PASS|SKIP|FAIL|====)\]' $(BUILD)/$(t).qemu.log | grep -v 'Test is disabled' || true; \
 	  if grep '^\[SKIP\]' $(BUILD)/$(t).qemu.log | grep -qv 'Test is disabled'; then echo "test-numa-qemu: $(t) skipped tests on two nodes"; exit 1; fi;)
 	@echo "test-numa-qemu: NUMA suites passed on two emulated nodes, nothing skipped"
+
+# libFuzzer on the engine's Arrow validation, for a bounded time (clang; ASan + UBSan).
+FUZZ_SECONDS ?= 60
+fuzz: deps-check
+	@tools/deps.sh libfuzzer
+	@mkdir -p $(BUILD)/fuzz/corpus
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) -I. \
+	  tests/fuzz/fuzz_arrow.c -o $(BUILD)/fuzz/fuzz_arrow $(LIBS)
+	@$(BUILD)/fuzz/fuzz_arrow -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus \
+	  > $(BUILD)/fuzz/log 2>&1 || { tail -40 $(BUILD)/fuzz/log; echo "fuzz: a finding, input saved in $(BUILD)/fuzz/"; exit 1; }
+	@grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(BUILD)/fuzz/log
+	@echo "fuzz: $(FUZZ_SECONDS) s of fuzz_arrow without a finding"
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check

@@ -3730,7 +3730,7 @@ static int zenith__arrow_check(const struct ArrowArray *a, const struct ArrowSch
         }
         last = prev;
         if (t.var_data && last > first && a->buffers[2] == NULL) return -1;
-        if (t.list && last > a->children[0]->length) return -1;
+        if (t.list && (a->children[0] == NULL || last > a->children[0]->length)) return -1;
     }
     /* children */
     if (t.is_map) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh [--optional] NAME...  -- make sure Zenith's build dependencies are present.
 # NAME is a pkg-config module (liburing, criterion, numa, libdpdk), a header-only check
-# (mimalloc) or a tool (clang, valgrind, clang-format, pkg-config). Missing ones are installed
+# (mimalloc, libfuzzer) or a tool (clang, valgrind, clang-format, pkg-config). Missing ones are installed
 # with apt-get when we are root (or have password-less sudo); otherwise one line names the
 # Debian packages and the script exits 1. With --optional, a package that cannot be had is
 # reported and skipped (exit 0).
@@ -21,6 +21,7 @@ pkg_of() {
         clang-format) echo clang-format ;;
         valgrind) echo valgrind ;;
         numactl) echo numactl ;;
+        libfuzzer) echo libclang-rt-14-dev ;;
         *) echo "$1" ;;
     esac
 }
@@ -30,6 +31,7 @@ have() {
         liburing|criterion|numa|libdpdk|libuv)
             command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" ;;
         mimalloc) [ -f /usr/include/mimalloc.h ] ;;
+        libfuzzer) [ -n "$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null | head -1)" ] ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }
