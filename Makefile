@@ -271,6 +271,10 @@ $(BUILD)/numa_bench: bench/numa_bench.c zenith_numa.h
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(NUMA_LIBS) -pthread
 
+$(BUILD)/engine_bench: bench/engine_bench.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
 $(BUILD)/ring_nop: bench/ring_nop.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
@@ -285,7 +289,7 @@ $(BUILD)/uv_echo: bench/uv_echo.c
 
 ECHO_SERVERS = $(BUILD)/examples/echo_server $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
-bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
 # The full benchmarks (about three minutes) and the callgrind instruction counts.
 bench: deps-bench
@@ -293,6 +297,7 @@ bench: deps-bench
 	$(BUILD)/pool_bench
 	$(BUILD)/ring_nop
 	$(BUILD)/numa_bench
+	$(BUILD)/engine_bench
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi

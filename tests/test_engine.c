@@ -499,6 +499,20 @@ Test(engine, every_malformed_shape_returns_minus_4_and_keeps_ownership, .timeout
     p = good_list(&c);
     p.a.children = NULL;
     reject(e, p, "children NULL");
+    {
+        struct ArrowArray *kid;
+        struct ArrowSchema *skid;
+        p = good_list(&c);
+        kid = p.a.children[0];
+        p.a.children[0] = NULL;
+        cr_assert_eq(zenith_publish(e, &p.a, &p.s, 0, 0), ZENITH_E_FFI, "a NULL child pointer (found by fuzz_arrow)");
+        p.a.children[0] = kid;
+        skid = p.s.children[0];
+        p.s.children[0] = NULL;
+        cr_assert_eq(zenith_publish(e, &p.a, &p.s, 0, 0), ZENITH_E_FFI, "a NULL child schema pointer");
+        p.s.children[0] = skid;
+        ta_release(&p.a, &p.s);
+    }
     p = good_struct(&c);
     p.a.children[0]->length = 3;
     reject(e, p, "struct child shorter than the struct");
