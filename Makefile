@@ -43,7 +43,7 @@ SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
 
-.PHONY: all help test test-plain test-asan test-tsan test-numa-qemu fuzz tests-build check check-headers check-link check-examples \
+.PHONY: all help test test-plain test-asan test-tsan test-numa-qemu fuzz test-bindings tests-build check check-headers check-link check-examples \
         check-shared check-readme check-install bench bench-build demo shared install uninstall \
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
@@ -109,6 +109,7 @@ test: deps-test
 	                    asan $(addprefix $(BUILD)/asan/,$(SUITES)) \
 	                    tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) \
 	                    valgrind $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES))
+	@$(MAKE) --no-print-directory test-bindings
 
 test-plain: deps-test
 	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(SUITES)) $(BUILD)/examples/numa_info
@@ -149,6 +150,22 @@ fuzz: deps-check
 	  > $(BUILD)/fuzz/log 2>&1 || { tail -40 $(BUILD)/fuzz/log; echo "fuzz: a finding, input saved in $(BUILD)/fuzz/"; exit 1; }
 	@grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(BUILD)/fuzz/log
 	@echo "fuzz: $(FUZZ_SECONDS) s of fuzz_arrow without a finding"
+
+# ---- bindings ----------------------------------------------------------------------------------
+# Each binding's own test suite, against build/libzenith.so. A missing toolchain skips that
+# binding with one line; a failing test fails the target.
+$(BUILD)/py_consumer.so: bindings/python/tests/consumer.c $(BUILD)/libzenith.so
+	$(CC) -std=c11 $(CFLAGS) $(WARN) -shared -fPIC -I. $< -o $@ -L$(BUILD) -lzenith -Wl,-rpath,$(CURDIR)/$(BUILD)
+
+test-bindings: deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a $(BUILD)/loadgen $(BUILD)/py_consumer.so
+	@if command -v python3 > /dev/null; then \
+	  echo "== bindings/python"; \
+	  ZENITH_BUILD=$(CURDIR)/$(BUILD) ZENITH_LIB=$(CURDIR)/$(BUILD)/libzenith.so \
+	    python3 -m unittest discover -s bindings/python/tests -t bindings/python/tests > $(BUILD)/python.log 2>&1 \
+	    || { cat $(BUILD)/python.log; echo "bindings/python: FAILED"; exit 1; }; \
+	  echo "bindings/python: $$(grep '^Ran ' $(BUILD)/python.log), OK"; \
+	else echo "bindings/python: skipped: python3 not found (Debian: python3)"; fi
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check
