@@ -166,6 +166,12 @@ test-bindings: deps-build
 	    || { cat $(BUILD)/python.log; echo "bindings/python: FAILED"; exit 1; }; \
 	  echo "bindings/python: $$(grep '^Ran ' $(BUILD)/python.log), OK"; \
 	else echo "bindings/python: skipped: python3 not found (Debian: python3)"; fi
+	@if command -v cargo > /dev/null; then \
+	  echo "== bindings/rust"; \
+	  (cd bindings/rust && CARGO_TARGET_DIR=$(CURDIR)/$(BUILD)/rust cargo test --offline) > $(BUILD)/rust.log 2>&1 \
+	    || { cat $(BUILD)/rust.log; echo "bindings/rust: FAILED"; exit 1; }; \
+	  echo "bindings/rust: $$(grep -h '^test result' $(BUILD)/rust.log | sed -n 2p)"; \
+	else echo "bindings/rust: skipped: cargo not found (Debian: cargo)"; fi
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check
