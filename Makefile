@@ -172,6 +172,12 @@ test-bindings: deps-build
 	    || { cat $(BUILD)/rust.log; echo "bindings/rust: FAILED"; exit 1; }; \
 	  echo "bindings/rust: $$(grep -h '^test result' $(BUILD)/rust.log | sed -n 2p)"; \
 	else echo "bindings/rust: skipped: cargo not found (Debian: cargo)"; fi
+	@if command -v go > /dev/null; then \
+	  echo "== bindings/go"; \
+	  (cd bindings/go && GOCACHE=$(CURDIR)/$(BUILD)/go-cache GOFLAGS=-mod=mod go test -count=1 ./...) > $(BUILD)/go.log 2>&1 \
+	    || { cat $(BUILD)/go.log; echo "bindings/go: FAILED"; exit 1; }; \
+	  echo "bindings/go: $$(tail -1 $(BUILD)/go.log)"; \
+	else echo "bindings/go: skipped: go not found (Debian: golang-go)"; fi
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check

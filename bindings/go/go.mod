@@ -1,0 +1,3 @@
+module zenith
+
+go 1.19
