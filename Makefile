@@ -178,6 +178,13 @@ test-bindings: deps-build
 	    || { cat $(BUILD)/go.log; echo "bindings/go: FAILED"; exit 1; }; \
 	  echo "bindings/go: $$(tail -1 $(BUILD)/go.log)"; \
 	else echo "bindings/go: skipped: go not found (Debian: golang-go)"; fi
+	@if command -v node > /dev/null && command -v npm > /dev/null; then \
+	  echo "== bindings/node"; \
+	  (cd bindings/node && { [ -d node_modules/koffi ] || npm ci --no-audit --no-fund; } && \
+	   ZENITH_LIB=$(CURDIR)/$(BUILD)/libzenith.so ZENITH_BUILD=$(CURDIR)/$(BUILD) node --test test/) > $(BUILD)/node.log 2>&1 \
+	    || { cat $(BUILD)/node.log; echo "bindings/node: FAILED"; exit 1; }; \
+	  echo "bindings/node: $$(grep -E '^# (pass|fail)' $(BUILD)/node.log | tr '\n' ' ')"; \
+	else echo "bindings/node: skipped: node/npm not found (Debian: nodejs npm)"; fi
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check
