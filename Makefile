@@ -236,6 +236,7 @@ $(BUILD)/libzenith.so: zenith.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -fvisibility=hidden -DZENITH_SHARED -shared \
 	  -Wl,-soname,libzenith.so.0 zenith.c -o $@ $(LIBS)
+	ln -sf libzenith.so $(BUILD)/libzenith.so.0
 
 $(BUILD)/libzenith.a: zenith.c $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -334,6 +335,8 @@ bench: deps-bench
 	$(BUILD)/ring_nop
 	$(BUILD)/numa_bench
 	$(BUILD)/engine_bench
+	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so
+	sh bench/ffi_overhead.sh $(BUILD)
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi

@@ -313,14 +313,16 @@ enum zenith_pool_flags {
     ZENITH_POOL_NUMA_NODE = 1u << 4
 };
 
-/* Zero means default in every field. Borrowed for the call. */
+/* Zero means default in every field. Borrowed for the call. Extensible (see struct_size). */
 typedef struct zenith_pool_config {
-    size_t buffer_size;         /* bytes per buffer, a multiple of 64; 0 = 4096 */
+    uint32_t struct_size;       /* sizeof(zenith_pool_config) as you compiled it; 0 = this layout */
     uint32_t buffer_count;      /* 0 = 1024 */
+    size_t buffer_size;         /* bytes per buffer, a multiple of 64; 0 = 4096 */
     uint32_t cache_size;        /* per-thread cache capacity; 0 = min(256, max(2, buffer_count / 8)),
                                at most ZENITH_POOL_MAX_CACHE */
     uint32_t flags;             /* enum zenith_pool_flags */
     int32_t numa_node;          /* with ZENITH_POOL_NUMA_NODE (else must be 0) */
+    uint32_t reserved_;         /* must be 0 */
     void *memory;               /* nullable: caller-owned slab, page-aligned; ignored flags:
                                HUGE_PAGES. Must outlive the pool. */
     size_t memory_size;         /* bytes at memory: at least buffer_size * buffer_count */
@@ -379,6 +381,13 @@ typedef struct zenith_pool_info {
                      mbind refused (EPERM: a container's seccomp profile without CAP_SYS_NICE)
    Thread safety: any thread. Lifetime: until zenith_pool_destroy. */
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg, int *err);
+
+/* Extensible configs (zenith_pool_config, zenith_ring_config, zenith_server_config): the first
+   field, struct_size, is the size of the struct as the caller's header declared it (0 = the
+   layout of this release). A library newer than the caller reads only that many bytes and
+   defaults the rest; a library older than the caller accepts the fields it does not know only
+   if they are zero (else ZENITH_E_UNSUPPORTED). A struct_size below 8 or above 4096 is
+   ZENITH_E_INVAL. So a binding compiled against one release keeps working with the next. */
 
 /* Destroys the pool: unmaps the slab (unless caller-provided) and frees metadata. Buffers still
    out, and buffers cached by other live threads, become invalid. Accepts NULL.
@@ -478,12 +487,12 @@ enum zenith_ring_mode {
 
 /* Zero means default in every field. Borrowed for the call. */
 typedef struct zenith_ring_config {
+    uint32_t struct_size;    /* sizeof(zenith_ring_config) as you compiled it; 0 = this layout */
     uint32_t sq_entries;     /* 0 = 256; a power of two, 1 .. 32768 */
     uint32_t cq_entries;     /* 0 = 4 x sq_entries; a power of two, 2 x to 4 x sq_entries */
     uint32_t flags;          /* enum zenith_ring_flags */
     uint32_t sqpoll_idle_ms; /* with SQPOLL: idle time before the poller sleeps; 0 = 1000 */
     uint32_t sqpoll_cpu;     /* with ZENITH_RING_SQPOLL_CPU */
-    uint32_t reserved_;      /* must be 0 */
 } zenith_ring_config;
 
 typedef struct zenith_ring_info {
@@ -504,7 +513,7 @@ typedef void (*zenith_cqe_fn)(void *user, struct io_uring_cqe *cqe);
    the first thread that submits or waits on it (not necessarily the creating thread).
    Params: cfg (in, borrowed, nullable = defaults); err (out, nullable).
    Returns: the ring, or NULL with *err =
-     ZENITH_E_INVAL: sizes not powers of two or out of range, unknown flags, reserved_ != 0
+     ZENITH_E_INVAL: sizes not powers of two or out of range, unknown flags, a bad struct_size
      ZENITH_E_URING_DISABLED: the kernel refuses io_uring (ENOSYS; EPERM from seccomp or
                               kernel.io_uring_disabled): fall back to another backend
      ZENITH_E_NOMEM: allocation failed
@@ -615,11 +624,12 @@ enum zenith_server_flags {
     ZENITH_SERVER_NUMA_NODE = 1u << 6
 };
 
-/* Zero means default in every field. Borrowed for the call (address is copied). */
+/* Zero means default in every field. Borrowed for the call (address is copied). Extensible. */
 typedef struct zenith_server_config {
-    const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "127.0.0.1" */
+    uint32_t struct_size;     /* sizeof(zenith_server_config) as you compiled it; 0 = this layout */
     uint16_t port;            /* 0 = the kernel picks one (zenith_server_port tells which) */
     uint16_t reserved_;       /* must be 0 */
+    const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "127.0.0.1" */
     uint32_t flags;           /* enum zenith_server_flags */
     uint32_t max_connections; /* 0 = 16384; beyond it, accepted connections are closed and counted */
     uint32_t buffer_size;     /* receive/send buffer size, a multiple of 64; 0 = 4096 */
@@ -1916,6 +1926,24 @@ static int zenith__fail(int *err, int code) {
     return code;
 }
 
+/* Reads a caller's extensible config (first field: uint32_t struct_size) into dst, the current
+   layout of `cur` bytes; `v1` is the size of the first layout (what struct_size 0 means).
+   Returns 0, ZENITH_E_INVAL (size out of range), ZENITH_E_UNSUPPORTED (non-zero fields this
+   library does not know). */
+static int zenith__config_in(void *dst, size_t cur, size_t v1, const void *src) {
+    uint32_t size;
+    size_t n, i;
+    memset(dst, 0, cur);
+    if (src == NULL) return 0;
+    memcpy(&size, src, sizeof size);
+    n = size ? size : v1;
+    if (n < 8 || n > 4096) return ZENITH_E_INVAL;
+    for (i = cur; i < n; i++)
+        if (((const unsigned char *)src)[i]) return ZENITH_E_UNSUPPORTED;
+    memcpy(dst, src, n < cur ? n : cur);
+    return 0;
+}
+
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
     zenith_pool *p;
@@ -1930,15 +1958,15 @@ ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int
     uint32_t info = 0;
     int node = -1, meta_mapped = 0, code = 0;
 
-    if (cfg_in)
-        cfg = *cfg_in;
-    else
-        memset(&cfg, 0, sizeof(cfg));
     if (err) *err = 0;
+    if ((code = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
+        zenith__fail(err, code);
+        return NULL;
+    }
     size = cfg.buffer_size ? cfg.buffer_size : 4096u;
     count = cfg.buffer_count ? cfg.buffer_count : 1024u;
     if (size % ZENITH__LINE || size > ZENITH__MAX_BUFFER_SIZE || count > (uint32_t)INT_MAX ||
-        cfg.cache_size > ZENITH_POOL_MAX_CACHE || (cfg.flags & ~known) ||
+        cfg.cache_size > ZENITH_POOL_MAX_CACHE || (cfg.flags & ~known) || cfg.reserved_ ||
         (!(cfg.flags & ZENITH_POOL_NUMA_NODE) && cfg.numa_node) ||
         ((cfg.flags & ZENITH_POOL_NUMA_NODE) &&
          (cfg.memory || cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
@@ -2206,16 +2234,15 @@ ZENITH_API zenith_ring *zenith_ring_create(const zenith_ring_config *cfg_in, int
         { 0, ZENITH_RING_MODE_PLAIN },
     };
 
-    if (cfg_in)
-        cfg = *cfg_in;
-    else
-        memset(&cfg, 0, sizeof cfg);
     if (err) *err = 0;
+    if ((rc = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
+        zenith__fail(err, rc);
+        return NULL;
+    }
     sq = cfg.sq_entries ? cfg.sq_entries : 256u;
     cq = cfg.cq_entries ? cfg.cq_entries : 4u * sq;
     if (!zenith__is_pow2(sq) || sq > 32768u || !zenith__is_pow2(cq) || cq < 2u * sq || cq > 4u * sq ||
-        (cfg.flags & ~known) || cfg.reserved_ ||
-        ((cfg.flags & ZENITH_RING_SQPOLL_CPU) && !(cfg.flags & ZENITH_RING_SQPOLL))) {
+        (cfg.flags & ~known) || ((cfg.flags & ZENITH_RING_SQPOLL_CPU) && !(cfg.flags & ZENITH_RING_SQPOLL))) {
         zenith__fail(err, ZENITH_E_INVAL);
         return NULL;
     }
@@ -3151,11 +3178,11 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
                         ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK |
                         ZENITH_SERVER_NUMA_NODE;
     int e = 0, node = -1, mapped = 0;
-    if (cfg_in)
-        cfg = *cfg_in;
-    else
-        memset(&cfg, 0, sizeof cfg);
     if (err) *err = 0;
+    if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
+        zenith__fail(err, e);
+        return NULL;
+    }
     if (!cfg.max_connections) cfg.max_connections = 16384u;
     if (!cfg.buffer_size) cfg.buffer_size = 4096u;
     if (!cfg.buffer_count) cfg.buffer_count = 8192u;

@@ -130,7 +130,7 @@ Test(ring, sqpoll_on_request, .timeout = 10) {
 
 Test(ring, invalid_configs, .timeout = 10) {
     static const struct {
-        uint32_t sq, cq, flags, reserved;
+        uint32_t sq, cq, flags, struct_size;
     } bad[] = {
         { 3, 0, 0, 0 },                       /* not a power of two */
         { 65536, 0, 0, 0 },                   /* over 32768 */
@@ -138,7 +138,8 @@ Test(ring, invalid_configs, .timeout = 10) {
         { 64, 512, 0, 0 },                    /* CQ over 4 x SQ */
         { 64, 200, 0, 0 },                    /* CQ not a power of two */
         { 64, 0, 1u << 20, 0 },               /* unknown flag */
-        { 64, 0, 0, 1 },                      /* reserved_ set */
+        { 64, 0, 0, 4 },                      /* struct_size too small */
+        { 64, 0, 0, 8192 },                   /* struct_size absurd */
         { 64, 0, ZENITH_RING_SQPOLL_CPU, 0 }, /* SQPOLL_CPU without SQPOLL */
     };
     size_t i;
@@ -149,7 +150,7 @@ Test(ring, invalid_configs, .timeout = 10) {
         cfg.sq_entries = bad[i].sq;
         cfg.cq_entries = bad[i].cq;
         cfg.flags = bad[i].flags;
-        cfg.reserved_ = bad[i].reserved;
+        cfg.struct_size = bad[i].struct_size;
         cr_assert_null(zenith_ring_create(&cfg, &err), "config %zu accepted", i);
         cr_assert_eq(err, ZENITH_E_INVAL, "config %zu: %d %s", i, err, zenith_errname(err));
         cr_assert_null(zenith_ring_create(&cfg, NULL));

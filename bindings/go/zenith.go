@@ -76,6 +76,7 @@ type Pool struct{ p *C.zenith_pool }
 // NewPool makes a pool of count buffers of size bytes (0 = defaults: 4096 x 1024).
 func NewPool(size int, count int) (*Pool, error) {
 	var cfg C.zenith_pool_config
+	cfg.struct_size = C.uint32_t(unsafe.Sizeof(cfg))
 	cfg.buffer_size = C.size_t(size)
 	cfg.buffer_count = C.uint32_t(count)
 	var err C.int
@@ -169,6 +170,7 @@ func NewServer(cfg ServerConfig, h Handlers) (*Server, error) {
 		return nil, Error{Code: ENull}
 	}
 	var c C.zenith_server_config
+	c.struct_size = C.uint32_t(unsafe.Sizeof(c))
 	addr := C.CString(cfg.Address)
 	if cfg.Address != "" {
 		c.address = addr

@@ -50,8 +50,8 @@ function check(rc, what) {
 // ---- pool ---------------------------------------------------------------------------------------
 
 const PoolConfig = koffi.struct('zenith_pool_config', {
-  buffer_size: 'size_t', buffer_count: 'uint32_t', cache_size: 'uint32_t', flags: 'uint32_t',
-  numa_node: 'int32_t', memory: 'void *', memory_size: 'size_t',
+  struct_size: 'uint32_t', buffer_count: 'uint32_t', buffer_size: 'size_t', cache_size: 'uint32_t', flags: 'uint32_t',
+  numa_node: 'int32_t', reserved_: 'uint32_t', memory: 'void *', memory_size: 'size_t',
   alloc: 'void *', free: 'void *', user: 'void *',
 });
 const PoolStats = koffi.struct('zenith_pool_stats', {
@@ -68,7 +68,7 @@ const pool_get_stats = lib.func('int zenith_pool_get_stats(void *p, _Out_ zenith
 class Pool {
   constructor({ bufferSize = 0, bufferCount = 0 } = {}) {
     const err = [0];
-    this.p = pool_create({ buffer_size: bufferSize, buffer_count: bufferCount }, err);
+    this.p = pool_create({ struct_size: koffi.sizeof(PoolConfig), buffer_size: bufferSize, buffer_count: bufferCount }, err);
     if (!this.p) throw new ZenithError(err[0], 'zenith_pool_create');
     this.bufferSize = bufferSize || 4096;
   }
@@ -83,7 +83,7 @@ class Pool {
 // ---- server ---------------------------------------------------------------------------------------
 
 const ServerConfig = koffi.struct('zenith_server_config', {
-  address: 'const char *', port: 'uint16_t', reserved_: 'uint16_t', flags: 'uint32_t',
+  struct_size: 'uint32_t', port: 'uint16_t', reserved_: 'uint16_t', address: 'const char *', flags: 'uint32_t',
   max_connections: 'uint32_t', buffer_size: 'uint32_t', buffer_count: 'uint32_t', recv_buffers: 'uint32_t',
   send_queue_max: 'uint32_t', zerocopy_min: 'uint32_t', idle_timeout_ms: 'uint32_t', sq_entries: 'uint32_t',
   backlog: 'uint32_t', cpu: 'uint32_t', numa_node: 'int32_t',
@@ -114,7 +114,7 @@ class Server {
   constructor({ address = '127.0.0.1', port = 0, ...cfg } = {}, handlers = {}) {
     if (!handlers.onData) throw new ZenithError(-1, 'Server needs onData');
     const err = [0];
-    this.s = server_create({ address, port, ...cfg }, err);
+    this.s = server_create({ struct_size: koffi.sizeof(ServerConfig), address, port, ...cfg }, err);
     if (!this.s) throw new ZenithError(err[0], 'zenith_server_create');
     this.error = null;
     const guard = (f) => (...args) => { if (this.error) return; try { f(...args); } catch (e) { this.error = e; } };

@@ -84,9 +84,10 @@ class _Allocator(ctypes.Structure):
 
 
 class _PoolConfig(ctypes.Structure):
-    _fields_ = [("buffer_size", ctypes.c_size_t), ("buffer_count", ctypes.c_uint32),
-                ("cache_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("numa_node", ctypes.c_int32),
-                ("memory", ctypes.c_void_p), ("memory_size", ctypes.c_size_t), ("allocator", _Allocator)]
+    _fields_ = [("struct_size", ctypes.c_uint32), ("buffer_count", ctypes.c_uint32),
+                ("buffer_size", ctypes.c_size_t), ("cache_size", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("numa_node", ctypes.c_int32), ("reserved_", ctypes.c_uint32), ("memory", ctypes.c_void_p),
+                ("memory_size", ctypes.c_size_t), ("allocator", _Allocator)]
 
 
 class _PoolStats(ctypes.Structure):
@@ -118,7 +119,8 @@ class Pool:
     """A zenith_pool. Buffers are addresses; read and write them with ctypes (string_at, memmove)."""
 
     def __init__(self, buffer_size=0, buffer_count=0, flags=0, numa_node=None):
-        cfg = _PoolConfig(buffer_size=buffer_size, buffer_count=buffer_count, flags=flags)
+        cfg = _PoolConfig(struct_size=ctypes.sizeof(_PoolConfig), buffer_size=buffer_size,
+                          buffer_count=buffer_count, flags=flags)
         if numa_node is not None:
             cfg.flags |= POOL_NUMA_NODE
             cfg.numa_node = numa_node
@@ -156,8 +158,8 @@ class Pool:
 # ---- server ----------------------------------------------------------------------------------
 
 class _ServerConfig(ctypes.Structure):
-    _fields_ = [("address", ctypes.c_char_p), ("port", ctypes.c_uint16), ("reserved_", ctypes.c_uint16),
-                ("flags", ctypes.c_uint32), ("max_connections", ctypes.c_uint32),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("port", ctypes.c_uint16), ("reserved_", ctypes.c_uint16),
+                ("address", ctypes.c_char_p), ("flags", ctypes.c_uint32), ("max_connections", ctypes.c_uint32),
                 ("buffer_size", ctypes.c_uint32), ("buffer_count", ctypes.c_uint32),
                 ("recv_buffers", ctypes.c_uint32), ("send_queue_max", ctypes.c_uint32),
                 ("zerocopy_min", ctypes.c_uint32), ("idle_timeout_ms", ctypes.c_uint32),
@@ -214,7 +216,7 @@ class Server:
         if on_data is None:
             raise ZenithError(E_NULL, "Server needs on_data")
         self._address = address.encode()
-        c = _ServerConfig(address=self._address, port=port)
+        c = _ServerConfig(struct_size=ctypes.sizeof(_ServerConfig), address=self._address, port=port)
         for k, v in cfg.items():
             setattr(c, k, v)
         err = ctypes.c_int(0)

@@ -81,11 +81,13 @@ struct zenith_allocator {
 
 #[repr(C)]
 struct zenith_pool_config {
-    buffer_size: usize,
+    struct_size: u32,
     buffer_count: u32,
+    buffer_size: usize,
     cache_size: u32,
     flags: u32,
     numa_node: i32,
+    reserved_: u32,
     memory: *mut c_void,
     memory_size: usize,
     allocator: zenith_allocator,
@@ -111,9 +113,10 @@ pub struct PoolStats {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ServerConfig {
-    address: *const c_char,
+    struct_size: u32,
     pub port: u16,
     reserved_: u16,
+    address: *const c_char,
     pub flags: u32,
     pub max_connections: u32,
     pub buffer_size: u32,
@@ -131,6 +134,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            struct_size: std::mem::size_of::<ServerConfig>() as u32,
             address: ptr::null(),
             port: 0,
             reserved_: 0,
@@ -318,11 +322,13 @@ impl Pool {
     /// `buffer_size` a multiple of 64 (0 = 4096), `buffer_count` (0 = 1024).
     pub fn new(buffer_size: usize, buffer_count: u32) -> Result<Pool> {
         let cfg = zenith_pool_config {
+            struct_size: std::mem::size_of::<zenith_pool_config>() as u32,
             buffer_size,
             buffer_count,
             cache_size: 0,
             flags: 0,
             numa_node: 0,
+            reserved_: 0,
             memory: ptr::null_mut(),
             memory_size: 0,
             allocator: zenith_allocator { alloc: ptr::null_mut(), free: ptr::null_mut(), user: ptr::null_mut() },
