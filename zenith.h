@@ -78,7 +78,13 @@ OVERVIEW
     The TCP server (zenith_server): see STEP BY STEP and docs/SERVER.md. A server pinned to a
     CPU (ZENITH_SERVER_PIN_CPU) keeps its pool and connection table on that CPU's NUMA node.
     zenith_numa.h holds the NUMA helpers (docs/NUMA.md); included with this header it adds the
-    pool/server glue. The FFI data-plane API follows in a later release.
+    pool/server glue.
+
+    The data-plane engine (zenith_init / zenith_publish / zenith_poll / zenith_batch_release /
+    zenith_free): Arrow C Data Interface batches, validated, moved in without a copy, taken out
+    in publish order by any number of consumers; a bounded lock-free ring, no allocation after
+    zenith_init. docs/FFI.md covers it and the C ABI the Python, Rust, Go and Node.js bindings
+    use (extensible configs: struct_size).
 
 STEP BY STEP
     A zero-copy echo server (examples/echo_server.c is the full program):
@@ -131,6 +137,11 @@ MEMORY & OWNERSHIP
       borrowed for the call; zenith_server_keep makes it yours until zenith_pool_release; a
       buffer passed to zenith_server_send_buffer becomes the server's. docs/SERVER.md has the
       full table.
+    - The engine allocates in zenith_init only. zenith_publish moves the caller's ArrowArray and
+      ArrowSchema in on success (the caller's read as released; the buffers never move) and
+      leaves them with the caller on any error; zenith_poll moves them out into a zenith_batch
+      the consumer owns until zenith_batch_release, which runs their release callbacks once.
+      zenith_free releases what is still queued.
 
 ERRORS
     Every fallible call returns int: 0 (or a count) on success, a negative code on failure.
@@ -166,6 +177,9 @@ THREADING
       inside run_once. zenith_server_stop / zenith_server_stopped: any thread and signal handlers.
       Kept buffers may be released to the server's pool from any thread. docs/SERVER.md lists
       which calls are allowed inside callbacks.
+    - The engine: zenith_publish, zenith_poll, zenith_batch_release, zenith_engine_get_stats:
+      any thread, concurrently, lock-free. zenith_init: any thread; zenith_free: one thread, once
+      no other thread uses the engine.
     - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
 
 LIMITS
@@ -182,7 +196,7 @@ LIMITS
       connections (64 bytes each).
 
 ZENITH DOES NOT
-    print anything, abort on bad input, allocate after create (pool, ring, server), raise
+    print anything, abort on bad input, allocate after create (pool, ring, server, engine), raise
     SIGPIPE (MSG_NOSIGNAL), or take a lock anywhere but zenith_pool_create, zenith_pool_destroy
     and a thread's exit (one mutex guarding the process-wide pool list).
 
