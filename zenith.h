@@ -3089,7 +3089,9 @@ static void zenith__on_sendmsg_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
         if (s->send_off[idx] == s->send_len[idx]) {
             c->sq_head = s->send_next[idx];
             if (c->sq_head == 0) c->sq_tail = 0;
-            zenith__srv_release(s, idx);
+            /* an earlier SEND_ZC of this buffer's first part may still be referenced by the kernel
+               (on loopback until the peer reads it): its notification releases it then */
+            if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
         }
     }
     zenith__after_send(s, c);
