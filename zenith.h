@@ -3813,7 +3813,8 @@ typedef struct zenith__eslot {
     uint64_t source_id, seq_no;
     struct ArrowArray array;
     struct ArrowSchema schema;
-} zenith__eslot;
+    unsigned char pad_[192 - 3 * 8 - sizeof(struct ArrowArray) - sizeof(struct ArrowSchema)];
+} zenith__eslot; /* 192 bytes: three whole lines, so neighbouring slots never share one */
 
 #define ZENITH__SOURCES 4096u /* sources tracked for sequence gaps and duplicates */
 #define ZENITH__SEQ_NONE UINT64_MAX
@@ -3830,6 +3831,7 @@ struct zenith_engine {
     zenith__eslot *slots;
     zenith__esource *sources; /* ZENITH__SOURCES + 1 entries */
     void *plugin;             /* reserved for the plugin runtime (later release); NULL */
+    void *raw;                /* the one allocation (engine, slots, sources), before alignment */
     /* counters off the hot path: errors, releases, sequence anomalies */
     __attribute__((aligned(64))) uint64_t released;
     uint64_t rejected_full, rejected_invalid, seq_gaps, seq_duplicates, sources_used, sources_untracked;
@@ -3841,20 +3843,23 @@ struct zenith_engine {
 
 ZENITH_API ZenithEngine zenith_init(uint32_t capacity) {
     zenith_engine *e;
+    unsigned char *raw;
     uint64_t cap = 1, i;
+    size_t off_slots, off_sources, total;
     if (capacity == 0 || capacity > (1u << 24)) return NULL;
     while (cap < capacity) cap <<= 1;
-    e = (zenith_engine *)ZENITH_MALLOC(sizeof *e);
-    if (e == NULL) return NULL;
+    /* one block, every part on its own cache lines: engine, slots, the source table */
+    off_slots = zenith__align_up(sizeof *e, ZENITH__LINE);
+    off_sources = off_slots + (size_t)cap * sizeof(zenith__eslot);
+    total = off_sources + (ZENITH__SOURCES + 1u) * sizeof(zenith__esource) + ZENITH__LINE;
+    raw = (unsigned char *)ZENITH_MALLOC(total);
+    if (raw == NULL) return NULL;
+    e = (zenith_engine *)(void *)(raw +
+                                  (zenith__align_up((size_t)(uintptr_t)raw, ZENITH__LINE) - (size_t)(uintptr_t)raw));
     memset(e, 0, sizeof *e);
-    e->slots = (zenith__eslot *)ZENITH_MALLOC((size_t)cap * sizeof(zenith__eslot));
-    e->sources = (zenith__esource *)ZENITH_MALLOC((ZENITH__SOURCES + 1u) * sizeof(zenith__esource));
-    if (e->slots == NULL || e->sources == NULL) {
-        ZENITH_FREE(e->slots);
-        ZENITH_FREE(e->sources);
-        ZENITH_FREE(e);
-        return NULL;
-    }
+    e->raw = raw;
+    e->slots = (zenith__eslot *)(void *)((unsigned char *)e + off_slots);
+    e->sources = (zenith__esource *)(void *)((unsigned char *)e + off_sources);
     memset(e->slots, 0, (size_t)cap * sizeof(zenith__eslot));
     for (i = 0; i < cap; i++) e->slots[i].seq = i;
     for (i = 0; i <= ZENITH__SOURCES; i++) {
@@ -4004,9 +4009,7 @@ ZENITH_API void zenith_free(ZenithEngine e) {
     zenith_batch b;
     if (e == NULL) return;
     while (zenith_poll(e, &b) == 1) zenith_batch_release(e, &b);
-    ZENITH_FREE(e->slots);
-    ZENITH_FREE(e->sources);
-    ZENITH_FREE(e);
+    ZENITH_FREE(e->raw);
 }
 
 #undef ZENITH__RELAXED
