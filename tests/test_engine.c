@@ -578,3 +578,38 @@ Test(engine, nesting_deeper_than_64_is_refused, .timeout = 10) {
     reject(e, p, "70 levels of struct");
     zenith_free(e);
 }
+
+/* The offsets check runs four at a time: a decrease at every position, for every length and
+   start, in the vector part and in the tail, is found; monotonic offsets pass. */
+Test(engine, every_offset_decrease_is_found_at_every_position, .timeout = 20) {
+    ta_counts c = { 0, 0 };
+    ZenithEngine e = mkengine(4);
+    int32_t off[48];
+    int len, start, bad;
+    for (len = 1; len <= 40; len++)
+        for (start = 0; start <= 3; start++) {
+            int k;
+            for (k = 0; k <= start + len; k++) off[k] = 10 * k; /* monotonic */
+            {
+                pair p;
+                zenith_batch b;
+                p.a = ta_array(&c, len, 0, start, 3, NULL, 0, off, (size_t)(start + len + 1) * 4, "x", 1);
+                p.s = ta_schema(&c, "u");
+                cr_assert_eq(zenith_publish(e, &p.a, &p.s, 0, 0), 0, "len %d start %d", len, start);
+                cr_assert_eq(zenith_poll(e, &b), 1);
+                zenith_batch_release(e, &b);
+            }
+            for (bad = start + 1; bad <= start + len; bad++) {
+                pair p;
+                for (k = 0; k <= start + len; k++) off[k] = 10 * k;
+                off[bad] = off[bad - 1] - 1; /* one decrease, at position bad */
+                p.a = ta_array(&c, len, 0, start, 3, NULL, 0, off, (size_t)(start + len + 1) * 4, "x", 1);
+                p.s = ta_schema(&c, "u");
+                cr_assert_eq(zenith_publish(e, &p.a, &p.s, 0, 0), ZENITH_E_FFI, "len %d start %d bad %d", len, start,
+                             bad);
+                ta_release(&p.a, &p.s);
+            }
+        }
+    zenith_free(e);
+    cr_assert_eq(c.arrays, c.schemas);
+}
