@@ -71,6 +71,22 @@ class ZenithError(Exception):
         super().__init__("%s%s: %s (%d)" % (what + ": " if what else "", self.name, text, code))
 
 
+class _Closing:
+    """A handle freed by close(): also as a context manager and when garbage-collected."""
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
 def _check(rc, what=""):
     if rc < 0:
         raise ZenithError(rc, what)
@@ -115,7 +131,7 @@ def _stats_dict(st):
     return {name: getattr(st, name) for name, _ in st._fields_}
 
 
-class Pool:
+class Pool(_Closing):
     """A zenith_pool. Buffers are addresses; read and write them with ctypes (string_at, memmove)."""
 
     def __init__(self, buffer_size=0, buffer_count=0, flags=0, numa_node=None):
@@ -142,17 +158,10 @@ class Pool:
         return _stats_dict(st)
 
     def close(self):
-        if self._p:
+        if getattr(self, "_p", None):
             lib.zenith_pool_destroy(self._p)
             self._p = None
 
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ---- server ----------------------------------------------------------------------------------
@@ -205,7 +214,7 @@ lib.zenith_server_get_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ServerS
 CLOSE_FLUSH, CLOSE_ABORT = 0, 1
 
 
-class Server:
+class Server(_Closing):
     """A zenith_server: one ring, one thread (the one calling run_once).
 
     on_data(server, conn, data: bytes), on_accept(server, conn), on_close(server, conn, reason):
@@ -289,11 +298,6 @@ class Server:
             lib.zenith_server_destroy(self._s)
             self._s = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ---- Arrow C Data Interface and the engine ----------------------------------------------------
@@ -447,7 +451,7 @@ class Batch:
                "zenith_batch_release")
 
 
-class Engine:
+class Engine(_Closing):
     """The data-plane engine (zenith_init / zenith_publish / zenith_poll / zenith_free)."""
 
     def __init__(self, capacity=1024):
@@ -486,13 +490,6 @@ class Engine:
             lib.zenith_free(self._e)
             self._e = None
 
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ---- NUMA ------------------------------------------------------------------------------------
