@@ -536,6 +536,34 @@ Test(numa, kernel_without_numa_degrades_as_documented, .timeout = 10) {
     zenith_numa_cleanup();
 }
 
+/* A container profile without CAP_SYS_NICE refuses mbind and set_mempolicy (EPERM), and a
+   cpuset can refuse an affinity: each is ZENITH_NUMA_E_BIND, with no side effect. */
+Test(numa, kernel_refusals_are_bind_failed, .timeout = 10) {
+    const int nrs[] = { SYS_mbind, SYS_set_mempolicy, SYS_sched_setaffinity };
+    zenith_numa_nodeset zero;
+    cpu_set_t before;
+    int policy = -1;
+    cr_assert_eq(zenith_numa_init(), 0);
+    CPU_ZERO(&before);
+    cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
+    deny_syscalls(EPERM, nrs, 3);
+    cr_assert_null(zenith_numa_alloc_onnode(PAGE, 0));
+    cr_assert_eq(zenith_numa_last_error(), ZENITH_NUMA_E_BIND);
+    cr_assert_null(zenith_numa_alloc_interleaved(PAGE));
+    cr_assert_eq(zenith_numa_last_error(), ZENITH_NUMA_E_BIND);
+    zenith_numa_nodeset_clear(&zero);
+    zenith_numa_nodeset_add(&zero, 0);
+    cr_assert_eq(zenith_numa_set_policy(ZENITH_NUMA_POLICY_BIND, &zero), ZENITH_NUMA_E_BIND);
+    cr_assert_eq(zenith_numa_set_policy(ZENITH_NUMA_POLICY_DEFAULT, NULL), ZENITH_NUMA_E_BIND);
+    cr_assert_eq(zenith_numa_get_policy(&policy, NULL), 0, "reading still works");
+    cr_assert_eq(policy, ZENITH_NUMA_POLICY_DEFAULT, "nothing changed");
+    cr_assert_eq(zenith_numa_bind_thread_to_cpu(0), ZENITH_NUMA_E_BIND);
+    cr_assert_eq(zenith_numa_bind_thread_to_node(0), ZENITH_NUMA_E_BIND);
+    cr_assert_eq(zenith_numa_unbind_thread(), ZENITH_NUMA_E_BIND);
+    cr_assert(affinity_equals(&before), "the affinity is as it was");
+    zenith_numa_cleanup();
+}
+
 /* ---- with zenith.h -------------------------------------------------------------------------------------- */
 
 Test(numa, pool_on_node_verified_page_by_page, .timeout = 10) {
