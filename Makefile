@@ -48,13 +48,15 @@ TSAN := -fsanitize=thread
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
 help:
-	@echo "make demo          run the main job (today: the pool benchmark, quick)"
-	@echo "make test          all test suites: plain, ASan+UBSan, and TSan for the threaded ones"
-	@echo "make all           build tests, examples and benchmarks"
-	@echo "make check         headers alone as C99/C11/C++17 with gcc and clang, link tests, shared lib, README code"
+	@echo "make demo            the main job: the zero-copy echo server under the load generator for 3 s"
+	@echo "make test            every C suite (plain, ASan+UBSan, TSan, valgrind where they apply), then the bindings"
+	@echo "make all             build tests, examples and benchmarks"
+	@echo "make check           headers alone as C99/C11/C++11/C++17 with gcc and clang, link tests, shared lib, README code"
+	@echo "make test-bindings   the Python, Rust, Go and Node.js bindings' suites"
 	@echo "make test-numa-qemu  the NUMA suites in a QEMU guest with two NUMA nodes"
-	@echo "make fuzz          libFuzzer on the Arrow validation for FUZZ_SECONDS (60)"
-	@echo "make test-asan | test-tsan | bench | shared | install | format | format-check | clean"
+	@echo "make fuzz            libFuzzer on the Arrow validation for FUZZ_SECONDS (60)"
+	@echo "make bench           the benchmarks (about four minutes); docs/PERFORMANCE.md has the figures"
+	@echo "make test-plain | test-asan | test-tsan | shared | install | format | format-check | clean"
 
 # ---- dependencies: installed when root (or password-less sudo), else named on one line -------
 deps-build:
