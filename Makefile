@@ -34,9 +34,10 @@ HEADERS := zenith.h zenith_numa.h
 SUITES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # Suites with threads: these also run under ThreadSanitizer.
 TSAN_SUITES := $(filter %_threads,$(SUITES))
-# Suites that also run under valgrind memcheck (the engine: its promise is "nothing leaked under
-# valgrind"; io_uring suites cannot, valgrind 3.19 does not follow io_uring).
-VALGRIND_SUITES := test_engine test_engine_threads
+# Suites that also run under valgrind memcheck (the engine's promise is "nothing leaked under
+# valgrind"; the pool, NUMA, config and error suites too). The io_uring suites cannot: valgrind
+# 3.19 does not follow io_uring.
+VALGRIND_SUITES := test_engine test_engine_threads test_pool test_numa test_numa_threads test_config test_errors
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h tests/fuzz/*.c bench/*.c examples/*.c)
 

@@ -140,6 +140,11 @@ static int zt_run(const struct zt_test *t, char *msg, size_t cap, double *secs) 
     msg[0] = 0;
     if (pipe(fd) != 0) return 1;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    /* nothing buffered may be inherited: a child that flushes stdio at exit (valgrind runs
+       libc's freeres, which does) would write the parent's pending report lines again */
+    if (zt_report) fflush(zt_report);
+    fflush(stdout);
+    fflush(stderr);
     pid = fork();
     if (pid < 0) return 1;
     if (pid == 0) {

@@ -14,6 +14,12 @@
 
 #define PAGE 4096u
 
+/* 1 when running under valgrind (its preload is in the environment of every traced process). */
+static inline int under_valgrind(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
 /* Makes the listed system calls fail with errno `err` in this process from now on (a seccomp
    filter, as a container profile would): tests run each in its own process, so this stays in
    the test. At most 8 calls. */
