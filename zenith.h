@@ -266,13 +266,14 @@ extern "C" {
     X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers")   \
     X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
     X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)") \
-    X(ZENITH_E_STATE, -17, "not allowed in the object's current state")
+    X(ZENITH_E_STATE, -17, "not allowed in the object's current state (or inside a callback)")      \
+    X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")
 
 enum zenith_error {
 #define ZENITH__ENUM(name, value, text) name = value,
     ZENITH_ERROR_LIST(ZENITH__ENUM)
 #undef ZENITH__ENUM
-        ZENITH_E_LAST_ = -18
+        ZENITH_E_LAST_ = -19
 };
 
 /* Kernel errors: one code per errno, in a range of their own, never colliding with the above. */
@@ -615,15 +616,22 @@ ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf);
 ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br);
 
 /* ---------------------------------------------------------------------------------------------
-   TCP server: one server = one ring = one thread, driven by zenith_server_run_once
+   The reactor (zenith_server): one object = one event backend = one thread, driven by
+   zenith_server_run_once. It serves TCP listeners (IPv4 and IPv6), accepted and outbound
+   connections, timers and messages posted from other threads, all on the same loop. The name
+   is the design's: a plain server is its most common use, and a server-only program is as
+   short as ever (create / set_callbacks / start / run_once / destroy).
    ------------------------------------------------------------------------------------------ */
 
 typedef struct zenith_server zenith_server;
 
 /* A connection: slot (low 32 bits) and generation (high 32 bits). 0 is never a live connection.
    After close the id is stale for ever: calls with it return ZENITH_E_STALE, never reach another
-   connection that reuses the slot. */
+   connection that reuses the slot. Accepted and outbound connections share the id space. */
 typedef uint64_t zenith_conn_id;
+
+/* A timer: slot and generation, like a connection id. 0 is never a live timer. */
+typedef uint64_t zenith_timer_id;
 
 enum zenith_server_flags {
     ZENITH_SERVER_REUSEPORT = 1u << 0,         /* SO_REUSEPORT: one server per thread on one port */
@@ -635,7 +643,10 @@ enum zenith_server_flags {
     /* Put the server's memory (pool slab and metadata, connection table) on cfg.numa_node.
        Without it, ZENITH_SERVER_PIN_CPU puts it on cfg.cpu's node when the system says which
        (silently unplaced if the kernel refuses). */
-    ZENITH_SERVER_NUMA_NODE = 1u << 6
+    ZENITH_SERVER_NUMA_NODE = 1u << 6,
+    /* No listener at create (address, port, backlog and REUSEPORT must be 0): a reactor for
+       outbound connections, timers and posted work; add listeners with zenith_server_listen. */
+    ZENITH_SERVER_NO_LISTEN = 1u << 7
 };
 
 /* Zero means default in every field. Borrowed for the call (address is copied). Extensible. */
@@ -645,7 +656,8 @@ typedef struct zenith_server_config {
     uint16_t reserved_;       /* must be 0 */
     const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "127.0.0.1" */
     uint32_t flags;           /* enum zenith_server_flags */
-    uint32_t max_connections; /* 0 = 16384; beyond it, accepted connections are closed and counted */
+    uint32_t max_connections; /* 0 = 16384 (accepted and outbound together); beyond it, accepted
+                                 connections are closed and counted, connects get ZENITH_E_FULL */
     uint32_t buffer_size;     /* receive/send buffer size, a multiple of 64; 0 = 4096 */
     uint32_t buffer_count;    /* buffers in the server's pool; 0 = 8192 (at most 65536) */
     uint32_t recv_buffers;    /* buffers lent to the kernel for receives; 0 = buffer_count / 2 */
@@ -661,6 +673,16 @@ typedef struct zenith_server_config {
     uint32_t backlog;         /* listen backlog; 0 = 4096 */
     uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU; below CPU_SETSIZE (1024) */
     int32_t numa_node;        /* with ZENITH_SERVER_NUMA_NODE (else must be 0) */
+    /* ---- 0.2.0 ---- */
+    uint32_t max_timers;   /* user timers armed at once; 0 = 4096; at most 2^23 */
+    uint32_t post_queue;   /* messages the cross-thread queue holds; 0 = 4096; a power of two,
+                              at most 2^20 */
+    uint32_t send_reserve; /* pool buffers receives never take: copying sends (zenith_server_send)
+                              draw on them when the rest of the pool is lent out, so a reply
+                              never starves for buffers while the pool feeds receives;
+                              0 = max(16, buffer_count / 16); recv_buffers + send_reserve must
+                              not exceed buffer_count */
+    uint32_t reserved2_;   /* must be 0 */
 } zenith_server_config;
 
 /* Why a connection closed (the reason argument of the close callback). */
@@ -674,26 +696,64 @@ enum zenith_close_reason {
 
 enum zenith_close_flags {
     ZENITH_CLOSE_FLUSH = 0, /* send what is queued, then close */
-    ZENITH_CLOSE_ABORT = 1  /* drop what is queued, close now */
+    ZENITH_CLOSE_ABORT = 1, /* drop what is queued, close now */
+    /* Half-close: send what is queued, then shut down our sending side (the peer reads EOF);
+       receiving goes on. Once the peer's EOF has come too, the connection closes by itself
+       (on_close with ZENITH_CLOSE_PEER). */
+    ZENITH_CLOSE_WRITE = 2
 };
 
-/* Callbacks run on the thread calling zenith_server_run_once, one at a time. Inside them you may
-   call zenith_server_send*, zenith_server_close, zenith_server_keep (on_data only), the
-   conn_user calls and the stats; not run_once, shutdown or destroy. */
+/* Callbacks run on the thread calling zenith_server_run_once, one at a time, never nested.
+   Inside any of them you may call: zenith_server_send / send_buffer / close / connect / listen,
+   zenith_server_keep (on_data only), the conn_user calls, the timer calls, zenith_server_post,
+   zenith_server_stop, the stats and port calls. Refused there with ZENITH_E_STATE and no side
+   effect: zenith_server_run_once, zenith_server_start, zenith_server_shutdown,
+   zenith_server_set_callbacks; zenith_server_destroy is refused too (it returns nothing: it is
+   counted in zenith_reactor_stats.misuse_refused and the server stays as it was). */
 typedef void (*zenith_accept_fn)(void *user_data, zenith_conn_id conn);
 /* data is borrowed for the call (pool memory, reused after it returns unless you call
-   zenith_server_keep). Bytes arrive in order; a connection's data never interleaves. */
+   zenith_server_keep). Bytes arrive in order; a connection's data never interleaves.
+   on_data is called from run_once while it handles a receive, and also when the connection's
+   held-back data is released: after a send completion drains a paused queue, after the pool
+   refills, after on_connect -- always from the loop, never from inside a send or close call. */
 typedef void (*zenith_data_fn)(void *user_data, zenith_conn_id conn, const uint8_t *data, size_t len);
-/* Called once per accepted connection, last; the id is stale from then on. */
+/* Called once per connection that was accepted (on_accept) or connected (on_connect with 0),
+   last; the id is stale from then on. A connect that failed gets no on_close. */
 typedef void (*zenith_close_fn)(void *user_data, zenith_conn_id conn, int reason);
-/* The connection's send queue went from full (a send returned ZENITH_E_FULL) to below half. */
+/* The connection may send again: its queue went from full (a send returned ZENITH_E_FULL, or
+   the queue reached send_queue_max) to below half of send_queue_max, or the pool that a
+   refused copying send found empty has buffers again. Reading from the connection, paused by
+   that ZENITH_E_FULL, resumes with it. */
 typedef void (*zenith_drain_fn)(void *user_data, zenith_conn_id conn);
+/* The peer shut down its sending side (EOF) and everything it sent before has been delivered.
+   Without an on_eof callback the server then sends what is queued and closes (the default);
+   with one, the connection stays open for sending: half-close it (ZENITH_CLOSE_WRITE) or close
+   it when you are done. */
+typedef void (*zenith_eof_fn)(void *user_data, zenith_conn_id conn);
+/* An outbound connection's outcome, exactly once per successful zenith_server_connect: status 0
+   (connected: the connection is now like an accepted one), ZENITH_ESYS(ECONNREFUSED) (nothing
+   listens), ZENITH_E_TIMEDOUT (no answer within timeout_ms), ZENITH_E_CANCELED (closed or the
+   reactor shut down first), or another ZENITH_ESYS code (ENETUNREACH, EHOSTUNREACH, ...).
+   user is the connect config's user. After a failure the id is stale. */
+typedef void (*zenith_connect_fn)(void *user, zenith_conn_id conn, int status);
+/* A timer expired. user is what zenith_server_timer_start was given. A one-shot timer is over
+   when its callback runs (its id is stale inside it); a periodic one stays armed until
+   zenith_server_timer_stop, which may be called from its own callback. */
+typedef void (*zenith_timer_fn)(void *user, zenith_timer_id timer);
+/* A message posted with zenith_server_post, run on the loop thread. data (len bytes, at most
+   ZENITH_POST_MAX, 16-byte aligned; NULL when len is 0) is borrowed for the call. */
+typedef void (*zenith_post_fn)(void *user, void *data, size_t len);
+
+/* Bytes a posted message can carry by value. */
+#define ZENITH_POST_MAX 40u
+/* Longest timer delay or period, in milliseconds (about 12.4 days). */
+#define ZENITH_TIMER_MAX_MS ((1u << 30) - 1u)
 
 typedef struct zenith_server_stats {
     uint64_t connections_open, connections_accepted, connections_closed, connections_rejected;
     uint64_t bytes_in, bytes_out;
     uint64_t recv_buffer_exhausted; /* receives that found no buffer (ENOBUFS), re-armed later */
-    uint64_t send_queue_full;       /* sends refused with ZENITH_E_FULL */
+    uint64_t send_queue_full;       /* sends refused with ZENITH_E_FULL (queue or pool) */
     uint64_t stale_completions;     /* completions for connections already closed */
     uint64_t accept_errors;         /* EMFILE, ENFILE, ... (accepting resumes) */
     uint64_t connection_errors;     /* connections closed by ECONNRESET, EPIPE, ... */
@@ -701,11 +761,58 @@ typedef struct zenith_server_stats {
     uint64_t cq_overflow;           /* CQ overflow events seen (completions kept by the kernel) */
 } zenith_server_stats;
 
-/* Creates a server: its pool, ring, provided-buffer ring and listening socket (bound and
-   listening on return, so zenith_server_port is known). Nothing runs until zenith_server_start.
+/* The reactor's own counters (zenith_server_stats keeps its released layout; new counters come
+   here). */
+typedef struct zenith_reactor_stats {
+    uint64_t listeners;           /* listening sockets */
+    uint64_t connects_started;    /* zenith_server_connect calls that returned 0 */
+    uint64_t connects_succeeded;  /* on_connect with 0 */
+    uint64_t connects_failed;     /* on_connect with an error (refused, unreachable, ...) */
+    uint64_t connects_timed_out;  /* on_connect with ZENITH_E_TIMEDOUT */
+    uint64_t connects_canceled;   /* on_connect with ZENITH_E_CANCELED */
+    uint64_t timers_armed;        /* user timers armed now */
+    uint64_t timers_fired;        /* user timer callbacks run */
+    uint64_t timers_skipped;      /* periods a periodic timer skipped, being later than a period */
+    uint64_t posts_run;           /* posted messages run */
+    uint64_t posts_refused;       /* zenith_server_post calls that returned ZENITH_E_FULL */
+    uint64_t wakeups;             /* eventfd writes by posters and stop (at most one per batch) */
+    uint64_t send_pool_empty;     /* copying sends refused for want of buffers (in send_queue_full too) */
+    uint64_t deliveries_held;     /* on_data held back while the send reserve was low */
+    uint64_t misuse_refused;      /* calls refused inside callbacks (ZENITH_E_STATE, and destroy) */
+    uint64_t loop_iterations;     /* run_once calls that ran */
+} zenith_reactor_stats;
+
+/* How to reach a peer. Zero means default in every field. Borrowed for the call. Extensible. */
+enum zenith_connect_flags {
+    ZENITH_CONNECT_NO_NODELAY = 1u << 0, /* leave Nagle on (TCP_NODELAY is on by default) */
+    ZENITH_CONNECT_KEEPALIVE = 1u << 1   /* SO_KEEPALIVE, tuned by the keepalive_* fields */
+};
+
+typedef struct zenith_connect_config {
+    uint32_t struct_size;       /* sizeof(zenith_connect_config) as you compiled it; 0 = this layout */
+    uint16_t port;              /* the peer's port, 1..65535 */
+    uint16_t local_port;        /* with local_address: 0 = any */
+    const char *address;        /* numeric IPv4 or IPv6 literal ("10.0.0.7", "::1"). No names: a
+                                   resolver would block the loop; resolve on another thread */
+    const char *local_address;  /* nullable: bind to this local address first (pick the NIC) */
+    uint32_t flags;             /* enum zenith_connect_flags */
+    uint32_t timeout_ms;        /* give up after this long; 0 = 10000; at most ZENITH_TIMER_MAX_MS */
+    uint32_t keepalive_idle_s;  /* with KEEPALIVE: TCP_KEEPIDLE; 0 = the kernel's */
+    uint32_t keepalive_intvl_s; /* with KEEPALIVE: TCP_KEEPINTVL; 0 = the kernel's */
+    uint32_t keepalive_count;   /* with KEEPALIVE: TCP_KEEPCNT; 0 = the kernel's */
+    uint32_t user_timeout_ms;   /* TCP_USER_TIMEOUT: unacknowledged data older than this closes
+                                   the connection (ZENITH_ESYS(ETIMEDOUT)); 0 = the kernel's */
+    zenith_connect_fn on_connect; /* nullable */
+    void *user;                   /* passed to on_connect; also the connection's user pointer */
+} zenith_connect_config;
+
+/* Creates a server: its pool, ring, provided-buffer ring, timer wheel, post queue and (unless
+   ZENITH_SERVER_NO_LISTEN) its listening socket (bound and listening on return, so
+   zenith_server_port is known). Nothing runs until zenith_server_start. All memory is
+   allocated here: nothing on the loop allocates.
    Returns NULL with *err = ZENITH_E_INVAL (bad sizes, flags, address, cpu, numa_node; a node
-   that does not exist or is not allowed), ZENITH_E_URING_DISABLED, ZENITH_ESYS(EADDRINUSE)
-   (port in use), ZENITH_E_NOMEM, ZENITH_ESYS(e), or a pool/ring code.
+   that does not exist or is not allowed; NO_LISTEN with listener fields), ZENITH_E_URING_DISABLED,
+   ZENITH_ESYS(EADDRINUSE) (port in use), ZENITH_E_NOMEM, ZENITH_ESYS(e), or a pool/ring code.
    NUMA: the pool and the connection table go on the node (NUMA_NODE, or PIN_CPU's node); the
    ring's own memory goes where the kernel puts it for the creating thread, so for full
    locality create the server on the thread that will run it, already on its CPU.
@@ -713,54 +820,123 @@ typedef struct zenith_server_stats {
 ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg, int *err);
 
 /* Sets the callbacks (on_data required; others nullable) and the user_data passed to them.
-   Returns 0, ZENITH_E_NULL, ZENITH_E_STATE (already started). Thread safety: before start. */
+   Returns 0, ZENITH_E_NULL, ZENITH_E_STATE (already started, or inside a callback).
+   Thread safety: before start. */
 ZENITH_API int zenith_server_set_callbacks(zenith_server *s, zenith_accept_fn on_accept, zenith_data_fn on_data,
                                            zenith_close_fn on_close, void *user_data);
 
-/* Sets the drain callback (nullable). Returns 0 or ZENITH_E_NULL. Thread safety: owner thread. */
+/* Sets the drain callback (nullable). Returns 0 or ZENITH_E_NULL. Thread safety: owner thread.
+   Callback safety: yes. */
 ZENITH_API int zenith_server_set_drain_callback(zenith_server *s, zenith_drain_fn on_drain);
 
-/* Starts accepting. The calling thread becomes the server's thread (pinned to cfg.cpu with
-   ZENITH_SERVER_PIN_CPU). Returns 0, ZENITH_E_NULL, ZENITH_E_STATE (no on_data, or started),
-   ZENITH_ESYS(e). */
+/* Sets the EOF callback (nullable: then a peer's EOF closes the connection after the queue is
+   sent). Returns 0 or ZENITH_E_NULL. Thread safety: owner thread. Callback safety: yes. */
+ZENITH_API int zenith_server_set_eof_callback(zenith_server *s, zenith_eof_fn on_eof);
+
+/* Starts the loop: accepting on every listener, timers, posts. The calling thread becomes the
+   server's thread (pinned to cfg.cpu with ZENITH_SERVER_PIN_CPU). Returns 0, ZENITH_E_NULL,
+   ZENITH_E_STATE (no on_data, already started, inside a callback), ZENITH_ESYS(e). */
 ZENITH_API int zenith_server_start(zenith_server *s);
 
-/* Processes what is ready, waiting up to timeout_ms (< 0: until something happens) for the first
-   event; runs the callbacks. Returns the number of completions handled (0 on timeout or once
-   stopped), or ZENITH_E_NULL, ZENITH_E_STATE (not started), ZENITH_ESYS(e).
-   Thread safety: the server's thread. */
+/* Processes what is ready, waiting up to timeout_ms (< 0: until something happens; 0: never
+   sleeps, for busy polling) for the first event, or less when a timer is due sooner; runs the
+   callbacks: completions, expired timers, posted messages. Returns the number of events
+   handled (0 on timeout or once stopped), or ZENITH_E_NULL, ZENITH_E_STATE (not started, or
+   called inside one of this server's callbacks: nothing is handled twice), ZENITH_ESYS(e).
+   Thread safety: the server's thread. Callback safety: no (ZENITH_E_STATE). */
 ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms);
 
 /* Asks the loop to stop: run_once returns promptly from now on and zenith_server_stopped
-   reports 1. Any thread, and async-signal-safe (an atomic store and an eventfd write). */
+   reports 1. Any thread, and async-signal-safe (an atomic store and an eventfd write).
+   Callback safety: yes. */
 ZENITH_API void zenith_server_stop(zenith_server *s);
 
 /* 1 once zenith_server_stop was called, else 0 (0 for NULL). Any thread. */
 ZENITH_API int zenith_server_stopped(const zenith_server *s);
 
-/* Graceful shutdown on the server's thread: stops accepting, sends what is queued, closes every
-   connection (on_close with ZENITH_CLOSE_SHUTDOWN), waiting at most deadline_ms (< 0: no limit)
-   before aborting the rest. Returns the connections closed, or ZENITH_E_NULL. */
+/* Graceful shutdown on the server's thread: stops accepting, cancels connects in flight
+   (on_connect with ZENITH_E_CANCELED), sends what is queued, closes every connection (on_close
+   with ZENITH_CLOSE_SHUTDOWN), waiting at most deadline_ms (< 0: no limit) before aborting the
+   rest. Timers and posted messages not yet run are dropped. Returns the connections closed, or
+   ZENITH_E_NULL, ZENITH_E_STATE (inside a callback: nothing done).
+   Callback safety: no (ZENITH_E_STATE). */
 ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms);
 
 /* Closes everything (as shutdown with deadline 0 if still running) and frees every fd, buffer
-   and allocation. Accepts NULL. Thread safety: the server's thread, outside callbacks. */
+   and allocation. Accepts NULL. Thread safety: the server's thread. Callback safety: no --
+   inside a callback it is refused (nothing happens; counted in misuse_refused): destroy after
+   run_once returns. */
 ZENITH_API void zenith_server_destroy(zenith_server *s);
+
+/* Adds a TCP listener on an IPv4 or IPv6 literal (port 0 = the kernel picks), accepting into the
+   same callbacks as the first. flags: 0 or ZENITH_SERVER_REUSEPORT. At most 16 listeners.
+   Returns the bound port (1..65535), or ZENITH_E_NULL, ZENITH_E_INVAL (address, flags),
+   ZENITH_E_FULL (16 listeners), ZENITH_ESYS(e) (EADDRINUSE, ...).
+   Thread safety: the server's thread (or any thread before start). Callback safety: yes. */
+ZENITH_API int zenith_server_listen(zenith_server *s, const char *address, uint16_t port, uint32_t flags);
+
+/* Starts an outbound TCP connection and returns its id at once through *out; on_connect fires
+   exactly once, from run_once, with the outcome (see zenith_connect_fn). Until then the id is
+   valid for zenith_server_send / send_buffer (queued, sent once connected), close (cancels:
+   on_connect with ZENITH_E_CANCELED) and the conn_user calls. After on_connect(0) it is a
+   connection like an accepted one: on_data, sends, keep, backpressure and drain, close, idle
+   timeout, stats, on_close.
+   Params: cfg (in, borrowed); out (out): the id (0 on error).
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_INVAL (address not a numeric literal, port 0, a bad
+   local_address, flags, timeout over ZENITH_TIMER_MAX_MS, struct_size), ZENITH_E_FULL
+   (max_connections in use), ZENITH_E_STATE (not started, stopped or shutting down),
+   ZENITH_ESYS(e) (socket, bind or setsockopt refused: EMFILE, EADDRNOTAVAIL, ...). On error
+   on_connect never fires.
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_server_connect(zenith_server *s, const zenith_connect_config *cfg, zenith_conn_id *out);
+
+/* Arms a timer: fn(user, id) runs delay_ms from now, then every period_ms if period_ms > 0.
+   Never early: it runs on the first loop iteration at or after its deadline (without load
+   within 1 ms plus one loop iteration of it, with millisecond ticks). A periodic timer's
+   deadlines are first + k x period (no drift); one running later than a whole period skips
+   the periods it missed (counted in timers_skipped) rather than firing in a burst. O(1), no
+   system call, no allocation: a hierarchical timing wheel; the loop arms one kernel timeout
+   for the nearest deadline. 32 bytes per timer, allocated at create (max_timers).
+   Params: fn (required); user (borrowed, passed back); out (out, nullable): the timer's id.
+   Returns 0, or ZENITH_E_NULL (s or fn), ZENITH_E_RANGE (delay or period over
+   ZENITH_TIMER_MAX_MS), ZENITH_E_FULL (max_timers armed).
+   Thread safety: the server's thread (or any thread before start). Callback safety: yes. */
+ZENITH_API int zenith_server_timer_start(zenith_server *s, uint32_t delay_ms, uint32_t period_ms, zenith_timer_fn fn,
+                                         void *user, zenith_timer_id *out);
+
+/* Disarms a timer: its callback will not run again. O(1). Safe inside any callback, a timer's
+   own included. Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE (already fired (one-shot), stopped,
+   or not a timer of this server). Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_server_timer_stop(zenith_server *s, zenith_timer_id timer);
+
+/* Posts fn(user, copy of data, len) to run on the loop thread, from any thread. Lock-free
+   (one CAS), bounded, never blocks, never allocates; data (at most ZENITH_POST_MAX bytes) is
+   copied into the queue. Messages from one thread run in the order it posted them. A sleeping
+   loop is woken at most once per batch (one eventfd write). Posts made before start run once
+   the loop runs; those still queued at shutdown or destroy are dropped unrun.
+   Params: fn (required); user (borrowed, passed back); data (in, copied; nullable if len 0).
+   Returns 0, or ZENITH_E_NULL (s or fn, or data NULL with len), ZENITH_E_INVAL (len over
+   ZENITH_POST_MAX), ZENITH_E_FULL (post_queue messages waiting: nothing queued; counted).
+   Thread safety: any thread, concurrently, while the server exists. Callback safety: yes. */
+ZENITH_API int zenith_server_post(zenith_server *s, zenith_post_fn fn, void *user, const void *data, size_t len);
 
 /* Queues a copy of data[0..len) for the connection (chunks of buffer_size from the pool).
    Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE (connection closed or id unknown),
-   ZENITH_E_FULL (the queue would pass 2 x send_queue_max, or the pool is empty: nothing queued;
-   the drain callback fires when the queue is below half of send_queue_max). len 0 returns 0.
-   No data is delivered to a connection while its queue is at send_queue_max or more, so a
-   reply of at most send_queue_max per received buffer (an echo) never meets the queue limit.
-   Thread safety: the server's thread. */
+   ZENITH_E_FULL: nothing was queued, because the queue would pass 2 x send_queue_max or the
+   pool has no buffer left for the copy. Then reading from that connection pauses, and
+   on_drain fires once it may send again: keep what you wanted to send (or drop the
+   connection) and send it from on_drain. len 0 returns 0.
+   What makes ZENITH_E_FULL rare: no data is delivered to a connection while its queue is at
+   send_queue_max or more, and no data is delivered at all while the send reserve is low, so a
+   reply of at most the size of each received buffer (an echo) never meets either limit.
+   Thread safety: the server's thread. Callback safety: yes. */
 ZENITH_API int zenith_server_send(zenith_server *s, zenith_conn_id conn, const void *data, size_t len);
 
 /* Zero-copy send of a buffer of the server's pool (zenith_server_pool) that you filled: ownership
    moves to the server, which releases it after the kernel is done (after the SEND_ZC notification
    when zero-copy is used) -- also on every error return. Returns as zenith_server_send, or
    ZENITH_E_FOREIGN / ZENITH_E_MISALIGNED (not a buffer of the pool), ZENITH_E_INVAL (len 0 or
-   over buffer_size). Thread safety: the server's thread. */
+   over buffer_size). Thread safety: the server's thread. Callback safety: yes. */
 ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, void *buf, size_t len);
 
 /* Inside on_data only: keeps the buffer that holds data beyond the callback (zero-copy hand-off).
@@ -769,20 +945,39 @@ ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, 
    fresh buffer instead. Returns NULL outside on_data or if called twice in one call. */
 ZENITH_API void *zenith_server_keep(zenith_server *s);
 
-/* Closes a connection (ZENITH_CLOSE_FLUSH or ZENITH_CLOSE_ABORT). on_close follows, from
-   run_once. Returns 0, ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (flags).
-   Thread safety: the server's thread. */
+/* Closes a connection (ZENITH_CLOSE_FLUSH or ZENITH_CLOSE_ABORT); for a connect in flight,
+   cancels it (on_connect with ZENITH_E_CANCELED). on_close follows, from run_once (for
+   connections that were open). Returns 0, ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (flags).
+   Thread safety: the server's thread. Callback safety: yes. */
 ZENITH_API int zenith_server_close(zenith_server *s, zenith_conn_id conn, int flags);
 
+/* Stops delivering on_data for a connection (reading from its socket stops; what was already
+   received waits, in order) until zenith_server_resume. For relaying: pause the source while
+   the destination's queue is at send_queue_max, resume it from the destination's on_drain.
+   Idempotent: one resume undoes any number of pauses.
+   Returns 0, ZENITH_E_NULL, ZENITH_E_STALE. Thread safety: the server's thread.
+   Callback safety: yes (resume never calls on_data from inside itself: held data is delivered
+   from the loop). */
+ZENITH_API int zenith_server_pause(zenith_server *s, zenith_conn_id conn);
+ZENITH_API int zenith_server_resume(zenith_server *s, zenith_conn_id conn);
+
+/* Bytes queued for sending on the connection (in flight included), at most INT_MAX, or
+   ZENITH_E_NULL, ZENITH_E_STALE. A connection whose queue reaches send_queue_max gets on_drain
+   once it is below half again, whether or not a send was refused.
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_server_queued(zenith_server *s, zenith_conn_id conn);
+
 /* Per-connection user pointer (borrowed both ways). set returns 0, ZENITH_E_NULL, ZENITH_E_STALE;
-   get returns NULL for a stale id. Thread safety: the server's thread. */
+   get returns NULL for a stale id. Thread safety: the server's thread. Callback safety: yes. */
 ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn, void *user);
 ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id conn);
 
-/* The bound port, or 0 for NULL. Any thread. */
+/* The first listener's bound port, or 0 (NULL, or no listener). Any thread. */
 ZENITH_API uint16_t zenith_server_port(const zenith_server *s);
-/* Counters. Returns 0 or ZENITH_E_NULL. Thread safety: the server's thread (others: approximate). */
+/* Counters. Returns 0 or ZENITH_E_NULL. Thread safety: the server's thread (others: approximate).
+   Callback safety: yes. */
 ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_stats *out);
+ZENITH_API int zenith_server_get_reactor_stats(const zenith_server *s, zenith_reactor_stats *out);
 /* The server's pool and ring (borrowed; valid until destroy). NULL for NULL. */
 ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s);
 ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
