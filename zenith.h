@@ -2744,336 +2744,305 @@ ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf) {
 
 ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { return br ? br->available : 0; }
 
-/* ---- server ---------------------------------------------------------------------------------
+/* ---- reactor: layout --------------------------------------------------------------------------
 
-   One server = one ring = one thread. SQE user_data = op (8 bits) | slot (24 bits) | tag (32):
-   the tag is the connection's generation for RECV (a completion for an older generation is
-   stale) and the pool index of the buffer for SEND (a slot is not reused while a send or a
-   SEND_ZC notification is outstanding, so the buffer index is what the completion needs).
-   Send queues are chains of pool buffers linked through per-buffer arrays (no allocation). */
+   One reactor (struct zenith_server) = one event backend = one thread. The common layer below
+   owns the connection table, the per-buffer chains, the send reserve, the timer wheel and the
+   post queue; everything it asks of the kernel about events goes through one ops table
+   (zenith__backend, "the seam"): io_uring now, epoll in a later release.
 
-enum {
-    ZENITH__OP_ACCEPT = 1,
-    ZENITH__OP_RECV,
-    ZENITH__OP_SEND,    /* one buffer (SEND or SEND_ZC); tag = its pool index */
-    ZENITH__OP_SENDMSG, /* several queued buffers gathered; tag = pool index of the msghdr buffer */
-    ZENITH__OP_WAKE,
-    ZENITH__OP_TIMER,
-    ZENITH__OP_IGNORE
+   Connections (zenith__conn, one slot each, named by slot + generation) move through one state
+   machine, and zenith__settle is the one place that moves them on and finishes them:
+
+       FREE -> CONNECTING -(on_connect 0)-> OPEN -(close: flush)-> FLUSHING -> ENDING -> FREE
+       FREE -> OPEN (accepted)                  \-(abort, error, EOF+half-close)--^
+       CONNECTING -(refused, timeout, cancel)-> ENDING -> FREE (on_connect with the code)
+
+   ENDING means "shutdown(2) done or connect cancelled: waiting for the kernel to give back
+   what it holds" (an armed receive, a send, SEND_ZC notifications, the connect); once nothing
+   is in flight the slot is freed and on_close (or on_connect with the failure) runs.
+
+   Calls from the application (send, close, pause, resume, ...) never run a callback: they change
+   state and put the connection on the dirty list, which the loop settles after the event that
+   is being handled. So callbacks run one at a time and never nest.
+
+   Per pool buffer: bnext/blen/boff chain it on at most one list -- a connection's send queue or
+   its receive backlog (received, not yet delivered) -- as pool index + 1 (0 ends a chain);
+   krefs counts kernel references that outlive a send's completion (SEND_ZC notifications). */
+
+enum zenith__conn_state {
+    ZENITH__S_FREE = 0,
+    ZENITH__S_CONNECTING, /* outbound connect in flight */
+    ZENITH__S_OPEN,
+    ZENITH__S_FLUSHING, /* closing: sending what is queued; nothing is delivered any more */
+    ZENITH__S_ENDING    /* shut down: waiting for in-flight kernel operations, then freed */
 };
-#define ZENITH__GATHER_MAX 64u /* buffers per SENDMSG */
-enum { ZENITH__FREE = 0, ZENITH__OPEN, ZENITH__CLOSING };
-enum {
-    ZENITH__C_PARKED = 1u << 0,     /* receive waits for buffers (ENOBUFS) */
+enum { /* zenith__conn.flags */
+    ZENITH__C_OPENED = 1u << 0,     /* accepted, or connected (on_close owed, not on_connect) */
     ZENITH__C_PEER_EOF = 1u << 1,   /* the peer shut down its side */
-    ZENITH__C_WAS_FULL = 1u << 2,   /* a send was refused: drain callback owed */
-    ZENITH__C_SHUT = 1u << 3,       /* shutdown(2) done: waiting for in-flight operations */
-    ZENITH__C_CLOSE_USER = 1u << 4, /* the application closed it: its id is stale already */
-    ZENITH__C_PAUSED = 1u << 5,     /* send queue at send_queue_max: not reading until it drains */
-    ZENITH__C_LOOPBACK = 1u << 6    /* a loopback connection: SEND_ZC only costs there (measured) */
+    ZENITH__C_EOF_SEEN = 1u << 2,   /* ... and the application was told (or the close began) */
+    ZENITH__C_WANT_WR = 1u << 3,    /* ZENITH_CLOSE_WRITE asked: shut our side once sent */
+    ZENITH__C_WR_SHUT = 1u << 4,    /* shutdown(SHUT_WR) done */
+    ZENITH__C_NEED_DRAIN = 1u << 5, /* on_drain owed (a refused send, or the queue reached max) */
+    ZENITH__C_BUF_WAIT = 1u << 6,   /* a copying send found no buffer: waiting for the reserve */
+    ZENITH__C_LOOPBACK = 1u << 7,   /* loopback: SEND_ZC only costs there (measured) */
+    ZENITH__C_CANCELING = 1u << 8,  /* a receive cancel is in flight */
+    ZENITH__C_CONNECTING = 1u << 9, /* the connect operation is in flight */
+    ZENITH__C_CONN_CANCEL = 1u << 10 /* the connect was cancelled (timeout, close, shutdown) */
 };
-#define ZENITH__UD(op, slot, tag) (((uint64_t)(tag) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
-#define ZENITH__BUF_GROUP 0x5a5a
+enum { /* zenith__conn.pause: why reading is paused (any bit) */
+    ZENITH__P_QUEUE = 1u << 0, /* the send queue reached send_queue_max */
+    ZENITH__P_FULL = 1u << 1,  /* a send returned ZENITH_E_FULL: until on_drain */
+    ZENITH__P_USER = 1u << 2   /* zenith_server_pause */
+};
+enum { /* zenith__conn.lists: list memberships, kept across slot reuse */
+    ZENITH__L_DIRTY = 1u << 0,  /* on the dirty list (dnext) */
+    ZENITH__L_PARKED = 1u << 1, /* on the parked list (pnext): receive waits for ring buffers */
+    ZENITH__L_WAIT = 1u << 2    /* on the reserve-wait list (wnext) */
+};
+
+typedef struct zenith__chain {
+    uint32_t head, tail; /* pool index + 1; 0 = empty */
+} zenith__chain;
 
 typedef struct zenith__conn {
     int fd;
-    uint32_t gen; /* generation of the live id; bumped when the connection is released */
-    uint8_t state;
-    uint8_t recv_armed;
-    uint8_t send_inflight; /* queue buffers the send in flight covers (0 = none) */
-    uint8_t flags;
-    int close_reason;
-    uint32_t zc_pending;       /* SEND_ZC notifications outstanding */
-    uint32_t sq_head, sq_tail; /* send queue: pool index + 1, 0 = empty */
-    uint32_t rb_head, rb_tail; /* received while paused, not yet delivered: pool index + 1 */
-    uint32_t queued;           /* bytes queued, in flight included */
-    uint32_t next;             /* free list / parked list link: slot + 1 */
-    uint64_t last_active_ms;
+    uint32_t gen;           /* generation of the live id; bumped when the slot is freed */
+    uint8_t state;          /* enum zenith__conn_state */
+    uint8_t pause;          /* ZENITH__P_* */
+    uint8_t send_inflight;  /* queue buffers the send in flight covers (0 = none) */
+    uint8_t recv_armed;     /* a (multishot) receive is armed */
+    uint16_t flags;         /* ZENITH__C_* */
+    uint8_t lists;          /* ZENITH__L_* */
+    uint8_t reserved_;
+    int status;             /* close reason, or the connect outcome owed */
+    uint32_t zc_pending;    /* SEND_ZC notifications outstanding */
+    zenith__chain sq;       /* send queue */
+    zenith__chain rb;       /* receive backlog: received, not yet delivered, in order */
+    uint32_t queued;        /* bytes queued, in flight included */
+    uint32_t next;          /* free list: slot + 1 */
+    uint32_t dnext, pnext, wnext; /* dirty, parked, reserve-wait lists: slot + 1 */
+    uint32_t last_active;   /* ms tick of the last delivery (idle timeout) */
     void *user;
+    zenith_connect_fn on_connect;
 } zenith__conn;
+
+/* A timer: 32 bytes. next/prev link it into a circular list through a wheel slot's sentinel;
+   their low 24 bits are node numbers, their high bytes the generation (16 bits in all). */
+typedef struct zenith__tnode {
+    zenith_timer_fn fn; /* user timers: NULL when free */
+    void *user;
+    uint32_t next, prev;
+    uint32_t expires; /* ms tick of the deadline */
+    uint32_t period;  /* ms; 0 = one-shot */
+} zenith__tnode;
+
+#define ZENITH__WHEEL_BITS 6u
+#define ZENITH__WHEEL_SLOTS 64u
+#define ZENITH__WHEEL_LEVELS 5u /* 30 bits of ms: ZENITH_TIMER_MAX_MS */
+#define ZENITH__T_SENTINELS (ZENITH__WHEEL_SLOTS * ZENITH__WHEEL_LEVELS)
+#define ZENITH__T_FIRING ZENITH__T_SENTINELS /* sentinel of the list being fired */
+#define ZENITH__T_FIRST (ZENITH__T_FIRING + 1u)
+#define ZENITH__T_MASK 0xffffffu
+#define ZENITH__MAX_LISTENERS 16u
+
+/* One posted message: 64 bytes, one cache line. */
+typedef struct zenith__post_cell {
+    uint32_t seq; /* Vyukov: pos when free for the producer of pos, pos + 1 once written */
+    uint32_t len;
+    zenith_post_fn fn;
+    unsigned char data[ZENITH_POST_MAX]; /* 16-byte aligned */
+    void *user;
+} zenith__post_cell;
+
+typedef struct zenith__listener {
+    int fd;
+    uint16_t port;
+    uint8_t armed;
+    uint8_t reserved_;
+} zenith__listener;
+
+struct zenith__backend;
 
 struct zenith_server {
     zenith_server_config cfg;
+    const struct zenith__backend *be;
     char address[64];
     zenith_pool *pool;
     zenith_ring *ring;
     zenith_buf_ring *br;
-    int listen_fd, wake_fd;
+    int wake_fd;
+    void *block_raw;  /* the allocation this 64-byte aligned block lies in */
     int block_mapped; /* this block is a node-bound mapping (else ZENITH_MALLOC) */
     size_t block_size;
-    uint16_t port;
-    int started, accept_armed, timer_armed, in_data, kept, shutting_down;
-    int stop_flag; /* written by zenith_server_stop on any thread: accessed with atomics only */
+    int started, in_data, kept, shutting_down;
+    int in_cb;     /* callbacks on the stack (0 or 1): the re-entrancy guard */
+    int stop_flag; /* written by zenith_server_stop on any thread: atomics only */
     uint64_t wake_value;
-    struct __kernel_timespec timer_ts;
     zenith_accept_fn on_accept;
     zenith_data_fn on_data;
     zenith_close_fn on_close;
     zenith_drain_fn on_drain;
+    zenith_eof_fn on_eof;
     void *user_data;
+    zenith__listener lst[ZENITH__MAX_LISTENERS];
+    uint32_t listeners;
     zenith__conn *conns;
-    uint32_t max_conns, free_head, parked_head, parked_tail, ring_deficit;
+    uint32_t max_conns, free_head;
+    uint32_t dirty_head, dirty_tail, parked_head, parked_tail, wait_head, wait_tail;
+    uint32_t ring_short; /* buffers owed to the provided-buffer ring (the application kept them) */
     uint64_t queue_hard; /* 2 x send_queue_max: the E_FULL line */
-    void *cur_buf;
-    uint32_t *send_next, *send_len, *send_off; /* per pool buffer */
-    unsigned char *zc_refs;                    /* per pool buffer: SEND_ZC notifications owed */
-    zenith_server_stats st;
+    uint32_t cur_idx;    /* the buffer on_data is looking at */
+    /* the send reserve: pool buffers receives never take */
+    uint32_t *reserve, reserve_n, reserve_cap, reserve_low, reserve_high;
+    int holding; /* deliveries held: the reserve fell below reserve_low, until reserve_high */
+    /* per pool buffer */
+    uint32_t *bnext, *blen, *boff;
+    unsigned char *krefs;
+    /* timers: nodes [0, T_SENTINELS) wheel-slot sentinels, T_FIRING, then user timers, then one
+       per connection (idle and connect timeouts), then one for accept retries */
+    zenith__tnode *tn;
+    uint32_t tn_user, tn_conn, tn_retry, tn_total, tfree_head, timers_armed, timers_linked;
+    uint32_t wheel_now; /* the next tick to process */
+    uint64_t occupied[ZENITH__WHEEL_LEVELS];
+    uint64_t epoch_ns; /* CLOCK_MONOTONIC at create: tick 0 */
+    uint32_t now_ms;   /* tick at the last clock read of the loop */
+    /* the post queue (producers: any thread) */
+    zenith__post_cell *cells;
+    uint32_t post_mask, post_head;
+    __attribute__((aligned(64))) uint32_t post_tail;
+    __attribute__((aligned(64))) int wake_pending;
+    uint64_t posts_refused, wakeups; /* atomics: written by producers */
+    __attribute__((aligned(64))) zenith_server_stats st;
+    zenith_reactor_stats rst;
 };
 
-static uint64_t zenith__now_ms(void) {
+/* user_data of an SQE: op (8 bits) | slot (24 bits) | tag (32 bits). The tag is the
+   connection's generation (RECV, CONNECT: an older generation's completion is stale) or a pool
+   index (SEND: the buffer sent; SENDMSG: the msghdr buffer). For ACCEPT the slot is the
+   listener. */
+#define ZENITH__UD(op, slot, tag) (((uint64_t)(tag) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
+#define ZENITH__UD_OP(ud) ((unsigned)((ud)&0xffu))
+#define ZENITH__UD_SLOT(ud) ((uint32_t)((ud) >> 8) & 0xffffffu)
+#define ZENITH__UD_TAG(ud) ((uint32_t)((ud) >> 32))
+
+/* The seam: everything the loop asks of the event backend. Buffers are pool indices. */
+typedef struct zenith__backend {
+    const char *name;
+    int (*init)(zenith_server *s);                     /* after the pool: ring, buffer ring */
+    void (*fini)(zenith_server *s);                    /* cancels what is in flight, frees */
+    int (*start)(zenith_server *s);                    /* on the loop thread: wake-up reads */
+    void (*listen_arm)(zenith_server *s, uint32_t li); /* start accepting on listener li */
+    void (*recv_arm)(zenith_server *s, zenith__conn *c);    /* start receiving (pool buffers) */
+    void (*recv_cancel)(zenith_server *s, zenith__conn *c); /* stop receiving (pause) */
+    uint32_t (*recv_room)(zenith_server *s);                /* buffers receives can take now */
+    void (*recv_done)(zenith_server *s, uint32_t idx);      /* a received buffer is free again */
+    void (*recv_kept)(zenith_server *s);                    /* one was kept by the application */
+    void (*buf_put)(zenith_server *s, uint32_t idx);        /* a free buffer: where it helps */
+    void (*send_kick)(zenith_server *s, zenith__conn *c);   /* send the queue if nothing is in flight */
+    int (*connect_start)(zenith_server *s, zenith__conn *c, const struct sockaddr *sa, socklen_t len);
+    void (*connect_cancel)(zenith_server *s, zenith__conn *c);
+    void (*shut)(zenith_server *s, zenith__conn *c, int how); /* shutdown(2) */
+    void (*prepare)(zenith_server *s);                  /* before waiting: refill, unpark */
+    int (*wait)(zenith_server *s, int64_t timeout_ns);  /* wait (<0: no limit), dispatch events */
+} zenith__backend;
+
+/* ---- reactor: small helpers ------------------------------------------------------------------ */
+
+static uint64_t zenith__mono_ns(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The ms tick now (floor), relative to the reactor's epoch. */
+static uint32_t zenith__tick_now(zenith_server *s) {
+    return (uint32_t)((zenith__mono_ns() - s->epoch_ns) / 1000000u);
 }
 
 static zenith_conn_id zenith__conn_id(const zenith_server *s, const zenith__conn *c) {
     return ((zenith_conn_id)c->gen << 32) | (zenith_conn_id)(uint32_t)(c - s->conns);
 }
 
-/* The open connection an id names, or NULL (stale, closing, unknown). */
+static uint32_t zenith__slot(const zenith_server *s, const zenith__conn *c) { return (uint32_t)(c - s->conns); }
+
+/* The live connection an id names (connecting or open), or NULL (stale, closing, unknown). */
 static zenith__conn *zenith__conn_of(zenith_server *s, zenith_conn_id id) {
     uint32_t slot = (uint32_t)id;
     zenith__conn *c;
     if (s == NULL || slot >= s->max_conns) return NULL;
     c = &s->conns[slot];
-    return (c->state == ZENITH__OPEN && c->gen == (uint32_t)(id >> 32)) ? c : NULL;
+    if (c->gen != (uint32_t)(id >> 32)) return NULL;
+    return (c->state == ZENITH__S_OPEN || c->state == ZENITH__S_CONNECTING) ? c : NULL;
 }
 
-static void zenith__srv_release(zenith_server *s, uint32_t idx) {
-    zenith_pool_release(s->pool, zenith_pool_at(s->pool, idx));
+static void *zenith__buf(const zenith_server *s, uint32_t idx) { return zenith_pool_at(s->pool, idx); }
+
+/* The re-entrancy guard: a call that is not allowed inside a callback. */
+static int zenith__refuse_in_cb(zenith_server *s) {
+    if (!s->in_cb) return 0;
+    s->rst.misuse_refused++;
+    return 1;
 }
 
-static void zenith__arm_recv(zenith_server *s, zenith__conn *c) {
-    struct io_uring_sqe *sqe = zenith_ring_get_sqe(s->ring);
-    if (sqe == NULL) return; /* the ring is broken: nothing more can be done for this one */
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = ZENITH__BUF_GROUP;
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_RECV, (uint32_t)(c - s->conns), c->gen));
-    c->recv_armed = 1;
-}
-
-static void zenith__arm_accept(zenith_server *s) {
-    struct io_uring_sqe *sqe;
-    if (s->accept_armed || s->listen_fd < 0 || zenith_server_stopped(s) || s->shutting_down) return;
-    sqe = zenith_ring_get_sqe(s->ring);
-    if (sqe == NULL) return;
-    io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_ACCEPT, 0, 0));
-    s->accept_armed = 1;
-}
-
-static void zenith__arm_timer(zenith_server *s, uint32_t ms) {
-    struct io_uring_sqe *sqe;
-    if (s->timer_armed) return;
-    sqe = zenith_ring_get_sqe(s->ring);
-    if (sqe == NULL) return;
-    s->timer_ts.tv_sec = ms / 1000u;
-    s->timer_ts.tv_nsec = (long long)(ms % 1000u) * 1000000;
-    io_uring_prep_timeout(sqe, &s->timer_ts, 0, 0);
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_TIMER, 0, 0));
-    s->timer_armed = 1;
-}
-
-static void zenith__arm_wake(zenith_server *s) {
-    struct io_uring_sqe *sqe = zenith_ring_get_sqe(s->ring);
-    if (sqe == NULL) return;
-    io_uring_prep_read(sqe, s->wake_fd, &s->wake_value, sizeof s->wake_value, 0);
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_WAKE, 0, 0));
-}
-
-/* Starts a send if none is in flight: the head buffer alone (SEND, or SEND_ZC when large), or
-   up to ZENITH__GATHER_MAX queued buffers in one SENDMSG, whose msghdr and iovecs live in a pool
-   buffer borrowed until the completion (no allocation, no per-connection iovec memory). */
-static void zenith__kick_send(zenith_server *s, zenith__conn *c) {
-    struct io_uring_sqe *sqe;
-    uint32_t idx, len, n = 0, it;
-    unsigned char *p;
-    if (c->send_inflight || c->sq_head == 0 || (c->flags & ZENITH__C_SHUT)) return;
-    idx = c->sq_head - 1u;
-    p = (unsigned char *)zenith_pool_at(s->pool, idx) + s->send_off[idx];
-    len = s->send_len[idx] - s->send_off[idx];
-    for (it = c->sq_head; it && n < ZENITH__GATHER_MAX; it = s->send_next[it - 1u]) n++;
-    if (n > 1 && len < s->cfg.zerocopy_min) {
-        size_t room = (s->cfg.buffer_size - sizeof(struct msghdr)) / sizeof(struct iovec);
-        unsigned char *mb = room >= 2 ? (unsigned char *)zenith_pool_acquire(s->pool) : NULL;
-        if (mb) {
-            struct msghdr *msg = (struct msghdr *)(void *)mb;
-            struct iovec *iov = (struct iovec *)(void *)(mb + sizeof *msg);
-            uint32_t k = 0;
-            if (n > room) n = (uint32_t)room;
-            for (it = c->sq_head; it && k < n; it = s->send_next[it - 1u], k++) {
-                iov[k].iov_base = (unsigned char *)zenith_pool_at(s->pool, it - 1u) + s->send_off[it - 1u];
-                iov[k].iov_len = s->send_len[it - 1u] - s->send_off[it - 1u];
-            }
-            memset(msg, 0, sizeof *msg);
-            msg->msg_iov = iov;
-            msg->msg_iovlen = k;
-            if ((sqe = zenith_ring_get_sqe(s->ring)) == NULL) {
-                zenith_pool_release(s->pool, mb);
-                return;
-            }
-            io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
-            io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SENDMSG, (uint32_t)(c - s->conns),
-                                                    (uint32_t)zenith_pool_index(s->pool, mb)));
-            c->send_inflight = (uint8_t)k;
-            return;
-        }
-    }
-    sqe = zenith_ring_get_sqe(s->ring);
-    if (sqe == NULL) return;
-    if (len >= s->cfg.zerocopy_min && !(s->cfg.flags & ZENITH_SERVER_NO_ZEROCOPY) && !(c->flags & ZENITH__C_LOOPBACK)) {
-        io_uring_prep_send_zc(sqe, c->fd, p, len, MSG_NOSIGNAL, 0);
-        s->st.zerocopy_sends++;
-    } else {
-        io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
-    }
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SEND, (uint32_t)(c - s->conns), idx));
-    c->send_inflight = 1;
-}
-
-/* Backpressure: a connection whose send queue reached send_queue_max stops being read (its
-   multishot receive is cancelled) until the queue drains below half; the peer then feels it as
-   a full TCP window. */
-static void zenith__pause_check(zenith_server *s, zenith__conn *c) {
-    struct io_uring_sqe *sqe;
-    if ((c->flags & ZENITH__C_PAUSED) || c->queued < s->cfg.send_queue_max) return;
-    c->flags |= ZENITH__C_PAUSED;
-    if (!c->recv_armed || (sqe = zenith_ring_get_sqe(s->ring)) == NULL) return;
-    io_uring_prep_cancel64(sqe, ZENITH__UD(ZENITH__OP_RECV, (uint32_t)(c - s->conns), c->gen), 0);
-    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
-}
-
-/* Drops the queued buffers that are not in flight (abort); the kernel may still read those. */
-static void zenith__drop_queue(zenith_server *s, zenith__conn *c) {
-    uint32_t it = c->sq_head, k = 0, last = 0;
-    c->queued = 0;
-    while (it && k < c->send_inflight) { /* keep these */
-        c->queued += s->send_len[it - 1u] - s->send_off[it - 1u];
-        last = it;
-        it = s->send_next[it - 1u];
-        k++;
-    }
-    while (it) {
-        uint32_t idx = it - 1u;
-        it = s->send_next[idx];
-        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
-    }
-    if (last)
-        s->send_next[last - 1u] = 0;
+/* Appends buffer idx (len bytes) to a chain. */
+static void zenith__chain_push(zenith_server *s, zenith__chain *ch, uint32_t idx, uint32_t len) {
+    s->blen[idx] = len;
+    s->boff[idx] = 0;
+    s->bnext[idx] = 0;
+    if (ch->tail)
+        s->bnext[ch->tail - 1u] = idx + 1u;
     else
-        c->sq_head = 0;
-    c->sq_tail = last;
+        ch->head = idx + 1u;
+    ch->tail = idx + 1u;
 }
 
-/* Frees the slot once nothing is in flight for it: closes the fd and calls on_close. */
-static void zenith__conn_finish(zenith_server *s, zenith__conn *c) {
-    zenith_conn_id id;
-    if (c->state != ZENITH__CLOSING || c->recv_armed || c->send_inflight || c->zc_pending) return;
-    if (!(c->flags & ZENITH__C_SHUT)) return;
-    id = zenith__conn_id(s, c);
-    close(c->fd);
-    c->fd = -1;
-    zenith__drop_queue(s, c);
-    while (c->rb_head) { /* data that arrived while paused and was never delivered */
-        uint32_t idx = c->rb_head - 1u;
-        c->rb_head = s->send_next[idx];
-        zenith__srv_release(s, idx);
-    }
-    c->rb_tail = 0;
-    c->state = ZENITH__FREE;
-    c->gen++;
-    if (c->gen == 0) c->gen = 1; /* id 0 is never live */
-    c->user = NULL;
-    c->next = s->free_head;
-    s->free_head = (uint32_t)(c - s->conns) + 1u;
-    s->st.connections_open--;
-    s->st.connections_closed++;
-    if (s->on_close) s->on_close(s->user_data, id, c->close_reason);
-    if (!s->accept_armed) zenith__arm_accept(s); /* an fd came free: EMFILE may have stopped accepts */
+/* Takes the first buffer off a chain (which must not be empty); returns its index. */
+static uint32_t zenith__chain_pop(zenith_server *s, zenith__chain *ch) {
+    uint32_t idx = ch->head - 1u;
+    ch->head = s->bnext[idx];
+    if (ch->head == 0) ch->tail = 0;
+    return idx;
 }
 
-/* shutdown(2) wakes the armed receive (it ends with 0), then the slot finishes. */
-static void zenith__conn_shut(zenith_server *s, zenith__conn *c) {
-    if (!(c->flags & ZENITH__C_SHUT)) {
-        c->flags |= ZENITH__C_SHUT;
-        shutdown(c->fd, SHUT_RDWR);
-    }
-    zenith__conn_finish(s, c);
-}
+/* Intrusive FIFO lists of connections (dirty, parked, reserve-wait), linked by slot + 1. */
+#define ZENITH__LIST_PUSH(s, headf, tailf, linkf, c)                           \
+    do {                                                                       \
+        uint32_t zenith__sl = zenith__slot((s), (c)) + 1u;                     \
+        (c)->linkf = 0;                                                        \
+        if ((s)->tailf)                                                        \
+            (s)->conns[(s)->tailf - 1u].linkf = zenith__sl;                    \
+        else                                                                   \
+            (s)->headf = zenith__sl;                                           \
+        (s)->tailf = zenith__sl;                                               \
+    } while (0)
 
-/* Begins closing: with abort (or nothing queued) at once, else after the queue is sent. */
-static void zenith__conn_close(zenith_server *s, zenith__conn *c, int reason, int abort_now) {
-    if (c->state == ZENITH__OPEN) {
-        c->state = ZENITH__CLOSING;
-        c->close_reason = reason;
-    }
-    if (abort_now) zenith__drop_queue(s, c);
-    if (abort_now || c->queued == 0) zenith__conn_shut(s, c);
-}
-
-static zenith__conn *zenith__conn_alloc(zenith_server *s, int fd) {
+static zenith__conn *zenith__list_pop(zenith_server *s, uint32_t *head, uint32_t *tail, size_t link_off) {
     zenith__conn *c;
-    if (s->free_head == 0) return NULL;
-    c = &s->conns[s->free_head - 1u];
-    s->free_head = c->next;
-    c->fd = fd;
-    c->state = ZENITH__OPEN;
-    c->recv_armed = c->send_inflight = 0;
-    c->flags = 0;
-    c->close_reason = 0;
-    c->zc_pending = 0;
-    c->sq_head = c->sq_tail = c->queued = 0;
-    c->rb_head = c->rb_tail = 0;
-    c->next = 0;
-    c->user = NULL;
-    c->last_active_ms = s->cfg.idle_timeout_ms ? zenith__now_ms() : 0;
+    if (*head == 0) return NULL;
+    c = &s->conns[*head - 1u];
+    memcpy(head, (unsigned char *)c + link_off, sizeof *head);
+    if (*head == 0) *tail = 0;
     return c;
 }
 
-/* Re-arms receives parked on ENOBUFS, oldest first, one per buffer the kernel has again (each
-   needs at least one). Called once per run_once, not per completion: re-arming on every
-   returned buffer turned into millions of receives failing with ENOBUFS (measured). */
-static void zenith__unpark(zenith_server *s) {
-    uint32_t budget = zenith_buf_ring_available(s->br);
-    while (s->parked_head && budget) {
-        zenith__conn *c = &s->conns[s->parked_head - 1u];
-        s->parked_head = c->next;
-        if (s->parked_head == 0) s->parked_tail = 0;
-        c->next = 0;
-        c->flags &= (uint8_t)~ZENITH__C_PARKED;
-        if (c->state == ZENITH__OPEN && !c->recv_armed && !(c->flags & ZENITH__C_PAUSED)) {
-            zenith__arm_recv(s, c);
-            budget--;
-        } else
-            zenith__conn_finish(s, c);
-    }
+/* Puts a connection on the dirty list: the loop settles it after the current event. */
+static void zenith__mark(zenith_server *s, zenith__conn *c) {
+    if (c->lists & ZENITH__L_DIRTY) return;
+    c->lists |= ZENITH__L_DIRTY;
+    ZENITH__LIST_PUSH(s, dirty_head, dirty_tail, dnext, c);
 }
 
 static void zenith__park(zenith_server *s, zenith__conn *c) {
-    uint32_t slot = (uint32_t)(c - s->conns) + 1u;
-    if (c->flags & ZENITH__C_PARKED) return;
-    c->flags |= ZENITH__C_PARKED;
-    c->next = 0;
-    if (s->parked_tail)
-        s->conns[s->parked_tail - 1u].next = slot;
-    else
-        s->parked_head = slot;
-    s->parked_tail = slot;
+    if (c->lists & ZENITH__L_PARKED) return;
+    c->lists |= ZENITH__L_PARKED;
+    ZENITH__LIST_PUSH(s, parked_head, parked_tail, pnext, c);
 }
 
-/* Gives a received buffer back to the kernel (or lends a fresh one if the application kept it). */
-static void zenith__recycle(zenith_server *s, void *buf) {
-    if (buf == NULL) {
-        void *fresh = zenith_pool_acquire(s->pool);
-        if (fresh == NULL || zenith_buf_ring_give(s->br, fresh) != 0) {
-            if (fresh) zenith_pool_release(s->pool, fresh);
-            s->ring_deficit++;
-            return;
-        }
-    } else if (zenith_buf_ring_give(s->br, buf) != 0) {
-        zenith_pool_release(s->pool, buf);
-    }
+static void zenith__wait_reserve(zenith_server *s, zenith__conn *c) {
+    if (c->lists & ZENITH__L_WAIT) return;
+    c->lists |= ZENITH__L_WAIT;
+    ZENITH__LIST_PUSH(s, wait_head, wait_tail, wnext, c);
 }
 
 /* Whether a connected socket's local address is loopback (127/8, ::1, v4-mapped 127/8). */
@@ -3089,257 +3058,11 @@ static int zenith__is_loopback(int fd) {
     return 0;
 }
 
-static void zenith__on_accept_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
-    if (!(cqe->flags & IORING_CQE_F_MORE)) s->accept_armed = 0;
-    if (cqe->res >= 0) {
-        int fd = cqe->res, one = 1;
-        zenith__conn *c = (zenith_server_stopped(s) || s->shutting_down) ? NULL : zenith__conn_alloc(s, fd);
-        if (c == NULL) {
-            close(fd);
-            s->st.connections_rejected++;
-        } else {
-            if (!(s->cfg.flags & ZENITH_SERVER_NO_NODELAY)) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            if (!(s->cfg.flags & ZENITH_SERVER_ZEROCOPY_LOOPBACK) && zenith__is_loopback(fd))
-                c->flags |= ZENITH__C_LOOPBACK;
-            s->st.connections_accepted++;
-            s->st.connections_open++;
-            zenith__arm_recv(s, c);
-            if (s->on_accept) s->on_accept(s->user_data, zenith__conn_id(s, c));
-        }
-    } else if (cqe->res != -ECANCELED) {
-        s->st.accept_errors++; /* EMFILE, ENFILE, ENOBUFS, ...: retry after a short pause */
-    }
-    if (!s->accept_armed) {
-        if (cqe->res >= 0)
-            zenith__arm_accept(s);
-        else if (cqe->res != -ECANCELED)
-            zenith__arm_timer(s, 20);
-    }
-}
-
-/* Appends pool buffer idx holding len bytes to a chain (head/tail: pool index + 1, 0 = empty)
-   linked through send_next: the send queue and the paused-receive backlog. */
-static void zenith__chain_append(zenith_server *s, uint32_t *head, uint32_t *tail, uint32_t idx, uint32_t len) {
-    s->send_len[idx] = len;
-    s->send_next[idx] = 0;
-    if (*tail)
-        s->send_next[*tail - 1u] = idx + 1u;
-    else
-        *head = idx + 1u;
-    *tail = idx + 1u;
-}
-
-/* Hands one received buffer to on_data, then recycles it (or not, if the callback kept it). */
-static void zenith__deliver(zenith_server *s, zenith__conn *c, void *buf, uint32_t len) {
-    s->st.bytes_in += len;
-    if (s->cfg.idle_timeout_ms) c->last_active_ms = zenith__now_ms();
-    s->cur_buf = buf;
-    s->in_data = 1;
-    s->kept = 0;
-    s->on_data(s->user_data, zenith__conn_id(s, c), (const uint8_t *)buf, len);
-    s->in_data = 0;
-    s->cur_buf = NULL;
-    zenith__recycle(s, s->kept ? NULL : buf);
-}
-
-/* Delivers what arrived while the connection was paused, in order, until it pauses again. */
-static void zenith__deliver_backlog(zenith_server *s, zenith__conn *c) {
-    while (c->rb_head && c->state == ZENITH__OPEN && !(c->flags & ZENITH__C_PAUSED)) {
-        uint32_t idx = c->rb_head - 1u;
-        c->rb_head = s->send_next[idx];
-        if (c->rb_head == 0) c->rb_tail = 0;
-        zenith__deliver(s, c, zenith_pool_at(s->pool, idx), s->send_len[idx]);
-    }
-}
-
-static void zenith__on_recv_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
-    uint64_t ud = cqe->user_data;
-    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu;
-    zenith__conn *c = &s->conns[slot];
-    int more = (cqe->flags & IORING_CQE_F_MORE) != 0, res = cqe->res;
-    void *buf = zenith_buf_ring_claim(s->br, cqe->flags);
-    if (!more) c->recv_armed = 0;
-    if (c->state != ZENITH__OPEN || c->gen != (uint32_t)(ud >> 32)) { /* closing or closed */
-        s->st.stale_completions++;
-        if (buf) zenith__recycle(s, buf);
-        zenith__conn_finish(s, c);
-        return;
-    }
-    if (res > 0 && buf) {
-        if ((c->flags & ZENITH__C_PAUSED) || c->rb_head) /* paused: hold it, in order, undelivered */
-            zenith__chain_append(s, &c->rb_head, &c->rb_tail, (uint32_t)zenith_pool_index(s->pool, buf), (uint32_t)res);
-        else {
-            zenith__deliver(s, c, buf, (uint32_t)res);
-        }
-        if (!more && c->state == ZENITH__OPEN && c->gen == (uint32_t)(ud >> 32) && !(c->flags & ZENITH__C_PAUSED)) {
-            if (zenith_buf_ring_available(s->br))
-                zenith__arm_recv(s, c);
-            else
-                zenith__park(s, c); /* the ring is dry: re-armed by run_once when buffers are back */
-        } else {
-            zenith__conn_finish(s, c);
-        }
-        return;
-    }
-    if (buf) zenith__recycle(s, buf);
-    if (res == -ENOBUFS) { /* flow control: the data waits in the socket; re-armed when buffers return */
-        s->st.recv_buffer_exhausted++;
-        if (!more) zenith__park(s, c); /* re-armed by run_once, once buffers are back */
-    } else if (res == 0) {             /* the peer shut down its side: send what is queued, then close */
-        c->flags |= ZENITH__C_PEER_EOF;
-        if (c->rb_head == 0) zenith__conn_close(s, c, ZENITH_CLOSE_PEER, 0); /* else after the backlog */
-    } else if (res < 0 && res != -ECANCELED) {
-        s->st.connection_errors++;
-        zenith__conn_close(s, c, ZENITH_ESYS(-res), 1);
-    } else if (!more && !(c->flags & ZENITH__C_PAUSED)) { /* ended (or cancelled by a pause): re-arm */
-        zenith__arm_recv(s, c);
-    }
-}
-
-/* After a send completed: wake readers and writers waiting on the queue, finish a close, or
-   send the next part. */
-static void zenith__after_send(zenith_server *s, zenith__conn *c) {
-    if (c->state == ZENITH__OPEN && c->queued <= s->cfg.send_queue_max / 2u) {
-        if (c->flags & ZENITH__C_PAUSED) { /* drained: deliver what waited, then read again */
-            c->flags &= (uint8_t)~ZENITH__C_PAUSED;
-            zenith__deliver_backlog(s, c);
-            if (c->state == ZENITH__OPEN && !(c->flags & ZENITH__C_PAUSED) && c->rb_head == 0) {
-                if (c->flags & ZENITH__C_PEER_EOF)
-                    zenith__conn_close(s, c, ZENITH_CLOSE_PEER, 0); /* EOF waited */
-                else if (!c->recv_armed)
-                    zenith__arm_recv(s, c);
-            }
-        }
-        if (c->flags & ZENITH__C_WAS_FULL) {
-            c->flags &= (uint8_t)~ZENITH__C_WAS_FULL;
-            if (s->on_drain) s->on_drain(s->user_data, zenith__conn_id(s, c));
-        }
-    }
-    if (c->state == ZENITH__CLOSING && c->queued == 0)
-        zenith__conn_shut(s, c);
-    else
-        zenith__kick_send(s, c);
-    zenith__conn_finish(s, c);
-}
-
-/* A send failed: the connection is done; what is queued goes back to the pool. */
-static void zenith__send_failed(zenith_server *s, zenith__conn *c, int res) {
-    if (c->state == ZENITH__OPEN) s->st.connection_errors++;
-    zenith__conn_close(s, c, c->state == ZENITH__OPEN ? ZENITH_ESYS(-res) : c->close_reason, 1);
-    zenith__conn_finish(s, c);
-}
-
-static void zenith__on_send_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
-    uint64_t ud = cqe->user_data;
-    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffffu, idx = (uint32_t)(ud >> 32);
-    zenith__conn *c = &s->conns[slot];
-    int res = cqe->res;
-    if (cqe->flags & IORING_CQE_F_NOTIF) { /* SEND_ZC: the kernel is done with the buffer */
-        c->zc_pending--;
-        /* a SEND_ZC buffer is the queue head while it is sent and only leaves the queue by being
-           sent in full or dropped (abort): not the head any more means not queued any more */
-        if (--s->zc_refs[idx] == 0 && c->sq_head != idx + 1u) zenith__srv_release(s, idx);
-        zenith__conn_finish(s, c);
-        return;
-    }
-    c->send_inflight = 0;
-    if (cqe->flags & IORING_CQE_F_MORE) { /* a SEND_ZC notification follows */
-        c->zc_pending++;
-        s->zc_refs[idx]++;
-    }
-    if (res < 0) {
-        zenith__send_failed(s, c, res);
-        return;
-    }
-    s->st.bytes_out += (uint64_t)res;
-    s->send_off[idx] += (uint32_t)res;
-    c->queued -= (uint32_t)res;
-    if (s->send_off[idx] == s->send_len[idx]) { /* buffer done: next one */
-        c->sq_head = s->send_next[idx];
-        if (c->sq_head == 0) c->sq_tail = 0;
-        if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
-    }
-    zenith__after_send(s, c);
-}
-
-/* A gathered send: res bytes went out from the head of the queue on. */
-static void zenith__on_sendmsg_cqe(zenith_server *s, struct io_uring_cqe *cqe) {
-    uint64_t ud = cqe->user_data;
-    zenith__conn *c = &s->conns[(uint32_t)(ud >> 8) & 0xffffffu];
-    int res = cqe->res;
-    uint32_t left;
-    zenith__srv_release(s, (uint32_t)(ud >> 32)); /* the msghdr buffer */
-    c->send_inflight = 0;
-    if (res < 0) {
-        zenith__send_failed(s, c, res);
-        return;
-    }
-    s->st.bytes_out += (uint64_t)res;
-    for (left = (uint32_t)res; left && c->sq_head;) {
-        uint32_t idx = c->sq_head - 1u, part = s->send_len[idx] - s->send_off[idx];
-        if (part > left) part = left;
-        s->send_off[idx] += part;
-        c->queued -= part;
-        left -= part;
-        if (s->send_off[idx] == s->send_len[idx]) {
-            c->sq_head = s->send_next[idx];
-            if (c->sq_head == 0) c->sq_tail = 0;
-            /* an earlier SEND_ZC of this buffer's first part may still be referenced by the kernel
-               (on loopback until the peer reads it): its notification releases it then */
-            if (s->zc_refs[idx] == 0) zenith__srv_release(s, idx);
-        }
-    }
-    zenith__after_send(s, c);
-}
-
-static void zenith__on_timer(zenith_server *s) {
-    s->timer_armed = 0;
-    zenith__arm_accept(s);
-    if (s->cfg.idle_timeout_ms && !zenith_server_stopped(s)) {
-        uint64_t now = zenith__now_ms();
-        uint32_t i;
-        for (i = 0; i < s->max_conns; i++) {
-            zenith__conn *c = &s->conns[i];
-            if (c->state == ZENITH__OPEN && now - c->last_active_ms >= s->cfg.idle_timeout_ms)
-                zenith__conn_close(s, c, ZENITH_CLOSE_IDLE, 0);
-        }
-        zenith__arm_timer(s, s->cfg.idle_timeout_ms / 4u ? s->cfg.idle_timeout_ms / 4u : 1u);
-    }
-}
-
-static void zenith__handle(zenith_server *s, struct io_uring_cqe *cqe) {
-    switch ((int)(cqe->user_data & 0xffu)) {
-        case ZENITH__OP_ACCEPT: zenith__on_accept_cqe(s, cqe); break;
-        case ZENITH__OP_RECV: zenith__on_recv_cqe(s, cqe); break;
-        case ZENITH__OP_SEND: zenith__on_send_cqe(s, cqe); break;
-        case ZENITH__OP_SENDMSG: zenith__on_sendmsg_cqe(s, cqe); break;
-        case ZENITH__OP_WAKE:
-            if (!zenith_server_stopped(s)) zenith__arm_wake(s);
-            break;
-        case ZENITH__OP_TIMER: zenith__on_timer(s); break;
-        default: break;
-    }
-}
-
-/* Handles every completion ready now, a batch at a time with one CQ advance per batch. */
-static int zenith__drain_cq(zenith_server *s) {
-    struct io_uring_cqe *batch[64];
-    struct io_uring *r = zenith_ring_raw(s->ring);
-    unsigned k, i;
-    int total = 0;
-    if (__atomic_load_n(r->sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) s->st.cq_overflow++;
-    while ((k = zenith_ring_peek(s->ring, batch, 64)) > 0) {
-        for (i = 0; i < k; i++) zenith__handle(s, batch[i]);
-        zenith_ring_advance(s->ring, k);
-        total += (int)k;
-    }
-    return total;
-}
-
 static int zenith__parse_addr(const char *a, uint16_t port, struct sockaddr_storage *ss, socklen_t *len) {
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
     memset(ss, 0, sizeof *ss);
+    if (a == NULL) return ZENITH_E_INVAL;
     if (inet_pton(AF_INET, a, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(port);
@@ -3355,341 +3078,882 @@ static int zenith__parse_addr(const char *a, uint16_t port, struct sockaddr_stor
     return ZENITH_E_INVAL;
 }
 
-static int zenith__listen(zenith_server *s) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int one = 1, fd, rc = zenith__parse_addr(s->address, s->cfg.port, &ss, &len);
-    if (rc < 0) return rc;
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return ZENITH_ESYS(errno);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if ((s->cfg.flags & ZENITH_SERVER_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-        goto fail;
-    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, (int)s->cfg.backlog) < 0) goto fail;
-    len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) goto fail;
-    s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
-                                            : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
-    s->listen_fd = fd;
-    return 0;
-fail:
-    rc = ZENITH_ESYS(errno);
-    close(fd);
-    return rc;
+/* ---- reactor: the send reserve ------------------------------------------------------------------
+
+   Receives and copying sends draw on one pool. The provided-buffer ring would take the pool down
+   to empty under load, and a copying send would then fail with no way to recover. So a reserve
+   of send_reserve buffers is held apart: receives never take from it; copying sends take from
+   the pool first and from the reserve when the pool is empty; a freed buffer refills the
+   reserve before anything else. While the reserve is below a quarter, no data is delivered (it
+   waits, in order, in each connection's backlog; the ring then runs dry and receiving pauses:
+   the kernel's ENOBUFS flow control), until it is back above half. So an on_data that replies
+   with at most what it received always finds a buffer. */
+
+static void zenith__reserve_update(zenith_server *s) {
+    if (!s->holding && s->reserve_n < s->reserve_low) {
+        s->holding = 1;
+    } else if (s->holding && s->reserve_n >= s->reserve_high) {
+        zenith__conn *c;
+        s->holding = 0;
+        while ((c = zenith__list_pop(s, &s->wait_head, &s->wait_tail, offsetof(zenith__conn, wnext))) != NULL) {
+            c->lists &= (uint8_t)~ZENITH__L_WAIT;
+            c->flags &= (uint16_t)~ZENITH__C_BUF_WAIT;
+            zenith__mark(s, c);
+        }
+    }
 }
 
-ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_in, int *err) {
-    zenith_server_config cfg;
-    zenith_server *s;
-    zenith_pool_config pc;
-    zenith_ring_config rc_cfg;
-    zenith_allocator none;
-    size_t conns_bytes, per_buf, block;
-    uint32_t i, known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU |
-                        ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK |
-                        ZENITH_SERVER_NUMA_NODE;
-    int e = 0, node = -1, mapped = 0;
-    if (err) *err = 0;
-    if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
-        zenith__fail(err, e);
-        return NULL;
+/* A buffer the reactor is done with: the reserve first, then where the backend wants it. */
+static void zenith__buf_free(zenith_server *s, uint32_t idx) {
+    if (s->reserve_n < s->reserve_cap) {
+        s->reserve[s->reserve_n++] = idx;
+        if (s->holding) zenith__reserve_update(s);
+        return;
     }
-    if (!cfg.max_connections) cfg.max_connections = 16384u;
-    if (!cfg.buffer_size) cfg.buffer_size = 4096u;
-    if (!cfg.buffer_count) cfg.buffer_count = 8192u;
-    if (!cfg.recv_buffers) cfg.recv_buffers = cfg.buffer_count / 2u ? cfg.buffer_count / 2u : 1u;
-    if (!cfg.send_queue_max) cfg.send_queue_max = 256u * 1024u;
-    if (!cfg.zerocopy_min) cfg.zerocopy_min = 16384u;
-    if (!cfg.sq_entries) cfg.sq_entries = 1024u;
-    if (!cfg.backlog) cfg.backlog = 4096u;
-    if ((cfg.flags & ~known) || cfg.reserved_ || cfg.max_connections > (1u << 24) - 1u || cfg.buffer_count > 65536u ||
-        cfg.recv_buffers > cfg.buffer_count || cfg.recv_buffers > 32768u || cfg.buffer_size % 64u ||
-        cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64) ||
-        ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
-        (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
-        ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES))) {
-        zenith__fail(err, ZENITH_E_INVAL);
-        return NULL;
-    }
-    conns_bytes = (size_t)cfg.max_connections * sizeof(zenith__conn);
-    per_buf = (size_t)cfg.buffer_count * (3u * sizeof(uint32_t) + 1u);
-    block = sizeof *s + conns_bytes + per_buf;
-    memset(&none, 0, sizeof none);
-    if (cfg.flags & ZENITH_SERVER_NUMA_NODE)
-        node = cfg.numa_node;
-    else if (cfg.flags & ZENITH_SERVER_PIN_CPU)
-        node = zenith__cpu_node(cfg.cpu);
-    s = (zenith_server *)zenith__meta_alloc_on(&none, block, node, &mapped, &e);
-    if (s == NULL && node >= 0 && !(cfg.flags & ZENITH_SERVER_NUMA_NODE)) { /* automatic: unplaced then */
-        node = -1;
-        s = (zenith_server *)zenith__meta_alloc_on(&none, block, node, &mapped, &e);
-    }
-    if (s == NULL) {
-        zenith__fail(err, e ? e : ZENITH_E_NOMEM);
-        return NULL;
-    }
-    memset(s, 0, block);
-    s->block_mapped = mapped;
-    s->block_size = block;
-    s->cfg = cfg;
-    s->queue_hard = 2u * (uint64_t)cfg.send_queue_max;
-    strcpy(s->address, cfg.address ? cfg.address : "127.0.0.1");
-    s->cfg.address = s->address;
-    s->listen_fd = s->wake_fd = -1;
-    s->max_conns = cfg.max_connections;
-    s->conns = (zenith__conn *)(void *)(s + 1);
-    s->send_next = (uint32_t *)(void *)((unsigned char *)s->conns + conns_bytes);
-    s->send_len = s->send_next + cfg.buffer_count;
-    s->send_off = s->send_len + cfg.buffer_count;
-    s->zc_refs = (unsigned char *)(s->send_off + cfg.buffer_count);
-    for (i = s->max_conns; i-- > 0;) { /* free list, slot 0 first */
-        s->conns[i].fd = -1;
-        s->conns[i].gen = 1;
-        s->conns[i].next = s->free_head;
-        s->free_head = i + 1u;
-    }
-    /* sized so that every in-flight operation fits twice in the CQ */
-    memset(&pc, 0, sizeof pc);
-    pc.buffer_size = cfg.buffer_size;
-    pc.buffer_count = cfg.buffer_count;
-    if (node >= 0) {
-        pc.flags |= ZENITH_POOL_NUMA_NODE;
-        pc.numa_node = node;
-    }
-    memset(&rc_cfg, 0, sizeof rc_cfg);
-    rc_cfg.sq_entries = cfg.sq_entries;
-    rc_cfg.flags = (cfg.flags & ZENITH_SERVER_SQPOLL) ? ZENITH_RING_SQPOLL : 0;
-    s->pool = zenith_pool_create(&pc, &e);
-    if (s->pool) s->ring = zenith_ring_create(&rc_cfg, &e);
-    if (s->ring) {
-        uint32_t entries = 1;
-        while (entries < cfg.recv_buffers) entries <<= 1;
-        s->br = zenith__buf_ring_create_n(s->ring, s->pool, ZENITH__BUF_GROUP, entries, cfg.recv_buffers, &e);
-    }
-    if (s->br) e = zenith__listen(s);
-    if (s->br && e == 0) {
-        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->wake_fd < 0) e = ZENITH_ESYS(errno);
-    }
-    if (e != 0) {
-        zenith__fail(err, e);
-        zenith_server_destroy(s);
-        return NULL;
-    }
-    return s;
+    s->be->buf_put(s, idx);
 }
 
-ZENITH_API int zenith_server_set_callbacks(zenith_server *s, zenith_accept_fn on_accept, zenith_data_fn on_data,
-                                           zenith_close_fn on_close, void *user_data) {
-    if (s == NULL || on_data == NULL) return ZENITH_E_NULL;
-    if (s->started) return ZENITH_E_STATE;
-    s->on_accept = on_accept;
-    s->on_data = on_data;
-    s->on_close = on_close;
-    s->user_data = user_data;
-    return 0;
-}
-
-ZENITH_API int zenith_server_set_drain_callback(zenith_server *s, zenith_drain_fn on_drain) {
-    if (s == NULL) return ZENITH_E_NULL;
-    s->on_drain = on_drain;
-    return 0;
-}
-
-ZENITH_API int zenith_server_start(zenith_server *s) {
-    if (s == NULL) return ZENITH_E_NULL;
-    if (s->started || s->on_data == NULL) return ZENITH_E_STATE;
-    if (s->cfg.flags & ZENITH_SERVER_PIN_CPU) {
-        cpu_set_t set;
-        int rc;
-        CPU_ZERO(&set);
-        CPU_SET(s->cfg.cpu, &set);
-        if ((rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set)) != 0) return ZENITH_ESYS(rc);
+/* Tops the reserve up from the pool (buffers the application released on other threads). */
+static void zenith__reserve_refill(zenith_server *s) {
+    while (s->reserve_n < s->reserve_cap) {
+        void *b = zenith_pool_acquire(s->pool);
+        if (b == NULL) break;
+        s->reserve[s->reserve_n++] = (uint32_t)zenith_pool_index(s->pool, b);
     }
-    s->started = 1;
-    zenith__arm_accept(s);
-    zenith__arm_wake(s);
-    if (s->cfg.idle_timeout_ms) zenith__arm_timer(s, s->cfg.idle_timeout_ms / 4u ? s->cfg.idle_timeout_ms / 4u : 1u);
-    return zenith_ring_submit(s->ring) < 0 ? ZENITH_E_STATE : 0;
+    zenith__reserve_update(s);
 }
 
-ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms) {
-    int rc;
-    if (s == NULL) return ZENITH_E_NULL;
-    if (!s->started) return ZENITH_E_STATE;
-    if (zenith_server_stopped(s)) return 0;
-    while (s->ring_deficit) { /* buffers kept by the application: lend fresh ones once the pool has them */
-        void *fresh = zenith_pool_acquire(s->pool);
-        if (fresh == NULL) break;
-        if (zenith_buf_ring_give(s->br, fresh) != 0) {
-            zenith_pool_release(s->pool, fresh);
+/* n buffers for a copy, all or nothing: the pool first, then the reserve. */
+static int zenith__take_bufs(zenith_server *s, uint32_t *idx, unsigned n) {
+    void *bufs[64];
+    unsigned got = 0, i;
+    if (zenith_pool_acquire_bulk(s->pool, bufs, n) == (int)n) {
+        for (i = 0; i < n; i++) idx[i] = (uint32_t)zenith_pool_index(s->pool, bufs[i]);
+        return 1;
+    }
+    while (got < n) {
+        void *b = zenith_pool_acquire(s->pool);
+        if (b != NULL)
+            idx[got++] = (uint32_t)zenith_pool_index(s->pool, b);
+        else if (s->reserve_n)
+            idx[got++] = s->reserve[--s->reserve_n];
+        else
             break;
+    }
+    if (got < n) {
+        while (got) zenith__buf_free(s, idx[--got]);
+        return 0;
+    }
+    zenith__reserve_update(s);
+    return 1;
+}
+
+/* ---- reactor: timers ------------------------------------------------------------------------------
+
+   A hierarchical timing wheel (Varghese & Lauck; the shape of Linux's pre-4.8 timer wheel): five
+   levels of 64 slots over millisecond ticks. A timer due in delta ticks sits at level
+   floor(log64(delta)), in the slot its deadline's bits of that level name; when the wheel's tick
+   reaches the start of a level-L slot's range, that slot's timers move down (each timer moves at
+   most four times). Add and stop are O(1) list operations; a per-level occupancy bitmap finds
+   the next tick at which anything happens, so idle stretches are skipped in one step and the
+   loop arms one kernel timeout (the wait's own timeout: no SQE, no system call per timer) for
+   it. Deadlines round up to the next tick, so a timer never fires early. */
+
+static uint32_t zenith__tn_next(const zenith__tnode *n) { return n->next & ZENITH__T_MASK; }
+static uint32_t zenith__tn_prev(const zenith__tnode *n) { return n->prev & ZENITH__T_MASK; }
+static void zenith__tn_set_next(zenith__tnode *n, uint32_t v) { n->next = (n->next & ~ZENITH__T_MASK) | v; }
+static void zenith__tn_set_prev(zenith__tnode *n, uint32_t v) { n->prev = (n->prev & ~ZENITH__T_MASK) | v; }
+static uint32_t zenith__tn_gen(const zenith__tnode *n) { return (n->next >> 24) | ((n->prev >> 24) << 8); }
+static void zenith__tn_set_gen(zenith__tnode *n, uint32_t g) {
+    n->next = (n->next & ZENITH__T_MASK) | ((g & 0xffu) << 24);
+    n->prev = (n->prev & ZENITH__T_MASK) | (((g >> 8) & 0xffu) << 24);
+}
+/* A node is linked when its links point somewhere else than itself. */
+static int zenith__tn_linked(const zenith_server *s, uint32_t i) { return zenith__tn_next(&s->tn[i]) != i; }
+
+static void zenith__tn_unlink(zenith_server *s, uint32_t i) {
+    zenith__tnode *n = &s->tn[i];
+    uint32_t nx = zenith__tn_next(n), pv = zenith__tn_prev(n);
+    zenith__tn_set_next(&s->tn[pv], nx);
+    zenith__tn_set_prev(&s->tn[nx], pv);
+    zenith__tn_set_next(n, i);
+    zenith__tn_set_prev(n, i);
+    if (nx == pv && nx < ZENITH__T_SENTINELS) /* the slot is empty now */
+        s->occupied[nx / ZENITH__WHEEL_SLOTS] &= ~((uint64_t)1 << (nx % ZENITH__WHEEL_SLOTS));
+    s->timers_linked--;
+}
+
+/* Links node i before sentinel `head` (at the tail of its list). */
+static void zenith__tn_link(zenith_server *s, uint32_t head, uint32_t i) {
+    zenith__tnode *h = &s->tn[head], *n = &s->tn[i];
+    uint32_t last = zenith__tn_prev(h);
+    zenith__tn_set_next(n, head);
+    zenith__tn_set_prev(n, last);
+    zenith__tn_set_next(&s->tn[last], i);
+    zenith__tn_set_prev(h, i);
+    s->timers_linked++;
+}
+
+/* Files node i (expires set) in its wheel slot. */
+static void zenith__wheel_add(zenith_server *s, uint32_t i) {
+    uint32_t e = s->tn[i].expires, delta, level, slot;
+    if ((int32_t)(e - s->wheel_now) < 0) e = s->tn[i].expires = s->wheel_now; /* due: the next tick */
+    delta = e - s->wheel_now;
+    level = delta ? (31u - (uint32_t)__builtin_clz(delta)) / ZENITH__WHEEL_BITS : 0u;
+    if (level >= ZENITH__WHEEL_LEVELS) level = ZENITH__WHEEL_LEVELS - 1u; /* cannot happen: delay < 2^30 */
+    slot = (e >> (level * ZENITH__WHEEL_BITS)) & (ZENITH__WHEEL_SLOTS - 1u);
+    zenith__tn_link(s, level * ZENITH__WHEEL_SLOTS + slot, i);
+    s->occupied[level] |= (uint64_t)1 << slot;
+}
+
+/* The ms tick at which the deadline now + delay_ms falls, rounded up (never early). */
+static uint32_t zenith__deadline(zenith_server *s, uint32_t delay_ms) {
+    uint64_t t = zenith__mono_ns() - s->epoch_ns + (uint64_t)delay_ms * 1000000u;
+    return (uint32_t)((t + 999999u) / 1000000u);
+}
+
+/* The first tick at or after wheel_now at which the wheel has something to do (fire level 0, or
+   move a higher slot down), or wheel_now - 1 (i.e. "never") when it holds nothing. */
+static uint32_t zenith__wheel_next(const zenith_server *s) {
+    uint32_t best = 0, l;
+    int found = 0;
+    for (l = 0; l < ZENITH__WHEEL_LEVELS; l++) {
+        uint64_t occ = s->occupied[l];
+        uint32_t shift = l * ZENITH__WHEEL_BITS, k0, off, t;
+        if (!occ) continue;
+        /* k0: the first level-l slot boundary at or after wheel_now, in units of 2^shift */
+        k0 = s->wheel_now >> shift;
+        if (l && (s->wheel_now & ((1u << shift) - 1u))) k0++;
+        off = (k0 & 63u) ? (uint32_t)__builtin_ctzll((occ >> (k0 & 63u)) | (occ << (64u - (k0 & 63u))))
+                         : (uint32_t)__builtin_ctzll(occ);
+        t = (k0 + off) << shift;
+        if (!found || (int32_t)(t - best) < 0) best = t;
+        found = 1;
+    }
+    return found ? best : s->wheel_now - 1u;
+}
+
+static void zenith__conn_timer_fired(zenith_server *s, zenith__conn *c);
+
+/* Processes every tick up to and including `now`: moves slots down and fires what is due, in
+   deadline order per tick. Callbacks may start and stop timers (any, their own included). */
+static int zenith__wheel_run(zenith_server *s, uint32_t now) {
+    int fired = 0;
+    while (s->timers_linked) {
+        uint32_t t = zenith__wheel_next(s), l, fl = ZENITH__T_FIRING;
+        if ((int32_t)(t - now) > 0) break;
+        s->wheel_now = t;
+        if ((t & (ZENITH__WHEEL_SLOTS - 1u)) == 0) { /* move higher slots down */
+            for (l = 1; l < ZENITH__WHEEL_LEVELS; l++) {
+                uint32_t slot = (t >> (l * ZENITH__WHEEL_BITS)) & (ZENITH__WHEEL_SLOTS - 1u);
+                uint32_t head = l * ZENITH__WHEEL_SLOTS + slot, i;
+                while ((i = zenith__tn_next(&s->tn[head])) != head) {
+                    zenith__tn_unlink(s, i);
+                    zenith__wheel_add(s, i);
+                }
+                if (slot) break;
+            }
         }
-        s->ring_deficit--;
+        s->wheel_now = t + 1u; /* timers started from callbacks go after this tick */
+        { /* the due slot becomes the firing list */
+            uint32_t head = t & (ZENITH__WHEEL_SLOTS - 1u), i;
+            while ((i = zenith__tn_next(&s->tn[head])) != head) {
+                zenith__tn_unlink(s, i);
+                zenith__tn_link(s, fl, i);
+            }
+        }
+        for (;;) {
+            uint32_t i = zenith__tn_next(&s->tn[fl]);
+            zenith__tnode *n = &s->tn[i];
+            if (i == fl) break;
+            zenith__tn_unlink(s, i);
+            if (i >= s->tn_conn && i < s->tn_conn + s->max_conns) {
+                zenith__conn_timer_fired(s, &s->conns[i - s->tn_conn]);
+            } else if (i == s->tn_retry) {
+                uint32_t li;
+                for (li = 0; li < s->listeners; li++)
+                    if (!s->lst[li].armed && !s->shutting_down && !zenith_server_stopped(s)) s->be->listen_arm(s, li);
+            } else {
+                zenith_timer_fn fn = n->fn;
+                void *user = n->user;
+                zenith_timer_id id = ((zenith_timer_id)zenith__tn_gen(n) << 32) | i;
+                if (n->period) { /* stays on its grid: first + k x period */
+                    uint32_t e = n->expires + n->period;
+                    while ((int32_t)(e - now) <= 0) {
+                        e += n->period;
+                        s->rst.timers_skipped++;
+                    }
+                    n->expires = e;
+                    zenith__wheel_add(s, i);
+                } else { /* over: free before the call, so the callback may reuse the slot */
+                    uint32_t g = zenith__tn_gen(n) + 1u;
+                    n->fn = NULL;
+                    n->user = NULL;
+                    zenith__tn_set_gen(n, (g & 0xffffu) ? g : 1u);
+                    zenith__tn_set_next(n, s->tfree_head);
+                    s->tfree_head = i;
+                    s->timers_armed--;
+                }
+                s->rst.timers_fired++;
+                fired++;
+                s->in_cb++;
+                fn(user, id);
+                s->in_cb--;
+            }
+        }
     }
-    zenith__unpark(s);
-    rc = zenith_ring_wait(s->ring, 1, timeout_ms);
-    if (rc < 0) return rc;
-    return zenith__drain_cq(s);
+    /* nothing is due up to now, so the wheel may stand at now + 1 (new timers are filed
+       relative to it; no occupied slot's turn lies before it) */
+    if ((int32_t)(now + 1u - s->wheel_now) > 0) s->wheel_now = now + 1u;
+    return fired;
 }
 
-ZENITH_API void zenith_server_stop(zenith_server *s) {
-    uint64_t one = 1;
-    if (s == NULL) return;
-    __atomic_store_n(&s->stop_flag, 1, __ATOMIC_RELEASE);
-    if (s->wake_fd >= 0 && write(s->wake_fd, &one, sizeof one) < 0) { /* already signalled: fine */
-    }
+/* Arms a connection's own timer (idle or connect timeout) for tick `at`. */
+static void zenith__conn_timer_at(zenith_server *s, zenith__conn *c, uint32_t at) {
+    uint32_t i = s->tn_conn + zenith__slot(s, c);
+    if (zenith__tn_linked(s, i)) zenith__tn_unlink(s, i);
+    s->tn[i].expires = at;
+    zenith__wheel_add(s, i);
 }
 
-ZENITH_API int zenith_server_stopped(const zenith_server *s) {
-    return s ? __atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE) : 0;
+static void zenith__conn_timer_stop(zenith_server *s, zenith__conn *c) {
+    uint32_t i = s->tn_conn + zenith__slot(s, c);
+    if (zenith__tn_linked(s, i)) zenith__tn_unlink(s, i);
 }
 
-ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms) {
-    uint64_t start = zenith__now_ms(), closed0;
+ZENITH_API int zenith_server_timer_start(zenith_server *s, uint32_t delay_ms, uint32_t period_ms, zenith_timer_fn fn,
+                                         void *user, zenith_timer_id *out) {
     uint32_t i;
-    int aborted = 0;
+    zenith__tnode *n;
+    if (out) *out = 0;
+    if (s == NULL || fn == NULL) return ZENITH_E_NULL;
+    if (delay_ms > ZENITH_TIMER_MAX_MS || period_ms > ZENITH_TIMER_MAX_MS) return ZENITH_E_RANGE;
+    if (s->tfree_head == 0) return ZENITH_E_FULL;
+    i = s->tfree_head;
+    n = &s->tn[i];
+    s->tfree_head = zenith__tn_next(n);
+    n->fn = fn;
+    n->user = user;
+    n->period = period_ms;
+    n->expires = zenith__deadline(s, delay_ms);
+    zenith__wheel_add(s, i);
+    s->timers_armed++;
+    if (out) *out = ((zenith_timer_id)zenith__tn_gen(n) << 32) | i;
+    return 0;
+}
+
+ZENITH_API int zenith_server_timer_stop(zenith_server *s, zenith_timer_id timer) {
+    uint32_t i = (uint32_t)timer, g;
+    zenith__tnode *n;
     if (s == NULL) return ZENITH_E_NULL;
-    closed0 = s->st.connections_closed;
-    s->shutting_down = 1;
-    if (s->listen_fd >= 0) {
-        shutdown(s->listen_fd, SHUT_RDWR); /* ends the multishot accept */
-        close(s->listen_fd);
-        s->listen_fd = -1;
-    }
-    if (!s->started) return 0;
-    for (i = 0; i < s->max_conns; i++)
-        if (s->conns[i].state == ZENITH__OPEN) zenith__conn_close(s, &s->conns[i], ZENITH_CLOSE_SHUTDOWN, 0);
+    if (i < ZENITH__T_FIRST || i >= s->tn_conn || (timer >> 48) != 0) return ZENITH_E_STALE;
+    n = &s->tn[i];
+    if (n->fn == NULL || zenith__tn_gen(n) != (uint32_t)(timer >> 32)) return ZENITH_E_STALE;
+    if (zenith__tn_linked(s, i)) zenith__tn_unlink(s, i);
+    n->fn = NULL;
+    n->user = NULL;
+    g = zenith__tn_gen(n) + 1u;
+    zenith__tn_set_gen(n, (g & 0xffffu) ? g : 1u);
+    zenith__tn_set_next(n, s->tfree_head);
+    s->tfree_head = i;
+    s->timers_armed--;
+    return 0;
+}
+
+/* ---- reactor: messages from other threads ---------------------------------------------------------
+
+   A bounded MPSC queue (Vyukov's array queue): a producer claims a cell with one CAS on the tail,
+   fills it and publishes it with a release store of its sequence; the loop takes cells in
+   order. A producer's messages occupy increasing positions, so they run in the order it posted
+   them. The first post after the loop last looked writes the eventfd (wake_pending): one wake
+   per batch, whatever the batch's size. */
+
+ZENITH_API int zenith_server_post(zenith_server *s, zenith_post_fn fn, void *user, const void *data, size_t len) {
+    uint32_t pos;
+    zenith__post_cell *cell;
+    if (s == NULL || fn == NULL || (data == NULL && len)) return ZENITH_E_NULL;
+    if (len > ZENITH_POST_MAX) return ZENITH_E_INVAL;
+    pos = __atomic_load_n(&s->post_tail, __ATOMIC_RELAXED);
     for (;;) {
-        uint64_t elapsed = zenith__now_ms() - start;
-        int busy = 0;
-        for (i = 0; i < s->max_conns && !busy; i++) busy = s->conns[i].state != ZENITH__FREE;
-        if (!busy) break;
-        if (!aborted && deadline_ms >= 0 && elapsed >= (uint64_t)deadline_ms) {
-            for (i = 0; i < s->max_conns; i++)
-                if (s->conns[i].state != ZENITH__FREE) zenith__conn_close(s, &s->conns[i], ZENITH_CLOSE_SHUTDOWN, 1);
-            aborted = 1;
-            start = zenith__now_ms();
-            deadline_ms = 1000; /* what is left now is in flight in the kernel: give it a second */
-        } else if (aborted && elapsed >= (uint64_t)deadline_ms) {
-            break; /* the ring's teardown in destroy cancels the rest */
+        int32_t dif;
+        cell = &s->cells[pos & s->post_mask];
+        dif = (int32_t)(__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) - pos);
+        if (dif == 0) {
+            if (__atomic_compare_exchange_n(&s->post_tail, &pos, pos + 1u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
+        } else if (dif < 0) {
+            __atomic_fetch_add(&s->posts_refused, 1u, __ATOMIC_RELAXED);
+            return ZENITH_E_FULL;
+        } else {
+            pos = __atomic_load_n(&s->post_tail, __ATOMIC_RELAXED);
         }
-        if (zenith_ring_wait(s->ring, 1, 10) < 0) break;
-        zenith__drain_cq(s);
     }
-    return (int)(s->st.connections_closed - closed0);
+    cell->fn = fn;
+    cell->user = user;
+    cell->len = (uint32_t)len;
+    if (len) memcpy(cell->data, data, len);
+    /* seq_cst: ordered before the load of wake_pending (Dekker with zenith__run_posts) */
+    __atomic_store_n(&cell->seq, pos + 1u, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&s->wake_pending, __ATOMIC_SEQ_CST) && !__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST)) {
+        uint64_t one = 1;
+        __atomic_fetch_add(&s->wakeups, 1u, __ATOMIC_RELAXED);
+        if (write(s->wake_fd, &one, sizeof one) < 0) { /* the counter is full: a wake is pending anyway */
+        }
+    }
+    return 0;
 }
 
-ZENITH_API void zenith_server_destroy(zenith_server *s) {
-    uint32_t i;
-    if (s == NULL) return;
-    if (s->ring) zenith_server_shutdown(s, 0);
-    if (s->listen_fd >= 0) close(s->listen_fd);
-    if (s->ring) { /* cancels whatever is still in flight; then nothing refers to our memory */
-        zenith_buf_ring_destroy(s->br);
-        zenith_ring_destroy(s->ring);
+static int zenith__posts_pending(const zenith_server *s) {
+    const zenith__post_cell *cell = &s->cells[s->post_head & s->post_mask];
+    return __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) == s->post_head + 1u;
+}
+
+/* Runs the messages posted so far (at most one queue's worth: posts from inside wait a turn). */
+static int zenith__run_posts(zenith_server *s) {
+    uint32_t budget = s->post_mask + 1u;
+    int ran = 0;
+    if (__atomic_load_n(&s->wake_pending, __ATOMIC_RELAXED)) __atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
+    while (budget-- && zenith__posts_pending(s)) {
+        zenith__post_cell *cell = &s->cells[s->post_head & s->post_mask];
+        s->in_cb++;
+        cell->fn(cell->user, cell->len ? cell->data : NULL, cell->len);
+        s->in_cb--;
+        __atomic_store_n(&cell->seq, s->post_head + s->post_mask + 1u, __ATOMIC_RELEASE);
+        s->post_head++;
+        s->rst.posts_run++;
+        ran++;
     }
-    for (i = 0; i < s->max_conns; i++) { /* connections the kernel never let go of in time */
-        zenith__conn *c = &s->conns[i];
-        if (c->state == ZENITH__FREE) continue;
-        c->send_inflight = 0;
-        zenith__drop_queue(s, c);
-        if (c->fd >= 0) close(c->fd);
+    return ran;
+}
+
+/* ---- reactor: connections -------------------------------------------------------------------------- */
+
+static zenith__conn *zenith__conn_alloc(zenith_server *s, int fd, uint8_t state) {
+    zenith__conn *c;
+    if (s->free_head == 0) return NULL;
+    c = &s->conns[s->free_head - 1u];
+    s->free_head = c->next;
+    c->fd = fd;
+    c->state = state;
+    c->pause = 0;
+    c->send_inflight = 0;
+    c->recv_armed = 0;
+    c->flags = 0;
+    c->status = 0;
+    c->zc_pending = 0;
+    c->sq.head = c->sq.tail = 0;
+    c->rb.head = c->rb.tail = 0;
+    c->queued = 0;
+    c->next = 0;
+    c->last_active = s->now_ms;
+    c->user = NULL;
+    c->on_connect = NULL;
+    return c; /* c->lists stays: the slot may still sit on a list from its last life */
+}
+
+/* Releases the queued buffers the kernel is not sending right now (all of them once nothing is
+   in flight). A buffer still referenced by a SEND_ZC notification is released by it. */
+static void zenith__drop_queue(zenith_server *s, zenith__conn *c) {
+    uint32_t it = c->sq.head, k = 0, last = 0;
+    c->queued = 0;
+    while (it && k < c->send_inflight) { /* keep these: the kernel reads them */
+        c->queued += s->blen[it - 1u] - s->boff[it - 1u];
+        last = it;
+        it = s->bnext[it - 1u];
+        k++;
     }
-    if (s->wake_fd >= 0) close(s->wake_fd);
-    zenith_pool_destroy(s->pool);
-    {
-        zenith_allocator none;
-        memset(&none, 0, sizeof none);
-        zenith__meta_release(&none, s, s->block_size, s->block_mapped);
+    while (it) {
+        uint32_t idx = it - 1u;
+        it = s->bnext[idx];
+        if (s->krefs[idx] == 0) zenith__buf_free(s, idx);
+    }
+    if (last)
+        s->bnext[last - 1u] = 0;
+    else
+        c->sq.head = 0;
+    c->sq.tail = last;
+}
+
+/* The connection is done: shut it down; settle frees it once the kernel gave everything back. */
+static void zenith__begin_end(zenith_server *s, zenith__conn *c, int status) {
+    if (c->state == ZENITH__S_ENDING || c->state == ZENITH__S_FREE) return;
+    if (c->state == ZENITH__S_CONNECTING) {
+        c->flags |= ZENITH__C_CONN_CANCEL;
+        c->status = status;
+        c->state = ZENITH__S_ENDING;
+        if (c->flags & ZENITH__C_CONNECTING) s->be->connect_cancel(s, c);
+        return;
+    }
+    if (c->state == ZENITH__S_OPEN) c->status = status;
+    c->state = ZENITH__S_ENDING;
+    s->be->shut(s, c, SHUT_RDWR); /* ends an armed receive */
+    if (c->recv_armed && !(c->flags & ZENITH__C_CANCELING)) {
+        c->flags |= ZENITH__C_CANCELING;
+        s->be->recv_cancel(s, c);
     }
 }
 
-/* Queues pool buffer idx (len bytes) on the connection's send queue. */
+/* Begins a close: abort (or nothing queued) ends it now; else FLUSHING sends the queue first. */
+static void zenith__begin_close(zenith_server *s, zenith__conn *c, int reason, int abort_now) {
+    if (c->state == ZENITH__S_CONNECTING) {
+        zenith__begin_end(s, c, reason);
+        return;
+    }
+    if (c->state == ZENITH__S_OPEN) {
+        c->state = ZENITH__S_FLUSHING;
+        c->status = reason;
+    }
+    if (c->state != ZENITH__S_FLUSHING) return;
+    if (abort_now) zenith__drop_queue(s, c);
+    if (abort_now || c->queued == 0) zenith__begin_end(s, c, c->status);
+}
+
+/* Frees the slot (nothing is in flight any more), then tells the application. */
+static void zenith__finish(zenith_server *s, zenith__conn *c) {
+    zenith_conn_id id = zenith__conn_id(s, c);
+    int opened = (c->flags & ZENITH__C_OPENED) != 0, status = c->status, fd = c->fd;
+    zenith_connect_fn on_connect = c->on_connect;
+    void *cuser = c->user;
+    uint32_t li, g;
+    zenith__conn_timer_stop(s, c);
+    c->send_inflight = 0;
+    zenith__drop_queue(s, c);
+    while (c->rb.head) zenith__buf_free(s, zenith__chain_pop(s, &c->rb));
+    if (fd >= 0) close(fd);
+    c->fd = -1;
+    c->state = ZENITH__S_FREE;
+    g = c->gen + 1u;
+    c->gen = g ? g : 1u; /* id 0 is never live */
+    c->user = NULL;
+    c->on_connect = NULL;
+    c->next = s->free_head;
+    s->free_head = zenith__slot(s, c) + 1u;
+    for (li = 0; li < s->listeners; li++) /* an fd came free: EMFILE may have stopped accepting */
+        if (!s->lst[li].armed && !s->shutting_down && !zenith_server_stopped(s)) s->be->listen_arm(s, li);
+    s->in_cb++;
+    if (opened) {
+        s->st.connections_open--;
+        s->st.connections_closed++;
+        if (s->on_close) s->on_close(s->user_data, id, status);
+    } else {
+        if (status == ZENITH_E_TIMEDOUT)
+            s->rst.connects_timed_out++;
+        else if (status == ZENITH_E_CANCELED)
+            s->rst.connects_canceled++;
+        else
+            s->rst.connects_failed++;
+        if (on_connect) on_connect(cuser, id, status);
+    }
+    s->in_cb--;
+}
+
+/* Hands one received buffer to on_data, then gives it back (or not, if the callback kept it). */
+static void zenith__deliver(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
+    s->st.bytes_in += len;
+    c->last_active = s->now_ms;
+    s->cur_idx = idx;
+    s->in_data = 1;
+    s->kept = 0;
+    s->in_cb++;
+    s->on_data(s->user_data, zenith__conn_id(s, c), (const uint8_t *)zenith__buf(s, idx), len);
+    s->in_cb--;
+    s->in_data = 0;
+    if (s->kept)
+        s->be->recv_kept(s);
+    else
+        s->be->recv_done(s, idx);
+}
+
+static int zenith__may_deliver(const zenith_server *s, const zenith__conn *c) {
+    return c->state == ZENITH__S_OPEN && !c->pause && !s->holding;
+}
+
+/* Moves a connection on, as far as it can go now: delivers held data, passes EOF on, sends,
+   half-closes, owes on_drain, (re)arms or pauses receiving, and frees an ENDING slot once the
+   kernel holds nothing of it. The one place where connections change state after an event. */
+static void zenith__settle(zenith_server *s, zenith__conn *c) {
+    uint32_t half = s->cfg.send_queue_max / 2u;
+    for (;;) {
+        switch (c->state) {
+            case ZENITH__S_FREE:
+            case ZENITH__S_CONNECTING: return;
+            case ZENITH__S_ENDING:
+                if (!c->recv_armed && !c->send_inflight && !c->zc_pending && !(c->flags & ZENITH__C_CONNECTING))
+                    zenith__finish(s, c);
+                return;
+            case ZENITH__S_FLUSHING:
+                s->be->send_kick(s, c);
+                if (c->queued == 0 && !c->send_inflight) {
+                    zenith__begin_end(s, c, c->status);
+                    continue;
+                }
+                return;
+            default: break;
+        }
+        /* OPEN */
+        while (c->rb.head && zenith__may_deliver(s, c)) {
+            uint32_t idx = zenith__chain_pop(s, &c->rb);
+            zenith__deliver(s, c, idx, s->blen[idx]);
+        }
+        if (c->state != ZENITH__S_OPEN) continue;
+        if (c->rb.head && s->holding && !c->pause) zenith__wait_reserve(s, c);
+        if ((c->flags & ZENITH__C_PEER_EOF) && !c->rb.head && !(c->flags & ZENITH__C_EOF_SEEN)) {
+            c->flags |= ZENITH__C_EOF_SEEN;
+            if (s->on_eof) {
+                s->in_cb++;
+                s->on_eof(s->user_data, zenith__conn_id(s, c));
+                s->in_cb--;
+            } else {
+                zenith__begin_close(s, c, ZENITH_CLOSE_PEER, 0);
+            }
+            continue;
+        }
+        s->be->send_kick(s, c);
+        if ((c->flags & ZENITH__C_WANT_WR) && !(c->flags & ZENITH__C_WR_SHUT) && c->queued == 0 && !c->send_inflight) {
+            c->flags |= ZENITH__C_WR_SHUT;
+            s->be->shut(s, c, SHUT_WR);
+        }
+        if ((c->flags & ZENITH__C_WR_SHUT) && (c->flags & ZENITH__C_EOF_SEEN)) { /* both ways done */
+            zenith__begin_end(s, c, ZENITH_CLOSE_PEER);
+            continue;
+        }
+        if ((c->pause & ZENITH__P_QUEUE) && c->queued <= half) c->pause &= (uint8_t)~ZENITH__P_QUEUE;
+        if ((c->flags & ZENITH__C_NEED_DRAIN) && c->queued <= half && !(c->flags & ZENITH__C_BUF_WAIT)) {
+            c->flags &= (uint16_t)~ZENITH__C_NEED_DRAIN;
+            c->pause &= (uint8_t)~ZENITH__P_FULL;
+            if (s->on_drain) {
+                s->in_cb++;
+                s->on_drain(s->user_data, zenith__conn_id(s, c));
+                s->in_cb--;
+            }
+            if (c->state != ZENITH__S_OPEN || (c->rb.head && zenith__may_deliver(s, c))) continue;
+        }
+        if (c->pause) {
+            if (c->recv_armed && !(c->flags & ZENITH__C_CANCELING)) {
+                c->flags |= ZENITH__C_CANCELING;
+                s->be->recv_cancel(s, c);
+            }
+        } else if (!c->recv_armed && !(c->flags & ZENITH__C_PEER_EOF) && !(c->lists & ZENITH__L_PARKED) &&
+                   !(c->rb.head && s->holding)) {
+            if (s->be->recv_room(s))
+                s->be->recv_arm(s, c);
+            else
+                zenith__park(s, c); /* the ring is dry: re-armed once buffers are back */
+        }
+        return;
+    }
+}
+
+/* Settles every connection put on the dirty list (more may join while it runs). */
+static void zenith__settle_dirty(zenith_server *s) {
+    zenith__conn *c;
+    while ((c = zenith__list_pop(s, &s->dirty_head, &s->dirty_tail, offsetof(zenith__conn, dnext))) != NULL) {
+        c->lists &= (uint8_t)~ZENITH__L_DIRTY;
+        zenith__settle(s, c);
+    }
+}
+
+/* Queues buffer idx (len bytes) for sending; pauses reading at send_queue_max. */
 static void zenith__enqueue(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
-    zenith__chain_append(s, &c->sq_head, &c->sq_tail, idx, len);
-    s->send_off[idx] = 0;
+    zenith__chain_push(s, &c->sq, idx, len);
     c->queued += len;
+    if (c->queued >= s->cfg.send_queue_max && !(c->pause & ZENITH__P_QUEUE)) {
+        c->pause |= ZENITH__P_QUEUE;
+        c->flags |= ZENITH__C_NEED_DRAIN;
+    }
 }
 
-static int zenith__send_full(zenith_server *s, zenith__conn *c) {
+/* ---- reactor: events from the backend ------------------------------------------------------------ */
+
+static void zenith__conn_opened(zenith_server *s, zenith__conn *c) {
+    c->state = ZENITH__S_OPEN;
+    c->flags |= ZENITH__C_OPENED;
+    if (!(s->cfg.flags & ZENITH_SERVER_ZEROCOPY_LOOPBACK) && zenith__is_loopback(c->fd)) c->flags |= ZENITH__C_LOOPBACK;
+    s->st.connections_open++;
+    c->last_active = s->now_ms;
+    if (s->cfg.idle_timeout_ms) zenith__conn_timer_at(s, c, s->now_ms + s->cfg.idle_timeout_ms);
+}
+
+static void zenith__ev_accept(zenith_server *s, uint32_t li, int res, int more) {
+    zenith__listener *l = &s->lst[li];
+    if (!more) l->armed = 0;
+    if (res >= 0) {
+        int one = 1;
+        zenith__conn *c = (zenith_server_stopped(s) || s->shutting_down) ? NULL : zenith__conn_alloc(s, res, ZENITH__S_OPEN);
+        if (c == NULL) {
+            close(res);
+            s->st.connections_rejected++;
+        } else {
+            if (!(s->cfg.flags & ZENITH_SERVER_NO_NODELAY)) setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            s->now_ms = zenith__tick_now(s);
+            zenith__conn_opened(s, c);
+            s->st.connections_accepted++;
+            if (s->on_accept) {
+                s->in_cb++;
+                s->on_accept(s->user_data, zenith__conn_id(s, c));
+                s->in_cb--;
+            }
+            zenith__settle(s, c);
+        }
+    } else if (res != -ECANCELED) {
+        s->st.accept_errors++; /* EMFILE, ENFILE, ENOBUFS, ...: retry after a short pause */
+    }
+    if (!l->armed && l->fd >= 0 && !s->shutting_down && !zenith_server_stopped(s)) {
+        if (res >= 0)
+            s->be->listen_arm(s, li);
+        else if (res != -ECANCELED && !zenith__tn_linked(s, s->tn_retry)) {
+            s->tn[s->tn_retry].expires = zenith__deadline(s, 20);
+            zenith__wheel_add(s, s->tn_retry);
+        }
+    }
+}
+
+/* A receive completed: res bytes in buffer idx (ZENITH__NONE: none), res 0 = EOF, < 0 = error. */
+static void zenith__ev_recv(zenith_server *s, uint32_t slot, uint32_t gen, uint32_t idx, int res, int more) {
+    zenith__conn *c = &s->conns[slot];
+    if (!more) {
+        c->recv_armed = 0;
+        c->flags &= (uint16_t)~ZENITH__C_CANCELING;
+    }
+    if (c->gen != gen || c->state != ZENITH__S_OPEN) { /* closing or closed: nothing is delivered */
+        if (idx != ZENITH__NONE) s->be->recv_done(s, idx);
+        s->st.stale_completions++;
+        zenith__settle(s, c);
+        return;
+    }
+    if (res > 0 && idx != ZENITH__NONE) {
+        if (!c->rb.head && zenith__may_deliver(s, c))
+            zenith__deliver(s, c, idx, (uint32_t)res);
+        else
+            zenith__chain_push(s, &c->rb, idx, (uint32_t)res); /* held: delivered in order later */
+    } else {
+        if (idx != ZENITH__NONE) s->be->recv_done(s, idx);
+        if (res == -ENOBUFS) { /* flow control: the data waits in the socket */
+            s->st.recv_buffer_exhausted++;
+            if (!more) zenith__park(s, c);
+        } else if (res == 0) {
+            c->flags |= ZENITH__C_PEER_EOF;
+        } else if (res < 0 && res != -ECANCELED) {
+            s->st.connection_errors++;
+            zenith__begin_close(s, c, ZENITH_ESYS(-res), 1);
+        }
+    }
+    zenith__settle(s, c);
+}
+
+/* res bytes of the head of the queue went out (or the send failed with res < 0). */
+static void zenith__ev_sent(zenith_server *s, zenith__conn *c, int res) {
+    uint32_t left;
+    c->send_inflight = 0;
+    if (res < 0) {
+        if (c->state == ZENITH__S_OPEN || c->state == ZENITH__S_FLUSHING) {
+            if (c->state == ZENITH__S_OPEN) s->st.connection_errors++;
+            c->state = ZENITH__S_OPEN; /* the error is the reason now */
+            zenith__begin_close(s, c, ZENITH_ESYS(-res), 1);
+        } else {
+            zenith__drop_queue(s, c);
+        }
+        zenith__settle(s, c);
+        return;
+    }
+    s->st.bytes_out += (uint64_t)res;
+    for (left = (uint32_t)res; left && c->sq.head;) {
+        uint32_t idx = c->sq.head - 1u, part = s->blen[idx] - s->boff[idx];
+        if (part > left) part = left;
+        s->boff[idx] += part;
+        c->queued -= part;
+        left -= part;
+        if (s->boff[idx] == s->blen[idx]) {
+            zenith__chain_pop(s, &c->sq);
+            /* a SEND_ZC of this buffer may still be referenced by the kernel (on loopback until
+               the peer reads it): its notification frees it then */
+            if (s->krefs[idx] == 0) zenith__buf_free(s, idx);
+        }
+    }
+    zenith__settle(s, c);
+}
+
+/* A SEND_ZC notification: the kernel let go of buffer idx. */
+static void zenith__ev_kref_done(zenith_server *s, zenith__conn *c, uint32_t idx) {
+    c->zc_pending--;
+    /* a SEND_ZC buffer is the head of its queue while it is sent and only leaves the queue by
+       being sent in full or dropped: not the head any more means not queued any more */
+    if (--s->krefs[idx] == 0 && c->sq.head != idx + 1u) zenith__buf_free(s, idx);
+    zenith__settle(s, c);
+}
+
+static void zenith__ev_connect(zenith_server *s, uint32_t slot, uint32_t gen, int res) {
+    zenith__conn *c = &s->conns[slot];
+    if (c->gen != gen) {
+        s->st.stale_completions++;
+        return;
+    }
+    c->flags &= (uint16_t)~ZENITH__C_CONNECTING;
+    if (c->state == ZENITH__S_CONNECTING && res == 0) {
+        zenith_connect_fn fn = c->on_connect;
+        zenith__conn_timer_stop(s, c);
+        s->now_ms = zenith__tick_now(s);
+        zenith__conn_opened(s, c);
+        s->rst.connects_succeeded++;
+        if (fn) {
+            s->in_cb++;
+            fn(c->user, zenith__conn_id(s, c), 0);
+            s->in_cb--;
+        }
+    } else if (c->state == ZENITH__S_CONNECTING) {
+        zenith__begin_end(s, c, res == -ECANCELED ? ZENITH_E_CANCELED : ZENITH_ESYS(-res));
+    }
+    /* ENDING: cancelled (timeout, close, shutdown) -- its status is already set */
+    zenith__settle(s, c);
+}
+
+/* A connection's own timer: the connect timeout, then the idle timeout. */
+static void zenith__conn_timer_fired(zenith_server *s, zenith__conn *c) {
+    if (c->state == ZENITH__S_CONNECTING) {
+        zenith__begin_end(s, c, ZENITH_E_TIMEDOUT);
+    } else if (c->state == ZENITH__S_OPEN && s->cfg.idle_timeout_ms) {
+        uint32_t idle = s->now_ms - c->last_active;
+        if (idle >= s->cfg.idle_timeout_ms)
+            zenith__begin_close(s, c, ZENITH_CLOSE_IDLE, 0);
+        else
+            zenith__conn_timer_at(s, c, c->last_active + s->cfg.idle_timeout_ms);
+    }
+    zenith__settle(s, c);
+}
+
+/* ---- reactor: connection calls ---------------------------------------------------------------------- */
+
+static int zenith__send_refused(zenith_server *s, zenith__conn *c, int no_buffers) {
     s->st.send_queue_full++;
-    c->flags |= ZENITH__C_WAS_FULL;
+    c->flags |= ZENITH__C_NEED_DRAIN;
+    c->pause |= ZENITH__P_FULL; /* reading pauses until on_drain */
+    if (no_buffers) {
+        s->rst.send_pool_empty++;
+        c->flags |= ZENITH__C_BUF_WAIT;
+        if (!s->holding) s->holding = 1; /* the reserve is gone: refill it before delivering more */
+        zenith__wait_reserve(s, c);
+    }
+    zenith__mark(s, c);
     return ZENITH_E_FULL;
+}
+
+static int zenith__send_check(zenith_server *s, zenith__conn *c, size_t len) {
+    if (c->flags & (ZENITH__C_WANT_WR | ZENITH__C_WR_SHUT)) return ZENITH_E_STATE;
+    if ((uint64_t)c->queued + len > s->queue_hard) return zenith__send_refused(s, c, 0);
+    return 0;
 }
 
 ZENITH_API int zenith_server_send(zenith_server *s, zenith_conn_id conn, const void *data, size_t len) {
     zenith__conn *c;
-    void *bufs[64];
+    uint32_t idx[64];
     size_t done = 0, size;
+    uint32_t first_tail;
+    uint32_t queued0;
+    int rc;
     if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
     if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
     if (len == 0) return 0;
-    if ((uint64_t)c->queued + len > s->queue_hard) return zenith__send_full(s, c);
+    if ((rc = zenith__send_check(s, c, len)) != 0) return rc;
     size = s->cfg.buffer_size;
+    first_tail = c->sq.tail;
+    queued0 = c->queued;
     while (done < len) { /* 64 buffers at a time, all or nothing overall */
         size_t left = len - done;
         unsigned n = (unsigned)((left + size - 1u) / size > 64u ? 64u : (left + size - 1u) / size), i;
-        if (zenith_pool_acquire_bulk(s->pool, bufs, n) != (int)n) {
-            /* pool empty: take back what this call queued (the tail of the queue), nothing sent yet */
-            while (done > 0) {
-                uint32_t idx = c->sq_tail - 1u, prev = 0, it;
-                for (it = c->sq_head; it && it != c->sq_tail; it = s->send_next[it - 1u]) prev = it;
-                done -= s->send_len[idx];
-                c->queued -= s->send_len[idx];
-                c->sq_tail = prev;
-                if (prev)
-                    s->send_next[prev - 1u] = 0;
-                else
-                    c->sq_head = 0;
-                zenith__srv_release(s, idx);
+        if (!zenith__take_bufs(s, idx, n)) {
+            /* no buffer: take back what this call queued, nothing of it is sent yet */
+            uint32_t it = first_tail ? s->bnext[first_tail - 1u] : c->sq.head;
+            while (it) {
+                uint32_t b = it - 1u;
+                it = s->bnext[b];
+                zenith__buf_free(s, b);
             }
-            return zenith__send_full(s, c);
+            if (first_tail)
+                s->bnext[first_tail - 1u] = 0;
+            else
+                c->sq.head = 0;
+            c->sq.tail = first_tail;
+            c->queued = queued0;
+            return zenith__send_refused(s, c, 1);
         }
         for (i = 0; i < n; i++) {
             uint32_t chunk = (uint32_t)(left - (size_t)i * size < size ? left - (size_t)i * size : size);
-            memcpy(bufs[i], (const unsigned char *)data + done + (size_t)i * size, chunk);
-            zenith__enqueue(s, c, (uint32_t)zenith_pool_index(s->pool, bufs[i]), chunk);
+            memcpy(zenith__buf(s, idx[i]), (const unsigned char *)data + done + (size_t)i * size, chunk);
+            zenith__chain_push(s, &c->sq, idx[i], chunk);
+            c->queued += chunk;
         }
         done += left < (size_t)n * size ? left : (size_t)n * size;
     }
-    zenith__kick_send(s, c);
-    zenith__pause_check(s, c);
+    if (c->queued >= s->cfg.send_queue_max && !(c->pause & ZENITH__P_QUEUE)) {
+        c->pause |= ZENITH__P_QUEUE;
+        c->flags |= ZENITH__C_NEED_DRAIN;
+    }
+    if (c->state == ZENITH__S_OPEN) s->be->send_kick(s, c);
+    if (c->pause) zenith__mark(s, c);
     return 0;
 }
 
 ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, void *buf, size_t len) {
     zenith__conn *c;
-    int idx;
+    int idx, rc;
     if (s == NULL || buf == NULL) return ZENITH_E_NULL;
     idx = zenith_pool_index(s->pool, buf);
     if (idx < 0) return idx; /* not ours: we cannot take it */
     c = zenith__conn_of(s, conn);
-    if (c == NULL || len == 0 || len > s->cfg.buffer_size || (uint64_t)c->queued + len > s->queue_hard) {
-        zenith_pool_release(s->pool, buf); /* ownership moved to us on every return */
-        if (c == NULL) return ZENITH_E_STALE;
-        return len == 0 || len > s->cfg.buffer_size ? ZENITH_E_INVAL : zenith__send_full(s, c);
+    rc = c == NULL ? ZENITH_E_STALE : (len == 0 || len > s->cfg.buffer_size) ? ZENITH_E_INVAL : zenith__send_check(s, c, len);
+    if (rc != 0) {
+        zenith__buf_free(s, (uint32_t)idx); /* ownership moved to us on every return */
+        return rc;
     }
     zenith__enqueue(s, c, (uint32_t)idx, (uint32_t)len);
-    zenith__kick_send(s, c);
-    zenith__pause_check(s, c);
+    if (c->state == ZENITH__S_OPEN) s->be->send_kick(s, c);
+    if (c->pause) zenith__mark(s, c);
     return 0;
 }
 
 ZENITH_API void *zenith_server_keep(zenith_server *s) {
     if (s == NULL || !s->in_data || s->kept) return NULL;
     s->kept = 1;
-    return s->cur_buf;
+    return zenith__buf(s, s->cur_idx);
 }
 
 ZENITH_API int zenith_server_close(zenith_server *s, zenith_conn_id conn, int flags) {
     zenith__conn *c;
     if (s == NULL) return ZENITH_E_NULL;
-    if (flags != ZENITH_CLOSE_FLUSH && flags != ZENITH_CLOSE_ABORT) return ZENITH_E_INVAL;
+    if (flags != ZENITH_CLOSE_FLUSH && flags != ZENITH_CLOSE_ABORT && flags != ZENITH_CLOSE_WRITE) return ZENITH_E_INVAL;
     if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
-    c->flags |= ZENITH__C_CLOSE_USER;
-    zenith__conn_close(s, c, ZENITH_CLOSE_LOCAL, flags == ZENITH_CLOSE_ABORT);
+    if (c->state == ZENITH__S_CONNECTING)
+        zenith__begin_end(s, c, ZENITH_E_CANCELED);
+    else if (flags == ZENITH_CLOSE_WRITE)
+        c->flags |= ZENITH__C_WANT_WR;
+    else
+        zenith__begin_close(s, c, ZENITH_CLOSE_LOCAL, flags == ZENITH_CLOSE_ABORT);
+    zenith__mark(s, c);
     return 0;
+}
+
+ZENITH_API int zenith_server_pause(zenith_server *s, zenith_conn_id conn) {
+    zenith__conn *c;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    c->pause |= ZENITH__P_USER;
+    zenith__mark(s, c);
+    return 0;
+}
+
+ZENITH_API int zenith_server_resume(zenith_server *s, zenith_conn_id conn) {
+    zenith__conn *c;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    c->pause &= (uint8_t)~ZENITH__P_USER;
+    zenith__mark(s, c);
+    return 0;
+}
+
+ZENITH_API int zenith_server_queued(zenith_server *s, zenith_conn_id conn) {
+    zenith__conn *c;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
+    return c->queued > (uint32_t)INT_MAX ? INT_MAX : (int)c->queued;
 }
 
 ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn, void *user) {
@@ -3705,11 +3969,728 @@ ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id co
     return c ? c->user : NULL;
 }
 
-ZENITH_API uint16_t zenith_server_port(const zenith_server *s) { return s ? s->port : 0; }
+static int zenith__sockopt(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? ZENITH_ESYS(errno) : 0;
+}
+
+ZENITH_API int zenith_server_connect(zenith_server *s, const zenith_connect_config *cfg_in, zenith_conn_id *out) {
+    zenith_connect_config cfg;
+    struct sockaddr_storage peer, local;
+    socklen_t plen = 0, llen = 0;
+    zenith__conn *c;
+    int fd, rc;
+    if (out) *out = 0;
+    if (s == NULL || cfg_in == NULL || out == NULL) return ZENITH_E_NULL;
+    if ((rc = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) return rc;
+    if (cfg.address == NULL) return ZENITH_E_NULL;
+    if (!cfg.timeout_ms) cfg.timeout_ms = 10000u;
+    if (cfg.port == 0 || (cfg.flags & ~(uint32_t)(ZENITH_CONNECT_NO_NODELAY | ZENITH_CONNECT_KEEPALIVE)) ||
+        cfg.timeout_ms > ZENITH_TIMER_MAX_MS || cfg.user_timeout_ms > (uint32_t)INT_MAX ||
+        cfg.keepalive_idle_s > 32767u || cfg.keepalive_intvl_s > 32767u || cfg.keepalive_count > 127u ||
+        (!cfg.local_address && cfg.local_port) || zenith__parse_addr(cfg.address, cfg.port, &peer, &plen) != 0 ||
+        (cfg.local_address && zenith__parse_addr(cfg.local_address, cfg.local_port, &local, &llen) != 0) ||
+        (cfg.local_address && local.ss_family != peer.ss_family))
+        return ZENITH_E_INVAL;
+    if (!s->started || s->shutting_down || zenith_server_stopped(s)) return ZENITH_E_STATE;
+    if (s->free_head == 0) return ZENITH_E_FULL;
+    fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ZENITH_ESYS(errno);
+    rc = 0;
+    if (!(cfg.flags & ZENITH_CONNECT_NO_NODELAY)) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    if (rc == 0 && (cfg.flags & ZENITH_CONNECT_KEEPALIVE)) {
+        rc = zenith__sockopt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+        if (rc == 0 && cfg.keepalive_idle_s) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)cfg.keepalive_idle_s);
+        if (rc == 0 && cfg.keepalive_intvl_s)
+            rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)cfg.keepalive_intvl_s);
+        if (rc == 0 && cfg.keepalive_count) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)cfg.keepalive_count);
+    }
+    if (rc == 0 && cfg.user_timeout_ms) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)cfg.user_timeout_ms);
+    if (rc == 0 && cfg.local_address && bind(fd, (struct sockaddr *)&local, llen) < 0) rc = ZENITH_ESYS(errno);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    c = zenith__conn_alloc(s, fd, ZENITH__S_CONNECTING);
+    c->user = cfg.user;
+    c->on_connect = cfg.on_connect;
+    c->flags |= ZENITH__C_CONNECTING;
+    if ((rc = s->be->connect_start(s, c, (struct sockaddr *)&peer, plen)) != 0) {
+        c->flags = 0;
+        c->state = ZENITH__S_FREE; /* never seen by the application: back on the free list */
+        c->fd = -1;
+        c->next = s->free_head;
+        s->free_head = zenith__slot(s, c) + 1u;
+        close(fd);
+        return rc;
+    }
+    zenith__conn_timer_at(s, c, zenith__deadline(s, cfg.timeout_ms));
+    s->rst.connects_started++;
+    *out = zenith__conn_id(s, c);
+    return 0;
+}
+
+/* A listening socket on address:port. Returns the listener's index or a code. */
+static int zenith__listen_on(zenith_server *s, const char *address, uint16_t port, uint32_t flags) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    zenith__listener *l;
+    int rc, fd, one = 1;
+    if (s->listeners >= ZENITH__MAX_LISTENERS) return ZENITH_E_FULL;
+    if ((rc = zenith__parse_addr(address, port, &ss, &len)) < 0) return rc;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ZENITH_ESYS(errno);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if ((flags & ZENITH_SERVER_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, (int)s->cfg.backlog) < 0) goto fail;
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) goto fail;
+    l = &s->lst[s->listeners];
+    l->fd = fd;
+    l->armed = 0;
+    l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+    s->rst.listeners++;
+    return (int)s->listeners++;
+fail:
+    rc = ZENITH_ESYS(errno);
+    close(fd);
+    return rc;
+}
+
+ZENITH_API int zenith_server_listen(zenith_server *s, const char *address, uint16_t port, uint32_t flags) {
+    int li;
+    if (s == NULL || address == NULL) return ZENITH_E_NULL;
+    if (flags & ~(uint32_t)ZENITH_SERVER_REUSEPORT) return ZENITH_E_INVAL;
+    if (s->shutting_down) return ZENITH_E_STATE;
+    if ((li = zenith__listen_on(s, address, port, flags)) < 0) return li;
+    if (s->started && !zenith_server_stopped(s)) s->be->listen_arm(s, (uint32_t)li);
+    return s->lst[li].port;
+}
+
+/* ---- reactor: the io_uring backend -------------------------------------------------------------------
+
+   Multishot accept per listener; one multishot receive per connection on one provided-buffer
+   ring (buffer id = pool index; idle connections hold no buffer); sends of the queue head
+   (SEND, or SEND_ZC for large non-loopback buffers) or of up to ZENITH__GATHER_MAX queued
+   buffers at once (SENDMSG, its msghdr and iovecs in a pool buffer borrowed until the
+   completion: no allocation); CONNECT; ASYNC_CANCEL for pauses and cancelled connects; an
+   eventfd read for wake-ups (stop, posts). The kernel timeout of a wait is the wait's own
+   (IORING_ENTER_EXT_ARG): no timeout SQE. */
+
+enum {
+    ZENITH__OP_ACCEPT = 1,
+    ZENITH__OP_RECV,
+    ZENITH__OP_SEND,    /* one buffer (SEND or SEND_ZC); tag = its pool index */
+    ZENITH__OP_SENDMSG, /* several queued buffers gathered; tag = pool index of the msghdr buffer */
+    ZENITH__OP_CONNECT,
+    ZENITH__OP_WAKE,
+    ZENITH__OP_IGNORE
+};
+#define ZENITH__GATHER_MAX 64u /* buffers per SENDMSG */
+#define ZENITH__BUF_GROUP 0x5a5a
+
+static struct io_uring_sqe *zenith__ur_sqe(zenith_server *s) {
+    return zenith_ring_get_sqe(s->ring); /* NULL only if the ring is broken */
+}
+
+static int zenith__ur_init(zenith_server *s) {
+    zenith_ring_config rc_cfg;
+    uint32_t entries = 1;
+    int e = 0;
+    memset(&rc_cfg, 0, sizeof rc_cfg);
+    rc_cfg.sq_entries = s->cfg.sq_entries;
+    rc_cfg.flags = (s->cfg.flags & ZENITH_SERVER_SQPOLL) ? ZENITH_RING_SQPOLL : 0;
+    s->ring = zenith_ring_create(&rc_cfg, &e);
+    if (s->ring == NULL) return e;
+    while (entries < s->cfg.recv_buffers) entries <<= 1;
+    s->br = zenith__buf_ring_create_n(s->ring, s->pool, ZENITH__BUF_GROUP, entries, s->cfg.recv_buffers, &e);
+    return s->br ? 0 : e;
+}
+
+static void zenith__ur_fini(zenith_server *s) { /* cancels whatever is still in flight */
+    zenith_buf_ring_destroy(s->br);
+    zenith_ring_destroy(s->ring);
+    s->br = NULL;
+    s->ring = NULL;
+}
+
+static void zenith__ur_arm_wake(zenith_server *s) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    if (sqe == NULL) return;
+    io_uring_prep_read(sqe, s->wake_fd, &s->wake_value, sizeof s->wake_value, 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_WAKE, 0, 0));
+}
+
+static int zenith__ur_start(zenith_server *s) {
+    zenith__ur_arm_wake(s);
+    return zenith_ring_submit(s->ring) < 0 ? ZENITH_E_STATE : 0;
+}
+
+static void zenith__ur_listen_arm(zenith_server *s, uint32_t li) {
+    struct io_uring_sqe *sqe;
+    if (s->lst[li].armed || s->lst[li].fd < 0 || (sqe = zenith__ur_sqe(s)) == NULL) return;
+    io_uring_prep_multishot_accept(sqe, s->lst[li].fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_ACCEPT, li, 0));
+    s->lst[li].armed = 1;
+}
+
+static void zenith__ur_recv_arm(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    if (sqe == NULL) return;
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = ZENITH__BUF_GROUP;
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_RECV, zenith__slot(s, c), c->gen));
+    c->recv_armed = 1;
+}
+
+static void zenith__ur_recv_cancel(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    if (sqe == NULL) return;
+    io_uring_prep_cancel64(sqe, ZENITH__UD(ZENITH__OP_RECV, zenith__slot(s, c), c->gen), 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
+}
+
+static uint32_t zenith__ur_recv_room(zenith_server *s) { return zenith_buf_ring_available(s->br); }
+
+/* A received buffer is free again: back into the ring it came from. */
+static void zenith__ur_recv_done(zenith_server *s, uint32_t idx) {
+    if (zenith_buf_ring_give(s->br, zenith__buf(s, idx)) != 0) zenith_pool_release(s->pool, zenith__buf(s, idx));
+}
+
+/* The application kept a received buffer: the ring is one short; lend it a fresh one if the
+   pool has one (else run_once retries). */
+static void zenith__ur_recv_kept(zenith_server *s) {
+    void *fresh = zenith_pool_acquire(s->pool);
+    if (fresh == NULL || zenith_buf_ring_give(s->br, fresh) != 0) {
+        if (fresh) zenith_pool_release(s->pool, fresh);
+        s->ring_short++;
+    }
+}
+
+/* A free buffer: straight into the ring if the ring is short, else back to the pool. */
+static void zenith__ur_buf_put(zenith_server *s, uint32_t idx) {
+    void *b = zenith__buf(s, idx);
+    if (s->ring_short && zenith_buf_ring_give(s->br, b) == 0) {
+        s->ring_short--;
+        return;
+    }
+    zenith_pool_release(s->pool, b);
+}
+
+/* Starts a send if none is in flight: the head buffer alone (SEND, or SEND_ZC when large), or
+   up to ZENITH__GATHER_MAX queued buffers in one SENDMSG. */
+static void zenith__ur_send_kick(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe;
+    uint32_t idx, len, n = 0, it;
+    unsigned char *p;
+    if (c->send_inflight || c->sq.head == 0 || (c->flags & ZENITH__C_WR_SHUT)) return;
+    idx = c->sq.head - 1u;
+    p = (unsigned char *)zenith__buf(s, idx) + s->boff[idx];
+    len = s->blen[idx] - s->boff[idx];
+    for (it = c->sq.head; it && n < 2u; it = s->bnext[it - 1u]) n++;
+    if (n > 1 && len < s->cfg.zerocopy_min) {
+        size_t room = (s->cfg.buffer_size - sizeof(struct msghdr)) / sizeof(struct iovec);
+        unsigned char *mb = room >= 2 ? (unsigned char *)zenith_pool_acquire(s->pool) : NULL;
+        if (mb) {
+            struct msghdr *msg = (struct msghdr *)(void *)mb;
+            struct iovec *iov = (struct iovec *)(void *)(mb + sizeof *msg);
+            uint32_t k = 0;
+            if (room > ZENITH__GATHER_MAX) room = ZENITH__GATHER_MAX;
+            for (it = c->sq.head; it && k < room; it = s->bnext[it - 1u], k++) {
+                iov[k].iov_base = (unsigned char *)zenith__buf(s, it - 1u) + s->boff[it - 1u];
+                iov[k].iov_len = s->blen[it - 1u] - s->boff[it - 1u];
+            }
+            memset(msg, 0, sizeof *msg);
+            msg->msg_iov = iov;
+            msg->msg_iovlen = k;
+            if ((sqe = zenith__ur_sqe(s)) == NULL) {
+                zenith_pool_release(s->pool, mb);
+                return;
+            }
+            io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
+            io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SENDMSG, zenith__slot(s, c),
+                                                    (uint32_t)zenith_pool_index(s->pool, mb)));
+            c->send_inflight = (uint8_t)k;
+            return;
+        }
+    }
+    if ((sqe = zenith__ur_sqe(s)) == NULL) return;
+    if (len >= s->cfg.zerocopy_min && !(s->cfg.flags & ZENITH_SERVER_NO_ZEROCOPY) && !(c->flags & ZENITH__C_LOOPBACK)) {
+        io_uring_prep_send_zc(sqe, c->fd, p, len, MSG_NOSIGNAL, 0);
+        s->st.zerocopy_sends++;
+    } else {
+        io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SEND, zenith__slot(s, c), idx));
+    c->send_inflight = 1;
+}
+
+/* The address is read when the SQE is submitted: submit now, while it is on the caller's stack. */
+static int zenith__ur_connect_start(zenith_server *s, zenith__conn *c, const struct sockaddr *sa, socklen_t len) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    int rc;
+    if (sqe == NULL) return ZENITH_E_STATE;
+    io_uring_prep_connect(sqe, c->fd, sa, len);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_CONNECT, zenith__slot(s, c), c->gen));
+    rc = zenith_ring_submit(s->ring);
+    return rc < 0 ? rc : 0;
+}
+
+static void zenith__ur_connect_cancel(zenith_server *s, zenith__conn *c) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    if (sqe == NULL) return;
+    io_uring_prep_cancel64(sqe, ZENITH__UD(ZENITH__OP_CONNECT, zenith__slot(s, c), c->gen), 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
+}
+
+static void zenith__ur_shut(zenith_server *s, zenith__conn *c, int how) {
+    (void)s;
+    if (c->fd >= 0) shutdown(c->fd, how);
+}
+
+/* Before waiting: lend the ring the buffers it is owed, re-arm receives parked on an empty ring
+   (oldest first, one per buffer the ring has: re-arming on every returned buffer turned into
+   millions of receives failing with ENOBUFS, measured). */
+static void zenith__ur_prepare(zenith_server *s) {
+    uint32_t budget;
+    while (s->ring_short) {
+        void *fresh = zenith_pool_acquire(s->pool);
+        if (fresh == NULL) break;
+        if (zenith_buf_ring_give(s->br, fresh) != 0) {
+            zenith_pool_release(s->pool, fresh);
+            break;
+        }
+        s->ring_short--;
+    }
+    budget = zenith_buf_ring_available(s->br);
+    while (s->parked_head && budget) {
+        zenith__conn *c = zenith__list_pop(s, &s->parked_head, &s->parked_tail, offsetof(zenith__conn, pnext));
+        c->lists &= (uint8_t)~ZENITH__L_PARKED;
+        if (c->state == ZENITH__S_OPEN && !c->recv_armed && !c->pause) budget--;
+        zenith__settle(s, c);
+    }
+}
+
+static void zenith__ur_on_send(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    zenith__conn *c = &s->conns[ZENITH__UD_SLOT(ud)];
+    uint32_t idx = ZENITH__UD_TAG(ud);
+    if (cqe->flags & IORING_CQE_F_NOTIF) { /* SEND_ZC: the kernel is done with the buffer */
+        zenith__ev_kref_done(s, c, idx);
+        return;
+    }
+    if (cqe->flags & IORING_CQE_F_MORE) { /* a SEND_ZC notification follows */
+        c->zc_pending++;
+        s->krefs[idx]++;
+    }
+    zenith__ev_sent(s, c, cqe->res);
+}
+
+static void zenith__ur_handle(zenith_server *s, struct io_uring_cqe *cqe) {
+    uint64_t ud = cqe->user_data;
+    int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    switch (ZENITH__UD_OP(ud)) {
+        case ZENITH__OP_ACCEPT: zenith__ev_accept(s, ZENITH__UD_SLOT(ud), cqe->res, more); break;
+        case ZENITH__OP_RECV: {
+            void *buf = zenith_buf_ring_claim(s->br, cqe->flags);
+            zenith__ev_recv(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud),
+                            buf ? (uint32_t)zenith_pool_index(s->pool, buf) : ZENITH__NONE, cqe->res, more);
+            break;
+        }
+        case ZENITH__OP_SEND: zenith__ur_on_send(s, cqe); break;
+        case ZENITH__OP_SENDMSG:
+            zenith__buf_free(s, ZENITH__UD_TAG(ud)); /* the msghdr buffer */
+            zenith__ev_sent(s, &s->conns[ZENITH__UD_SLOT(ud)], cqe->res);
+            break;
+        case ZENITH__OP_CONNECT: zenith__ev_connect(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), cqe->res); break;
+        case ZENITH__OP_WAKE:
+            if (!zenith_server_stopped(s)) zenith__ur_arm_wake(s);
+            break;
+        default: break;
+    }
+}
+
+static int zenith__ur_wait(zenith_server *s, int64_t timeout_ns) {
+    struct io_uring *r = zenith_ring_raw(s->ring);
+    struct io_uring_cqe *batch[64], *cqe;
+    unsigned k, i;
+    int rc, total = 0;
+    if ((rc = zenith__ring_enable(s->ring)) < 0) return rc;
+    if (timeout_ns < 0) {
+        rc = io_uring_submit_and_wait(r, 1);
+    } else {
+        struct __kernel_timespec ts;
+        ts.tv_sec = (long long)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long long)(timeout_ns % 1000000000);
+        rc = io_uring_submit_and_wait_timeout(r, &cqe, 1, &ts, NULL);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return ZENITH_ESYS(-rc);
+    if (__atomic_load_n(r->sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) s->st.cq_overflow++;
+    while ((k = io_uring_peek_batch_cqe(r, batch, 64)) > 0) {
+        for (i = 0; i < k; i++) zenith__ur_handle(s, batch[i]);
+        io_uring_cq_advance(r, k);
+        total += (int)k;
+        zenith__settle_dirty(s);
+    }
+    return total;
+}
+
+static const zenith__backend zenith__backend_uring = {
+    "io_uring",          zenith__ur_init,         zenith__ur_fini,       zenith__ur_start,
+    zenith__ur_listen_arm, zenith__ur_recv_arm,   zenith__ur_recv_cancel, zenith__ur_recv_room,
+    zenith__ur_recv_done,  zenith__ur_recv_kept,  zenith__ur_buf_put,    zenith__ur_send_kick,
+    zenith__ur_connect_start, zenith__ur_connect_cancel, zenith__ur_shut, zenith__ur_prepare,
+    zenith__ur_wait};
+
+/* ---- reactor: life cycle ----------------------------------------------------------------------------- */
+
+ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_in, int *err) {
+    zenith_server_config cfg;
+    zenith_server *s;
+    zenith_pool_config pc;
+    zenith_allocator none;
+    void *raw;
+    size_t conns_bytes, per_buf, tn_bytes, cells_bytes, reserve_bytes, block, off;
+    uint32_t i, tn_total, known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU |
+                                  ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK |
+                                  ZENITH_SERVER_NUMA_NODE | ZENITH_SERVER_NO_LISTEN;
+    int e = 0, node = -1, mapped = 0, no_listen;
+    if (err) *err = 0;
+    if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
+        zenith__fail(err, e);
+        return NULL;
+    }
+    no_listen = (cfg.flags & ZENITH_SERVER_NO_LISTEN) != 0;
+    if (no_listen && (cfg.address || cfg.port || cfg.backlog || (cfg.flags & ZENITH_SERVER_REUSEPORT))) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    if (!cfg.max_connections) cfg.max_connections = 16384u;
+    if (!cfg.buffer_size) cfg.buffer_size = 4096u;
+    if (!cfg.buffer_count) cfg.buffer_count = 8192u;
+    if (!cfg.send_reserve) cfg.send_reserve = cfg.buffer_count / 16u > 16u ? cfg.buffer_count / 16u : 16u;
+    if (cfg.send_reserve >= cfg.buffer_count) cfg.send_reserve = cfg.buffer_count / 2u; /* tiny pools */
+    if (!cfg.recv_buffers) {
+        cfg.recv_buffers = cfg.buffer_count / 2u;
+        if (cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count) cfg.recv_buffers = cfg.buffer_count - cfg.send_reserve;
+        if (!cfg.recv_buffers) cfg.recv_buffers = 1u;
+    }
+    if (!cfg.send_queue_max) cfg.send_queue_max = 256u * 1024u;
+    if (!cfg.zerocopy_min) cfg.zerocopy_min = 16384u;
+    if (!cfg.sq_entries) cfg.sq_entries = 1024u;
+    if (!cfg.backlog) cfg.backlog = 4096u;
+    if (!cfg.max_timers) cfg.max_timers = 4096u;
+    if (!cfg.post_queue) cfg.post_queue = 4096u;
+    if ((cfg.flags & ~known) || cfg.reserved_ || cfg.reserved2_ || cfg.max_connections > (1u << 24) - 1u ||
+        cfg.buffer_count > 65536u || cfg.recv_buffers > cfg.buffer_count || cfg.recv_buffers > 32768u ||
+        cfg.buffer_size % 64u || cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64) ||
+        ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
+        (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
+        ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
+        cfg.max_timers > (1u << 23) || (uint64_t)cfg.max_timers + cfg.max_connections + ZENITH__T_FIRST + 1u > ZENITH__T_MASK ||
+        !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
+        cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30)) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    /* one block: the server, connections, per-buffer arrays, timer nodes, post cells, reserve */
+    tn_total = ZENITH__T_FIRST + cfg.max_timers + cfg.max_connections + 1u;
+    conns_bytes = zenith__align_up((size_t)cfg.max_connections * sizeof(zenith__conn), 64u);
+    per_buf = zenith__align_up((size_t)cfg.buffer_count * (3u * sizeof(uint32_t) + 1u), 64u);
+    tn_bytes = zenith__align_up((size_t)tn_total * sizeof(zenith__tnode), 64u);
+    cells_bytes = (size_t)cfg.post_queue * sizeof(zenith__post_cell);
+    reserve_bytes = (size_t)cfg.send_reserve * sizeof(uint32_t);
+    block = zenith__align_up(sizeof *s, 64u) + conns_bytes + per_buf + tn_bytes + cells_bytes + reserve_bytes;
+    memset(&none, 0, sizeof none);
+    if (cfg.flags & ZENITH_SERVER_NUMA_NODE)
+        node = cfg.numa_node;
+    else if (cfg.flags & ZENITH_SERVER_PIN_CPU)
+        node = zenith__cpu_node(cfg.cpu);
+    raw = zenith__meta_alloc_on(&none, block + 64u, node, &mapped, &e);
+    if (raw == NULL && node >= 0 && !(cfg.flags & ZENITH_SERVER_NUMA_NODE)) { /* automatic: unplaced then */
+        node = -1;
+        raw = zenith__meta_alloc_on(&none, block + 64u, node, &mapped, &e);
+    }
+    if (raw == NULL) {
+        zenith__fail(err, e ? e : ZENITH_E_NOMEM);
+        return NULL;
+    }
+    /* 64-byte aligned: the producer-written fields sit on lines of their own */
+    s = (zenith_server *)(void *)((unsigned char *)raw + ((64u - ((uintptr_t)raw & 63u)) & 63u));
+    memset((void *)s, 0, block);
+    s->block_raw = raw;
+    s->block_mapped = mapped;
+    s->block_size = block + 64u;
+    s->cfg = cfg;
+    s->be = &zenith__backend_uring;
+    s->queue_hard = 2u * (uint64_t)cfg.send_queue_max;
+    strcpy(s->address, cfg.address ? cfg.address : "127.0.0.1");
+    s->cfg.address = s->address;
+    s->wake_fd = -1;
+    for (i = 0; i < ZENITH__MAX_LISTENERS; i++) s->lst[i].fd = -1;
+    s->max_conns = cfg.max_connections;
+    off = zenith__align_up(sizeof *s, 64u);
+    s->conns = (zenith__conn *)(void *)((unsigned char *)s + off);
+    off += conns_bytes;
+    s->bnext = (uint32_t *)(void *)((unsigned char *)s + off);
+    s->blen = s->bnext + cfg.buffer_count;
+    s->boff = s->blen + cfg.buffer_count;
+    s->krefs = (unsigned char *)(s->boff + cfg.buffer_count);
+    off += per_buf;
+    s->tn = (zenith__tnode *)(void *)((unsigned char *)s + off);
+    off += tn_bytes;
+    s->cells = (zenith__post_cell *)(void *)((unsigned char *)s + off);
+    off += cells_bytes;
+    s->reserve = (uint32_t *)(void *)((unsigned char *)s + off);
+    for (i = s->max_conns; i-- > 0;) { /* free list, slot 0 first */
+        s->conns[i].fd = -1;
+        s->conns[i].gen = 1;
+        s->conns[i].next = s->free_head;
+        s->free_head = i + 1u;
+    }
+    /* timers: every node self-linked (unlinked); user nodes on the free list, generation 1 */
+    s->tn_user = ZENITH__T_FIRST;
+    s->tn_conn = ZENITH__T_FIRST + cfg.max_timers;
+    s->tn_retry = s->tn_conn + cfg.max_connections;
+    s->tn_total = tn_total;
+    for (i = 0; i < tn_total; i++) {
+        s->tn[i].next = s->tn[i].prev = i;
+        zenith__tn_set_gen(&s->tn[i], 1u);
+    }
+    for (i = s->tn_conn; i-- > ZENITH__T_FIRST;) {
+        zenith__tn_set_next(&s->tn[i], s->tfree_head);
+        s->tfree_head = i;
+    }
+    s->post_mask = cfg.post_queue - 1u;
+    for (i = 0; i < cfg.post_queue; i++) s->cells[i].seq = i;
+    s->epoch_ns = zenith__mono_ns();
+    s->wheel_now = 1;
+    s->reserve_cap = cfg.send_reserve;
+    s->reserve_low = cfg.send_reserve / 4u ? cfg.send_reserve / 4u : 1u;
+    s->reserve_high = cfg.send_reserve / 2u ? cfg.send_reserve / 2u : 1u;
+
+    memset(&pc, 0, sizeof pc);
+    pc.buffer_size = cfg.buffer_size;
+    pc.buffer_count = cfg.buffer_count;
+    if (node >= 0) {
+        pc.flags |= ZENITH_POOL_NUMA_NODE;
+        pc.numa_node = node;
+    }
+    s->pool = zenith_pool_create(&pc, &e);
+    if (s->pool) {
+        for (i = 0; i < cfg.send_reserve; i++) { /* the reserve first: receives never see it */
+            void *b = zenith_pool_acquire(s->pool);
+            if (b == NULL) break;
+            s->reserve[s->reserve_n++] = (uint32_t)zenith_pool_index(s->pool, b);
+        }
+        e = s->be->init(s);
+    }
+    if (e == 0 && !no_listen) {
+        int li = zenith__listen_on(s, s->address, cfg.port, cfg.flags & ZENITH_SERVER_REUSEPORT);
+        if (li < 0) e = li;
+    }
+    if (e == 0) {
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->wake_fd < 0) e = ZENITH_ESYS(errno);
+    }
+    if (e != 0) {
+        zenith__fail(err, e);
+        zenith_server_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+ZENITH_API int zenith_server_set_callbacks(zenith_server *s, zenith_accept_fn on_accept, zenith_data_fn on_data,
+                                           zenith_close_fn on_close, void *user_data) {
+    if (s == NULL || on_data == NULL) return ZENITH_E_NULL;
+    if (zenith__refuse_in_cb(s) || s->started) return ZENITH_E_STATE;
+    s->on_accept = on_accept;
+    s->on_data = on_data;
+    s->on_close = on_close;
+    s->user_data = user_data;
+    return 0;
+}
+
+ZENITH_API int zenith_server_set_drain_callback(zenith_server *s, zenith_drain_fn on_drain) {
+    if (s == NULL) return ZENITH_E_NULL;
+    s->on_drain = on_drain;
+    return 0;
+}
+
+ZENITH_API int zenith_server_set_eof_callback(zenith_server *s, zenith_eof_fn on_eof) {
+    if (s == NULL) return ZENITH_E_NULL;
+    s->on_eof = on_eof;
+    return 0;
+}
+
+ZENITH_API int zenith_server_start(zenith_server *s) {
+    uint32_t li;
+    int rc;
+    if (s == NULL) return ZENITH_E_NULL;
+    if (zenith__refuse_in_cb(s) || s->started || s->on_data == NULL) return ZENITH_E_STATE;
+    if (s->cfg.flags & ZENITH_SERVER_PIN_CPU) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(s->cfg.cpu, &set);
+        if ((rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set)) != 0) return ZENITH_ESYS(rc);
+    }
+    s->started = 1;
+    for (li = 0; li < s->listeners; li++) s->be->listen_arm(s, li);
+    return s->be->start(s);
+}
+
+/* One turn of the loop. `wait_ns` < 0: until something happens. */
+static int zenith__turn(zenith_server *s, int64_t wait_ns) {
+    int n, handled = 0;
+    uint32_t next;
+    s->now_ms = zenith__tick_now(s);
+    handled += zenith__wheel_run(s, s->now_ms);
+    if (s->reserve_n < s->reserve_cap) zenith__reserve_refill(s);
+    s->be->prepare(s);
+    zenith__settle_dirty(s);
+    handled += zenith__run_posts(s);
+    zenith__settle_dirty(s);
+    if (handled || s->dirty_head || zenith__posts_pending(s) || zenith_server_stopped(s)) wait_ns = 0;
+    if (wait_ns != 0 && s->timers_linked) { /* sleep no longer than the next tick with work */
+        int64_t until;
+        next = zenith__wheel_next(s);
+        until = (int64_t)((uint64_t)next * 1000000u) - (int64_t)(zenith__mono_ns() - s->epoch_ns);
+        if (until < 0) until = 0;
+        if (wait_ns < 0 || until < wait_ns) wait_ns = until;
+    }
+    n = s->be->wait(s, wait_ns);
+    if (n < 0) return n;
+    handled += n;
+    s->now_ms = zenith__tick_now(s);
+    handled += zenith__wheel_run(s, s->now_ms);
+    handled += zenith__run_posts(s);
+    zenith__settle_dirty(s);
+    return handled;
+}
+
+ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms) {
+    if (s == NULL) return ZENITH_E_NULL;
+    if (zenith__refuse_in_cb(s) || !s->started) return ZENITH_E_STATE;
+    if (zenith_server_stopped(s)) return 0;
+    s->rst.loop_iterations++;
+    return zenith__turn(s, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+}
+
+ZENITH_API void zenith_server_stop(zenith_server *s) {
+    uint64_t one = 1;
+    if (s == NULL) return;
+    __atomic_store_n(&s->stop_flag, 1, __ATOMIC_RELEASE);
+    if (s->wake_fd >= 0 && write(s->wake_fd, &one, sizeof one) < 0) { /* already signalled: fine */
+    }
+}
+
+ZENITH_API int zenith_server_stopped(const zenith_server *s) {
+    return s ? __atomic_load_n(&s->stop_flag, __ATOMIC_ACQUIRE) : 0;
+}
+
+static int zenith__busy(const zenith_server *s) {
+    uint32_t i;
+    for (i = 0; i < s->max_conns; i++)
+        if (s->conns[i].state != ZENITH__S_FREE) return 1;
+    return 0;
+}
+
+ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms) {
+    uint64_t start, closed0;
+    uint32_t i;
+    int aborted = 0;
+    if (s == NULL) return ZENITH_E_NULL;
+    if (zenith__refuse_in_cb(s)) return ZENITH_E_STATE;
+    start = zenith__mono_ns();
+    closed0 = s->st.connections_closed;
+    s->shutting_down = 1;
+    for (i = 0; i < s->listeners; i++) {
+        if (s->lst[i].fd >= 0) {
+            shutdown(s->lst[i].fd, SHUT_RDWR); /* ends the multishot accept */
+            close(s->lst[i].fd);
+            s->lst[i].fd = -1;
+        }
+    }
+    if (!s->started) return 0;
+    for (i = 0; i < s->max_conns; i++) {
+        zenith__conn *c = &s->conns[i];
+        if (c->state == ZENITH__S_CONNECTING)
+            zenith__begin_end(s, c, ZENITH_E_CANCELED);
+        else if (c->state == ZENITH__S_OPEN)
+            zenith__begin_close(s, c, ZENITH_CLOSE_SHUTDOWN, 0);
+        if (c->state != ZENITH__S_FREE) zenith__mark(s, c);
+    }
+    zenith__settle_dirty(s);
+    for (;;) {
+        uint64_t elapsed = (zenith__mono_ns() - start) / 1000000u;
+        if (!zenith__busy(s)) break;
+        if (!aborted && deadline_ms >= 0 && elapsed >= (uint64_t)deadline_ms) {
+            for (i = 0; i < s->max_conns; i++) {
+                zenith__conn *c = &s->conns[i];
+                if (c->state == ZENITH__S_FLUSHING || c->state == ZENITH__S_OPEN) {
+                    if (c->state == ZENITH__S_OPEN) c->status = ZENITH_CLOSE_SHUTDOWN;
+                    c->state = ZENITH__S_FLUSHING;
+                    zenith__begin_close(s, c, ZENITH_CLOSE_SHUTDOWN, 1);
+                }
+                if (c->state != ZENITH__S_FREE) zenith__mark(s, c);
+            }
+            zenith__settle_dirty(s);
+            aborted = 1;
+            start = zenith__mono_ns();
+            deadline_ms = 1000; /* what is left now is in flight in the kernel: give it a second */
+        } else if (aborted && elapsed >= (uint64_t)deadline_ms) {
+            break; /* the backend's teardown in destroy cancels the rest */
+        }
+        if (s->be->wait(s, 10000000) < 0) break;
+        s->now_ms = zenith__tick_now(s);
+        zenith__settle_dirty(s);
+    }
+    return (int)(s->st.connections_closed - closed0);
+}
+
+ZENITH_API void zenith_server_destroy(zenith_server *s) {
+    uint32_t i;
+    if (s == NULL) return;
+    if (zenith__refuse_in_cb(s)) return; /* refused inside a callback: counted, nothing done */
+    if (s->ring) zenith_server_shutdown(s, 0);
+    for (i = 0; i < s->listeners; i++)
+        if (s->lst[i].fd >= 0) close(s->lst[i].fd);
+    s->be->fini(s); /* cancels whatever is still in flight; then nothing refers to our memory */
+    memset(s->krefs, 0, s->cfg.buffer_count);
+    for (i = 0; i < s->max_conns; i++) { /* connections the kernel never let go of in time */
+        zenith__conn *c = &s->conns[i];
+        if (c->state == ZENITH__S_FREE) continue;
+        c->send_inflight = 0;
+        zenith__drop_queue(s, c);
+        while (c->rb.head) zenith_pool_release(s->pool, zenith__buf(s, zenith__chain_pop(s, &c->rb)));
+        if (c->fd >= 0) close(c->fd);
+    }
+    if (s->wake_fd >= 0) close(s->wake_fd);
+    zenith_pool_destroy(s->pool);
+    {
+        zenith_allocator none;
+        memset(&none, 0, sizeof none);
+        zenith__meta_release(&none, s->block_raw, s->block_size, s->block_mapped);
+    }
+}
+
+ZENITH_API uint16_t zenith_server_port(const zenith_server *s) { return s && s->listeners ? s->lst[0].port : 0; }
 
 ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_stats *out) {
     if (s == NULL || out == NULL) return ZENITH_E_NULL;
     *out = s->st;
+    return 0;
+}
+
+ZENITH_API int zenith_server_get_reactor_stats(const zenith_server *s, zenith_reactor_stats *out) {
+    if (s == NULL || out == NULL) return ZENITH_E_NULL;
+    *out = s->rst;
+    out->timers_armed = s->timers_armed;
+    out->posts_refused = __atomic_load_n(&s->posts_refused, __ATOMIC_RELAXED);
+    out->wakeups = __atomic_load_n(&s->wakeups, __ATOMIC_RELAXED);
     return 0;
 }
 
