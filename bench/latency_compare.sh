@@ -30,6 +30,7 @@ usage() {
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac # the build runs from ROOT
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SIZE=64
