@@ -1,4 +1,24 @@
-/* zenith.h v0.1.0 -- zero-copy networking for Linux on io_uring: buffer pool (this release). MIT licence, see end of file.
+/* zenith.h v0.2.0 -- zero-copy networking for Linux on io_uring: buffer pool, ring, reactor (TCP
+   listeners, outbound connections, timers, cross-thread messages), Arrow engine. MIT licence, see
+   end of file.
+
+CONTENTS (search for the quoted text)
+    Documentation          QUICK START, CONFIGURATION, OVERVIEW, STEP BY STEP, MEMORY & OWNERSHIP,
+                           ERRORS, THREADING, LIMITS, ZENITH DOES NOT
+    Public API             "Errors" (codes, zenith_strerror) -> "Buffer pool" -> "io_uring ring"
+                           (and a pool's fixed buffers) -> "Provided-buffer ring" -> "The reactor"
+                           (zenith_server: listeners, connections, connects, timers, posts) ->
+                           "the data-plane engine" (Arrow C Data Interface)
+    Inline fast path       "Inline fast path": pool acquire/release and ring twins (private layout)
+    Implementation         "---- errors" -> "---- common helpers" -> "---- buffer pool: layout" and
+                           the pool's sections -> "---- ring" -> "---- ring: a pool's buffers" ->
+                           "---- provided-buffer ring" -> "---- reactor: layout" (state machine,
+                           the backend seam) -> "reactor: small helpers" -> "reactor: the send
+                           reserve" -> "reactor: timers" -> "reactor: messages from other
+                           threads" -> "reactor: connections" -> "reactor: events from the
+                           backend" -> "reactor: connection calls" -> "reactor: the io_uring
+                           backend" -> "reactor: life cycle" -> "data-plane engine". Each part
+                           uses only the parts before it.
 
 QUICK START
     In exactly one C or C++ file:
@@ -75,10 +95,20 @@ OVERVIEW
     header-inline versions of the exported calls for C and C++ callers (the ring twins skip the
     NULL check, as liburing's helpers do); FFI callers use the exported functions.
 
-    The TCP server (zenith_server): see STEP BY STEP and docs/SERVER.md. A server pinned to a
-    CPU (ZENITH_SERVER_PIN_CPU) keeps its pool and connection table on that CPU's NUMA node.
-    zenith_numa.h holds the NUMA helpers (docs/NUMA.md); included with this header it adds the
-    pool/server glue.
+    The reactor (zenith_server): one object, one thread, one run_once(timeout) loop for TCP
+    listeners (IPv4 and IPv6, zenith_server_listen), accepted connections, outbound connections
+    (zenith_server_connect: numeric addresses, a timeout, local bind, keep-alive,
+    TCP_USER_TIMEOUT; on_connect exactly once), timers (zenith_server_timer_start/stop: a
+    hierarchical timing wheel, O(1), 32 B per timer, one kernel timeout for the nearest
+    deadline) and messages posted from any thread (zenith_server_post: lock-free, bounded, one
+    wake per batch). Received data lands in pool buffers and is lent to on_data; keep and
+    send_buffer hand buffers over without a copy; send queues are bounded, with backpressure,
+    pause/resume and a drain callback; a send reserve keeps the obvious copying echo from ever
+    starving for buffers. The event backend sits behind one internal seam (io_uring today).
+    A plain server is create / set_callbacks / start / run_once / destroy, as in STEP BY STEP;
+    docs/SERVER.md has the rest. A reactor pinned to a CPU (ZENITH_SERVER_PIN_CPU) keeps its
+    pool and connection table on that CPU's NUMA node. zenith_numa.h holds the NUMA helpers
+    (docs/NUMA.md); included after this header it adds the pool/server glue.
 
     The data-plane engine (zenith_init / zenith_publish / zenith_poll / zenith_batch_release /
     zenith_free): Arrow C Data Interface batches, validated, moved in without a copy, taken out
@@ -131,12 +161,14 @@ MEMORY & OWNERSHIP
       in zenith_pool_register (a temporary iovec array). Acquire and release never do.
     - zenith_ring_create and zenith_buf_ring_create allocate their own small structs; the ring's
       memory is the kernel's mmap. Nothing per operation.
-    - The server allocates in create only (one block: connection table and per-buffer arrays,
-      plus its pool and ring). run_once, send, close and the callbacks never allocate: receives
+    - The reactor allocates in create only (one block: connection table, per-buffer arrays,
+      timer nodes (32 B each), post queue cells (64 B each), plus its pool and ring). run_once,
+      send, close, connect, the timer calls, post and the callbacks never allocate: receives
       land in pool buffers, send queues are chains of pool buffers. data given to on_data is
       borrowed for the call; zenith_server_keep makes it yours until zenith_pool_release; a
-      buffer passed to zenith_server_send_buffer becomes the server's. docs/SERVER.md has the
-      full table.
+      buffer passed to zenith_server_send_buffer becomes the server's. A post's payload is
+      copied into the queue; the user pointers given to connect, timers and posts are passed
+      back untouched and never freed. docs/SERVER.md has the full table.
     - The engine allocates in zenith_init only. zenith_publish moves the caller's ArrowArray and
       ArrowSchema in on success (the caller's read as released; the buffers never move) and
       leaves them with the caller on any error; zenith_poll moves them out into a zenith_batch
@@ -173,10 +205,13 @@ THREADING
     - A zenith_ring belongs to one thread: the first that submits or waits on it (a SINGLE_ISSUER
       ring is bound to it then). All zenith_ring_* and zenith_buf_ring_* calls on it must come
       from that thread; zenith_ring_get_info and zenith_ring_probe from any thread.
-    - A zenith_server runs on the thread that called zenith_server_start; its callbacks run there,
-      inside run_once. zenith_server_stop / zenith_server_stopped: any thread and signal handlers.
-      Kept buffers may be released to the server's pool from any thread. docs/SERVER.md lists
-      which calls are allowed inside callbacks.
+    - A zenith_server (the reactor) runs on the thread that called zenith_server_start; its
+      callbacks run there, inside run_once, one at a time, never nested. zenith_server_stop /
+      zenith_server_stopped: any thread and signal handlers. zenith_server_post: any thread,
+      concurrently (lock-free). Everything else: the reactor's thread. Kept buffers may be
+      released to the server's pool from any thread. Inside a callback, run_once, start,
+      shutdown, set_callbacks return ZENITH_E_STATE and destroy is refused (counted):
+      docs/SERVER.md lists what callbacks may call.
     - The engine: zenith_publish, zenith_poll, zenith_batch_release, zenith_engine_get_stats:
       any thread, concurrently, lock-free. zenith_init: any thread; zenith_free: one thread, once
       no other thread uses the engine.
@@ -193,12 +228,15 @@ LIMITS
     - zenith_pool_register: at most 16384 buffers of at most 1 GiB (kernel limits).
     - Provided-buffer rings and the server: buffer ids are 16 bits, so a server's pool holds at
       most 65536 buffers; a buffer ring at most 32768 entries; a server at most 2^24-1
-      connections (64 bytes each).
+      connections (80 bytes each), 2^23 timers (with max_connections + max_timers below 2^24),
+      16 listeners, a post queue of 2^20 messages of ZENITH_POST_MAX (40) bytes.
+    - Timers: millisecond ticks, delays and periods up to ZENITH_TIMER_MAX_MS (about 12.4 days).
 
 ZENITH DOES NOT
     print anything, abort on bad input, allocate after create (pool, ring, server, engine), raise
-    SIGPIPE (MSG_NOSIGNAL), or take a lock anywhere but zenith_pool_create, zenith_pool_destroy
-    and a thread's exit (one mutex guarding the process-wide pool list).
+    SIGPIPE (MSG_NOSIGNAL), resolve host names (it would block the loop: numeric addresses
+    only), or take a lock anywhere but zenith_pool_create, zenith_pool_destroy and a thread's
+    exit (one mutex guarding the process-wide pool list).
 
 CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 */
@@ -213,9 +251,9 @@ CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 #endif
 
 #define ZENITH_VERSION_MAJOR 0
-#define ZENITH_VERSION_MINOR 1
+#define ZENITH_VERSION_MINOR 2
 #define ZENITH_VERSION_PATCH 0
-#define ZENITH_VERSION_STRING "0.1.0"
+#define ZENITH_VERSION_STRING "0.2.0"
 /* Packed: major * 1000000 + minor * 1000 + patch. */
 #define ZENITH_MAKE_VERSION(major, minor, patch) ((major)*1000000L + (minor)*1000L + (patch))
 #define ZENITH_VERSION ZENITH_MAKE_VERSION(ZENITH_VERSION_MAJOR, ZENITH_VERSION_MINOR, ZENITH_VERSION_PATCH)
@@ -292,7 +330,7 @@ ZENITH_API int zenith_errno(int code);
 /* Version of the compiled implementation (ZENITH_VERSION packing), to catch a header/.so
    mismatch: compare with ZENITH_VERSION. Any thread. */
 ZENITH_API long zenith_version(void);
-/* "0.1.0". Static; any thread. */
+/* "0.2.0". Static; any thread. */
 ZENITH_API const char *zenith_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------
@@ -458,23 +496,6 @@ ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats 
    Thread safety: any thread. */
 ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *out);
 
-/* Registers every buffer with the ring as a fixed buffer, buffer index = pool index, so
-   IORING_OP_READ_FIXED / WRITE_FIXED take buf_index = zenith_pool_index(pool, buf).
-   The pool keeps working whether or not this succeeds.
-   Returns: 0, or
-     ZENITH_E_NULL: pool or ring is NULL
-     ZENITH_E_RANGE: more than 16384 buffers, or buffers over 1 GiB (kernel limits)
-     ZENITH_E_MEMLOCK: RLIMIT_MEMLOCK is too low to pin the slab (raise it, e.g.
-                       `ulimit -l`, or grant CAP_IPC_LOCK); the pool stays usable unregistered
-     ZENITH_E_NOMEM: the temporary iovec array could not be allocated
-     ZENITH_ESYS(e): the kernel refused (EBUSY: the ring already has fixed buffers, ...)
-   Thread safety: the thread that owns the ring. */
-ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring);
-
-/* Unregisters the ring's fixed buffers (registered by zenith_pool_register).
-   Returns: 0, ZENITH_E_NULL, ZENITH_ESYS(e) (ENXIO: nothing registered).
-   Thread safety: the thread that owns the ring. */
-ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
 
 /* ---------------------------------------------------------------------------------------------
    io_uring ring
@@ -580,6 +601,26 @@ ZENITH_API int zenith_ring_reap(zenith_ring *ring, zenith_cqe_fn fn, void *user,
 /* Whether the kernel supports opcode (IORING_OP_*), from a probe taken at create.
    Returns 1, 0, or ZENITH_E_NULL, ZENITH_E_INVAL (opcode out of 0..255). Thread safety: any. */
 ZENITH_API int zenith_ring_probe(const zenith_ring *ring, int opcode);
+
+/* ---- a pool's buffers as the ring's fixed buffers ---- */
+
+/* Registers every buffer with the ring as a fixed buffer, buffer index = pool index, so
+   IORING_OP_READ_FIXED / WRITE_FIXED take buf_index = zenith_pool_index(pool, buf).
+   The pool keeps working whether or not this succeeds.
+   Returns: 0, or
+     ZENITH_E_NULL: pool or ring is NULL
+     ZENITH_E_RANGE: more than 16384 buffers, or buffers over 1 GiB (kernel limits)
+     ZENITH_E_MEMLOCK: RLIMIT_MEMLOCK is too low to pin the slab (raise it, e.g.
+                       `ulimit -l`, or grant CAP_IPC_LOCK); the pool stays usable unregistered
+     ZENITH_E_NOMEM: the temporary iovec array could not be allocated
+     ZENITH_ESYS(e): the kernel refused (EBUSY: the ring already has fixed buffers, ...)
+   Thread safety: the thread that owns the ring. */
+ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring);
+
+/* Unregisters the ring's fixed buffers (registered by zenith_pool_register).
+   Returns: 0, ZENITH_E_NULL, ZENITH_ESYS(e) (ENXIO: nothing registered).
+   Thread safety: the thread that owns the ring. */
+ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring);
 
 /* ---------------------------------------------------------------------------------------------
    Provided-buffer ring (IOSQE_BUFFER_SELECT): the kernel picks a pool buffer per receive
@@ -922,6 +963,7 @@ ZENITH_API int zenith_server_post(zenith_server *s, zenith_post_fn fn, void *use
 
 /* Queues a copy of data[0..len) for the connection (chunks of buffer_size from the pool).
    Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE (connection closed or id unknown),
+   ZENITH_E_STATE (our sending side was half-closed: ZENITH_CLOSE_WRITE),
    ZENITH_E_FULL: nothing was queued, because the queue would pass 2 x send_queue_max or the
    pool has no buffer left for the copy. Then reading from that connection pauses, and
    on_drain fires once it may send again: keep what you wanted to send (or drop the
@@ -1109,10 +1151,6 @@ ZENITH_API void zenith_free(ZenithEngine engine);
 }
 #endif
 
-/* zenith_numa.h came first: declare (and, where it is implemented, compile) the glue now. */
-#ifdef ZENITH_NUMA_H_INCLUDED
-#include "zenith_numa.h"
-#endif
 
 #endif /* ZENITH_H_INCLUDED */
 
@@ -1561,6 +1599,123 @@ ZENITH_API int zenith_errno(int code) { return ZENITH_IS_ESYS(code) ? -code - ZE
 ZENITH_API long zenith_version(void) { return ZENITH_VERSION; }
 
 ZENITH_API const char *zenith_version_string(void) { return ZENITH_VERSION_STRING; }
+
+/* ---- common helpers: sizes, configs, metadata memory, NUMA placement --------------------- */
+
+static size_t zenith__align_up(size_t v, size_t a) { return (v + a - 1u) & ~(a - 1u); }
+
+static void *zenith__meta_alloc(const zenith_allocator *a, size_t size) {
+    return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
+}
+
+static void zenith__meta_free(const zenith_allocator *a, void *ptr, size_t size) {
+    if (a->free)
+        a->free(ptr, size, a->user);
+    else {
+        (void)size;
+        ZENITH_FREE(ptr);
+    }
+}
+
+static void zenith__meta_release(const zenith_allocator *a, void *ptr, size_t size, int mapped) {
+    if (mapped)
+        munmap(ptr, size);
+    else
+        zenith__meta_free(a, ptr, size);
+}
+
+/* ---- NUMA placement, by raw syscalls (zenith.h needs no libnuma) -------------------------- */
+
+#define ZENITH__NUMA_MAX_NODES 1024
+#define ZENITH__MPOL_BIND 2
+
+/* Binds [addr, addr + len) to `node` (MPOL_BIND). Returns 1 bound, 0 nothing to bind (a kernel
+   without NUMA and node 0, its one node), or a code: ZENITH_E_INVAL (no such node, or not
+   allowed here), ZENITH_ESYS(e) (mbind refused, e.g. EPERM under a container profile). */
+static int zenith__bind_node(void *addr, size_t len, int node) {
+    unsigned long mask[ZENITH__NUMA_MAX_NODES / (8 * sizeof(unsigned long))];
+    const size_t bits = 8 * sizeof(unsigned long);
+    if (node < 0 || node >= ZENITH__NUMA_MAX_NODES) return ZENITH_E_INVAL;
+    memset(mask, 0, sizeof mask);
+    mask[(size_t)node / bits] = 1ul << ((size_t)node % bits);
+    /* maxnode is one more than the bits passed: the kernel drops one (a historic off-by-one) */
+    if (syscall(SYS_mbind, addr, len, ZENITH__MPOL_BIND, mask, (unsigned long)ZENITH__NUMA_MAX_NODES + 1u, 0u) == 0)
+        return 1;
+    if (errno == ENOSYS) return node == 0 ? 0 : ZENITH_E_INVAL;
+    return errno == EINVAL ? ZENITH_E_INVAL : ZENITH_ESYS(errno);
+}
+
+/* The NUMA node of a CPU from sysfs (cpuN/nodeM), or -1 if the system does not say. */
+static int zenith__cpu_node(uint32_t cpu) {
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int node = -1;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%u", (unsigned)cpu);
+    if ((d = opendir(path)) == NULL) return -1;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] == 'n' && n[1] == 'o' && n[2] == 'd' && n[3] == 'e' && n[4] >= '0' && n[4] <= '9') {
+            node = atoi(n + 4);
+            break;
+        }
+    }
+    closedir(d);
+    return node;
+}
+
+/* Memory for metadata: the allocator's, or with a node, a private mapping bound to it (malloc'd
+   memory cannot be bound without binding its neighbours). *mapped tells which free to use. */
+static void *zenith__meta_alloc_on(const zenith_allocator *a, size_t size, int node, int *mapped, int *code) {
+    void *m;
+    *mapped = 0;
+    *code = 0;
+    if (node < 0 || a->alloc) return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
+    m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    if ((*code = zenith__bind_node(m, size, node)) < 0) {
+        munmap(m, size);
+        return NULL;
+    }
+    *code = 0;
+    *mapped = 1;
+    return m;
+}
+
+/* Faults every page in (write access, contents kept). */
+static void zenith__prefault(unsigned char *base, size_t size, size_t page) {
+    size_t off;
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(base, size, MADV_POPULATE_WRITE) == 0) return;
+#endif
+    for (off = 0; off < size; off += page) {
+        volatile unsigned char *b = base + off;
+        *b = *b;
+    }
+}
+
+static int zenith__fail(int *err, int code) {
+    if (err) *err = code;
+    return code;
+}
+
+/* Reads a caller's extensible config (first field: uint32_t struct_size) into dst, the current
+   layout of `cur` bytes; `v1` is the size of the first layout (what struct_size 0 means).
+   Returns 0, ZENITH_E_INVAL (size out of range), ZENITH_E_UNSUPPORTED (non-zero fields this
+   library does not know). */
+static int zenith__config_in(void *dst, size_t cur, size_t v1, const void *src) {
+    uint32_t size;
+    size_t n, i;
+    memset(dst, 0, cur);
+    if (src == NULL) return 0;
+    memcpy(&size, src, sizeof size);
+    n = size ? size : v1;
+    if (n < 8 || n > 4096) return ZENITH_E_INVAL;
+    for (i = cur; i < n; i++)
+        if (((const unsigned char *)src)[i]) return ZENITH_E_UNSUPPORTED;
+    memcpy(dst, src, n < cur ? n : cur);
+    return 0;
+}
 
 /* ---- buffer pool: layout ------------------------------------------------------------------
 
@@ -2038,120 +2193,6 @@ ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *o
 
 /* ---- buffer pool: create / destroy ----------------------------------------------------------- */
 
-static size_t zenith__align_up(size_t v, size_t a) { return (v + a - 1u) & ~(a - 1u); }
-
-static void *zenith__meta_alloc(const zenith_allocator *a, size_t size) {
-    return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
-}
-
-static void zenith__meta_free(const zenith_allocator *a, void *ptr, size_t size) {
-    if (a->free)
-        a->free(ptr, size, a->user);
-    else {
-        (void)size;
-        ZENITH_FREE(ptr);
-    }
-}
-
-static void zenith__meta_release(const zenith_allocator *a, void *ptr, size_t size, int mapped) {
-    if (mapped)
-        munmap(ptr, size);
-    else
-        zenith__meta_free(a, ptr, size);
-}
-
-/* ---- NUMA placement, by raw syscalls (zenith.h needs no libnuma) -------------------------- */
-
-#define ZENITH__NUMA_MAX_NODES 1024
-#define ZENITH__MPOL_BIND 2
-
-/* Binds [addr, addr + len) to `node` (MPOL_BIND). Returns 1 bound, 0 nothing to bind (a kernel
-   without NUMA and node 0, its one node), or a code: ZENITH_E_INVAL (no such node, or not
-   allowed here), ZENITH_ESYS(e) (mbind refused, e.g. EPERM under a container profile). */
-static int zenith__bind_node(void *addr, size_t len, int node) {
-    unsigned long mask[ZENITH__NUMA_MAX_NODES / (8 * sizeof(unsigned long))];
-    const size_t bits = 8 * sizeof(unsigned long);
-    if (node < 0 || node >= ZENITH__NUMA_MAX_NODES) return ZENITH_E_INVAL;
-    memset(mask, 0, sizeof mask);
-    mask[(size_t)node / bits] = 1ul << ((size_t)node % bits);
-    /* maxnode is one more than the bits passed: the kernel drops one (a historic off-by-one) */
-    if (syscall(SYS_mbind, addr, len, ZENITH__MPOL_BIND, mask, (unsigned long)ZENITH__NUMA_MAX_NODES + 1u, 0u) == 0)
-        return 1;
-    if (errno == ENOSYS) return node == 0 ? 0 : ZENITH_E_INVAL;
-    return errno == EINVAL ? ZENITH_E_INVAL : ZENITH_ESYS(errno);
-}
-
-/* The NUMA node of a CPU from sysfs (cpuN/nodeM), or -1 if the system does not say. */
-static int zenith__cpu_node(uint32_t cpu) {
-    char path[64];
-    DIR *d;
-    struct dirent *e;
-    int node = -1;
-    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%u", (unsigned)cpu);
-    if ((d = opendir(path)) == NULL) return -1;
-    while ((e = readdir(d)) != NULL) {
-        const char *n = e->d_name;
-        if (n[0] == 'n' && n[1] == 'o' && n[2] == 'd' && n[3] == 'e' && n[4] >= '0' && n[4] <= '9') {
-            node = atoi(n + 4);
-            break;
-        }
-    }
-    closedir(d);
-    return node;
-}
-
-/* Memory for metadata: the allocator's, or with a node, a private mapping bound to it (malloc'd
-   memory cannot be bound without binding its neighbours). *mapped tells which free to use. */
-static void *zenith__meta_alloc_on(const zenith_allocator *a, size_t size, int node, int *mapped, int *code) {
-    void *m;
-    *mapped = 0;
-    *code = 0;
-    if (node < 0 || a->alloc) return a->alloc ? a->alloc(size, a->user) : ZENITH_MALLOC(size);
-    m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    if ((*code = zenith__bind_node(m, size, node)) < 0) {
-        munmap(m, size);
-        return NULL;
-    }
-    *code = 0;
-    *mapped = 1;
-    return m;
-}
-
-/* Faults every page in (write access, contents kept). */
-static void zenith__prefault(unsigned char *base, size_t size, size_t page) {
-    size_t off;
-#ifdef MADV_POPULATE_WRITE
-    if (madvise(base, size, MADV_POPULATE_WRITE) == 0) return;
-#endif
-    for (off = 0; off < size; off += page) {
-        volatile unsigned char *b = base + off;
-        *b = *b;
-    }
-}
-
-static int zenith__fail(int *err, int code) {
-    if (err) *err = code;
-    return code;
-}
-
-/* Reads a caller's extensible config (first field: uint32_t struct_size) into dst, the current
-   layout of `cur` bytes; `v1` is the size of the first layout (what struct_size 0 means).
-   Returns 0, ZENITH_E_INVAL (size out of range), ZENITH_E_UNSUPPORTED (non-zero fields this
-   library does not know). */
-static int zenith__config_in(void *dst, size_t cur, size_t v1, const void *src) {
-    uint32_t size;
-    size_t n, i;
-    memset(dst, 0, cur);
-    if (src == NULL) return 0;
-    memcpy(&size, src, sizeof size);
-    n = size ? size : v1;
-    if (n < 8 || n > 4096) return ZENITH_E_INVAL;
-    for (i = cur; i < n; i++)
-        if (((const unsigned char *)src)[i]) return ZENITH_E_UNSUPPORTED;
-    memcpy(dst, src, n < cur ? n : cur);
-    return 0;
-}
 
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
@@ -2354,43 +2395,6 @@ ZENITH_API void zenith_pool_destroy(zenith_pool *pool) {
     zenith__meta_release(&a, pool->meta_raw, pool->meta_size, pool->meta_mapped);
 }
 
-/* ---- buffer pool: io_uring fixed buffers ---------------------------------------------------- */
-
-ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring) {
-    struct iovec *iov;
-    size_t bytes;
-    uint32_t i;
-    int rc;
-    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
-    if (pool->count > ZENITH__MAX_REG_BUFFERS || pool->hot.buffer_size > ZENITH__MAX_BUFFER_SIZE) return ZENITH_E_RANGE;
-    bytes = (size_t)pool->count * sizeof(*iov);
-    iov = (struct iovec *)zenith__meta_alloc(&pool->alloc, bytes);
-    if (iov == NULL) return ZENITH_E_NOMEM;
-    for (i = 0; i < pool->count; i++) {
-        iov[i].iov_base = pool->hot.base + (size_t)i * pool->hot.buffer_size;
-        iov[i].iov_len = pool->hot.buffer_size;
-    }
-    rc = io_uring_register_buffers(ring, iov, (unsigned)pool->count);
-    zenith__meta_free(&pool->alloc, iov, bytes);
-    if (rc == -ENOMEM) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) return ZENITH_E_MEMLOCK;
-    }
-    if (rc < 0) return ZENITH_ESYS(-rc);
-    __atomic_fetch_add(&pool->registered, 1u, __ATOMIC_RELAXED);
-    return 0;
-}
-
-ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) {
-    int rc;
-    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
-    rc = io_uring_unregister_buffers(ring);
-    if (rc < 0) return ZENITH_ESYS(-rc);
-    if (__atomic_load_n(&pool->registered, __ATOMIC_RELAXED))
-        __atomic_fetch_sub(&pool->registered, 1u, __ATOMIC_RELAXED);
-    return 0;
-}
-
 /* ---- ring ------------------------------------------------------------------------------------ */
 
 struct zenith_ring {
@@ -2588,6 +2592,43 @@ ZENITH_API int zenith_ring_probe(const zenith_ring *ring, int opcode) {
     if (ring == NULL) return ZENITH_E_NULL;
     if (opcode < 0 || opcode > 255) return ZENITH_E_INVAL;
     return (ring->ops[opcode / 8] >> (opcode % 8)) & 1;
+}
+
+/* ---- ring: a pool's buffers as fixed buffers ------------------------------------------------- */
+
+ZENITH_API int zenith_pool_register(zenith_pool *pool, struct io_uring *ring) {
+    struct iovec *iov;
+    size_t bytes;
+    uint32_t i;
+    int rc;
+    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
+    if (pool->count > ZENITH__MAX_REG_BUFFERS || pool->hot.buffer_size > ZENITH__MAX_BUFFER_SIZE) return ZENITH_E_RANGE;
+    bytes = (size_t)pool->count * sizeof(*iov);
+    iov = (struct iovec *)zenith__meta_alloc(&pool->alloc, bytes);
+    if (iov == NULL) return ZENITH_E_NOMEM;
+    for (i = 0; i < pool->count; i++) {
+        iov[i].iov_base = pool->hot.base + (size_t)i * pool->hot.buffer_size;
+        iov[i].iov_len = pool->hot.buffer_size;
+    }
+    rc = io_uring_register_buffers(ring, iov, (unsigned)pool->count);
+    zenith__meta_free(&pool->alloc, iov, bytes);
+    if (rc == -ENOMEM) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) return ZENITH_E_MEMLOCK;
+    }
+    if (rc < 0) return ZENITH_ESYS(-rc);
+    __atomic_fetch_add(&pool->registered, 1u, __ATOMIC_RELAXED);
+    return 0;
+}
+
+ZENITH_API int zenith_pool_unregister(zenith_pool *pool, struct io_uring *ring) {
+    int rc;
+    if (pool == NULL || ring == NULL) return ZENITH_E_NULL;
+    rc = io_uring_unregister_buffers(ring);
+    if (rc < 0) return ZENITH_ESYS(-rc);
+    if (__atomic_load_n(&pool->registered, __ATOMIC_RELAXED))
+        __atomic_fetch_sub(&pool->registered, 1u, __ATOMIC_RELAXED);
+    return 0;
 }
 
 /* ---- provided-buffer ring ------------------------------------------------------------------- */
@@ -4548,7 +4589,7 @@ static int zenith__turn(zenith_server *s, int64_t wait_ns) {
     uint32_t next;
     s->now_ms = zenith__tick_now(s);
     handled += zenith__wheel_run(s, s->now_ms);
-    if (s->reserve_n < s->reserve_cap) zenith__reserve_refill(s);
+    if (s->reserve_n < s->reserve_cap || s->holding) zenith__reserve_refill(s);
     s->be->prepare(s);
     zenith__settle_dirty(s);
     handled += zenith__run_posts(s);

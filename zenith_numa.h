@@ -30,8 +30,10 @@ OVERVIEW
     With zenith.h: a pool's slab on a node is zenith.h's own ZENITH_POOL_NUMA_NODE (no libnuma
     needed); this header adds zenith_numa_pool_config_on_node (checks the node first),
     zenith_numa_pool_placement (verifies, page by page) and zenith_numa_server_config_on_cpu
-    (a reactor pinned to a CPU with its memory on that CPU's node). They are declared
-    whichever header is included second.
+    (a reactor pinned to a CPU with its memory on that CPU's node). They are declared (and,
+    with an implementation define, compiled) when this header is included after zenith.h;
+    zenith.h knows nothing of this header. With zenith_numa.h first, include it once more
+    after zenith.h to get them (its glue part is outside the include guard for that).
 
 WITHOUT NUMA
     A kernel without NUMA (numa_available() < 0): init returns ZENITH_NUMA_E_UNAVAILABLE and the
@@ -287,7 +289,7 @@ ZENITH_NUMA_API long zenith_numa_version(void);
 
 #endif /* ZENITH_NUMA_H_INCLUDED */
 
-/* ---- with zenith.h: glue (declared whichever header comes second) ----------------------------- */
+/* ---- with zenith.h: glue (declared when zenith.h came first) ----------------------------------- */
 #if defined(ZENITH_H_INCLUDED) && !defined(ZENITH_NUMA_GLUE_DECLARED)
 #define ZENITH_NUMA_GLUE_DECLARED
 #ifdef __cplusplus

@@ -24,7 +24,7 @@ import (
 )
 
 // WrappedVersion is the zenith.h (major, minor) this package was written for.
-var WrappedVersion = [2]int{0, 1}
+var WrappedVersion = [2]int{0, 2}
 
 // Version returns the linked library's major, minor, patch.
 func Version() (int, int, int) {

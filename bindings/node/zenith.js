@@ -15,7 +15,7 @@ const path = require('path');
 const libPath = process.env.ZENITH_LIB || path.join(__dirname, '..', '..', 'build', 'libzenith.so');
 const lib = koffi.load(libPath);
 
-const WRAPPED_VERSION = [0, 1];
+const WRAPPED_VERSION = [0, 2];
 const zenith_version = lib.func('long zenith_version()');
 function version() {
   const v = Number(zenith_version());

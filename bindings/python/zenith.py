@@ -30,7 +30,7 @@ def _load():
 
 lib = _load()
 
-WRAPPED_VERSION = (0, 1)  # major, minor of the zenith.h this module was written for
+WRAPPED_VERSION = (0, 2)  # major, minor of the zenith.h this module was written for
 lib.zenith_version.restype = ctypes.c_long
 lib.zenith_version.argtypes = []
 

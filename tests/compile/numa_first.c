@@ -1,8 +1,9 @@
-/* zenith_numa.h first, then zenith.h, implementation on: the glue is declared and compiled
-   whichever header comes second. */
+/* zenith_numa.h first, then zenith.h, implementation on: zenith.h does not include zenith_numa.h,
+   so the glue comes from including zenith_numa.h once more after zenith.h. */
 #define ZENITH_IMPLEMENTATION
 #include "zenith_numa.h"
 #include "zenith.h"
+#include "zenith_numa.h"
 
 int main(void) {
     zenith_pool_config cfg;

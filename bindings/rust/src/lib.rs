@@ -234,7 +234,7 @@ extern "C" {
 }
 
 /// The (major, minor) of zenith.h these bindings were written for.
-pub const WRAPPED_VERSION: (u32, u32) = (0, 1);
+pub const WRAPPED_VERSION: (u32, u32) = (0, 2);
 
 /// (major, minor, patch) of the linked library.
 pub fn version() -> (u32, u32, u32) {
