@@ -721,7 +721,9 @@ typedef struct zenith_server_config {
     uint32_t send_reserve; /* pool buffers receives never take: copying sends (zenith_server_send)
                               draw on them when the rest of the pool is lent out, so a reply
                               never starves for buffers while the pool feeds receives;
-                              0 = max(16, buffer_count / 16); recv_buffers + send_reserve must
+                              0 = max(16, buffer_count / 16), less if recv_buffers leaves less
+                              room (none at all if recv_buffers = buffer_count: then a copying
+                              send may find the pool empty); recv_buffers + send_reserve must
                               not exceed buffer_count */
     uint32_t reserved2_;   /* must be 0 */
 } zenith_server_config;
@@ -3131,6 +3133,7 @@ static int zenith__parse_addr(const char *a, uint16_t port, struct sockaddr_stor
    with at most what it received always finds a buffer. */
 
 static void zenith__reserve_update(zenith_server *s) {
+    if (!s->reserve_cap) return; /* no reserve (every buffer lent to receives): nothing is held */
     if (!s->holding && s->reserve_n < s->reserve_low) {
         s->holding = 1;
     } else if (s->holding && s->reserve_n >= s->reserve_high) {
@@ -3751,7 +3754,7 @@ static void zenith__ev_accept(zenith_server *s, uint32_t li, int res, int more) 
 /* A receive completed: res bytes in buffer idx (ZENITH__NONE: none), res 0 = EOF, < 0 = error. */
 static void zenith__ev_recv(zenith_server *s, uint32_t slot, uint32_t gen, uint32_t idx, int res, int more) {
     zenith__conn *c = &s->conns[slot];
-    if (!more) {
+    if (!more && c->gen == gen) {
         c->recv_armed = 0;
         c->flags &= (uint16_t)~ZENITH__C_CANCELING;
     }
@@ -3870,7 +3873,7 @@ static int zenith__send_refused(zenith_server *s, zenith__conn *c, int no_buffer
     if (no_buffers) {
         s->rst.send_pool_empty++;
         c->flags |= ZENITH__C_BUF_WAIT;
-        if (!s->holding) s->holding = 1; /* the reserve is gone: refill it before delivering more */
+        if (!s->holding && s->reserve_cap) s->holding = 1; /* refill the reserve before delivering more */
         zenith__wait_reserve(s, c);
     }
     zenith__mark(s, c);
@@ -4411,8 +4414,13 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     if (!cfg.max_connections) cfg.max_connections = 16384u;
     if (!cfg.buffer_size) cfg.buffer_size = 4096u;
     if (!cfg.buffer_count) cfg.buffer_count = 8192u;
-    if (!cfg.send_reserve) cfg.send_reserve = cfg.buffer_count / 16u > 16u ? cfg.buffer_count / 16u : 16u;
-    if (cfg.send_reserve >= cfg.buffer_count) cfg.send_reserve = cfg.buffer_count / 2u; /* tiny pools */
+    if (!cfg.send_reserve) { /* default: what fits beside the receive buffers asked for */
+        cfg.send_reserve = cfg.buffer_count / 16u > 16u ? cfg.buffer_count / 16u : 16u;
+        if (cfg.send_reserve >= cfg.buffer_count) cfg.send_reserve = cfg.buffer_count / 2u; /* tiny pools */
+        if (cfg.recv_buffers && cfg.recv_buffers <= cfg.buffer_count &&
+            cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count)
+            cfg.send_reserve = cfg.buffer_count - cfg.recv_buffers; /* possibly 0: no reserve */
+    }
     if (!cfg.recv_buffers) {
         cfg.recv_buffers = cfg.buffer_count / 2u;
         if (cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count) cfg.recv_buffers = cfg.buffer_count - cfg.send_reserve;
