@@ -99,7 +99,7 @@ OVERVIEW
     listeners (IPv4 and IPv6, zenith_server_listen), accepted connections, outbound connections
     (zenith_server_connect: numeric addresses, a timeout, local bind, keep-alive,
     TCP_USER_TIMEOUT; on_connect exactly once), timers (zenith_server_timer_start/stop: a
-    hierarchical timing wheel, O(1), 32 B per timer, one kernel timeout for the nearest
+    hierarchical timing wheel, O(1), 40 B per timer, one kernel timeout for the nearest
     deadline) and messages posted from any thread (zenith_server_post: lock-free, bounded, one
     wake per batch). Received data lands in pool buffers and is lent to on_data; keep and
     send_buffer hand buffers over without a copy; send queues are bounded, with backpressure,
@@ -162,7 +162,7 @@ MEMORY & OWNERSHIP
     - zenith_ring_create and zenith_buf_ring_create allocate their own small structs; the ring's
       memory is the kernel's mmap. Nothing per operation.
     - The reactor allocates in create only (one block: connection table, per-buffer arrays,
-      timer nodes (32 B each), post queue cells (64 B each), plus its pool and ring). run_once,
+      timer nodes (40 B each), post queue cells (64 B each), plus its pool and ring). run_once,
       send, close, connect, the timer calls, post and the callbacks never allocate: receives
       land in pool buffers, send queues are chains of pool buffers. data given to on_data is
       borrowed for the call; zenith_server_keep makes it yours until zenith_pool_release; a
@@ -228,7 +228,7 @@ LIMITS
     - zenith_pool_register: at most 16384 buffers of at most 1 GiB (kernel limits).
     - Provided-buffer rings and the server: buffer ids are 16 bits, so a server's pool holds at
       most 65536 buffers; a buffer ring at most 32768 entries; a server at most 2^24-1
-      connections (80 bytes each), 2^23 timers (with max_connections + max_timers below 2^24),
+      connections (80 bytes each), 2^23 timers (40 bytes each),
       16 listeners, a post queue of 2^20 messages of ZENITH_POST_MAX (40) bytes.
     - Timers: millisecond ticks, delays and periods up to ZENITH_TIMER_MAX_MS (about 12.4 days).
 
@@ -939,7 +939,7 @@ ZENITH_API int zenith_server_connect(zenith_server *s, const zenith_connect_conf
    deadlines are first + k x period (no drift); one running later than a whole period skips
    the periods it missed (counted in timers_skipped) rather than firing in a burst. O(1), no
    system call, no allocation: a hierarchical timing wheel; the loop arms one kernel timeout
-   for the nearest deadline. 32 bytes per timer, allocated at create (max_timers).
+   for the nearest deadline. 40 bytes per timer, allocated at create (max_timers).
    Params: fn (required); user (borrowed, passed back); out (out, nullable): the timer's id.
    Returns 0, or ZENITH_E_NULL (s or fn), ZENITH_E_RANGE (delay or period over
    ZENITH_TIMER_MAX_MS), ZENITH_E_FULL (max_timers armed).
@@ -2870,14 +2870,18 @@ typedef struct zenith__conn {
     zenith_connect_fn on_connect;
 } zenith__conn;
 
-/* A timer: 32 bytes. next/prev link it into a circular list through a wheel slot's sentinel;
-   their low 24 bits are node numbers, their high bytes the generation (16 bits in all). */
+/* A timer: 40 bytes. next/prev link it into a circular list through a wheel slot's sentinel
+   (node numbers). A 32-bit generation makes a stale id stale for ever in practice (a 16-bit one,
+   packed to fit 32 bytes, came back to life after 65,535 reuses of a slot: a few ms of
+   add+cancel). */
 typedef struct zenith__tnode {
     zenith_timer_fn fn; /* user timers: NULL when free */
     void *user;
     uint32_t next, prev;
     uint32_t expires; /* ms tick of the deadline */
     uint32_t period;  /* ms; 0 = one-shot */
+    uint32_t gen;     /* generation of the id (never 0) */
+    uint32_t reserved_;
 } zenith__tnode;
 
 #define ZENITH__WHEEL_BITS 6u
@@ -2886,7 +2890,6 @@ typedef struct zenith__tnode {
 #define ZENITH__T_SENTINELS (ZENITH__WHEEL_SLOTS * ZENITH__WHEEL_LEVELS)
 #define ZENITH__T_FIRING ZENITH__T_SENTINELS /* sentinel of the list being fired */
 #define ZENITH__T_FIRST (ZENITH__T_FIRING + 1u)
-#define ZENITH__T_MASK 0xffffffu
 #define ZENITH__MAX_LISTENERS 16u
 
 /* One posted message: 64 bytes, one cache line. */
@@ -3203,15 +3206,13 @@ static int zenith__take_bufs(zenith_server *s, uint32_t *idx, unsigned n) {
    loop arms one kernel timeout (the wait's own timeout: no SQE, no system call per timer) for
    it. Deadlines round up to the next tick, so a timer never fires early. */
 
-static uint32_t zenith__tn_next(const zenith__tnode *n) { return n->next & ZENITH__T_MASK; }
-static uint32_t zenith__tn_prev(const zenith__tnode *n) { return n->prev & ZENITH__T_MASK; }
-static void zenith__tn_set_next(zenith__tnode *n, uint32_t v) { n->next = (n->next & ~ZENITH__T_MASK) | v; }
-static void zenith__tn_set_prev(zenith__tnode *n, uint32_t v) { n->prev = (n->prev & ~ZENITH__T_MASK) | v; }
-static uint32_t zenith__tn_gen(const zenith__tnode *n) { return (n->next >> 24) | ((n->prev >> 24) << 8); }
-static void zenith__tn_set_gen(zenith__tnode *n, uint32_t g) {
-    n->next = (n->next & ZENITH__T_MASK) | ((g & 0xffu) << 24);
-    n->prev = (n->prev & ZENITH__T_MASK) | (((g >> 8) & 0xffu) << 24);
-}
+static uint32_t zenith__tn_next(const zenith__tnode *n) { return n->next; }
+static uint32_t zenith__tn_prev(const zenith__tnode *n) { return n->prev; }
+static void zenith__tn_set_next(zenith__tnode *n, uint32_t v) { n->next = v; }
+static void zenith__tn_set_prev(zenith__tnode *n, uint32_t v) { n->prev = v; }
+static uint32_t zenith__tn_gen(const zenith__tnode *n) { return n->gen; }
+/* Retires a user timer's id: the next one from this node is different, and never 0. */
+static void zenith__tn_retire(zenith__tnode *n) { n->gen = n->gen + 1u ? n->gen + 1u : 1u; }
 /* A node is linked when its links point somewhere else than itself. */
 static int zenith__tn_linked(const zenith_server *s, uint32_t i) { return zenith__tn_next(&s->tn[i]) != i; }
 
@@ -3330,10 +3331,9 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
                     n->expires = e;
                     zenith__wheel_add(s, i);
                 } else { /* over: free before the call, so the callback may reuse the slot */
-                    uint32_t g = zenith__tn_gen(n) + 1u;
                     n->fn = NULL;
                     n->user = NULL;
-                    zenith__tn_set_gen(n, (g & 0xffffu) ? g : 1u);
+                    zenith__tn_retire(n);
                     zenith__tn_set_next(n, s->tfree_head);
                     s->tfree_head = i;
                     s->timers_armed--;
@@ -3387,17 +3387,16 @@ ZENITH_API int zenith_server_timer_start(zenith_server *s, uint32_t delay_ms, ui
 }
 
 ZENITH_API int zenith_server_timer_stop(zenith_server *s, zenith_timer_id timer) {
-    uint32_t i = (uint32_t)timer, g;
+    uint32_t i = (uint32_t)timer;
     zenith__tnode *n;
     if (s == NULL) return ZENITH_E_NULL;
-    if (i < ZENITH__T_FIRST || i >= s->tn_conn || (timer >> 48) != 0) return ZENITH_E_STALE;
+    if (i < ZENITH__T_FIRST || i >= s->tn_conn) return ZENITH_E_STALE;
     n = &s->tn[i];
     if (n->fn == NULL || zenith__tn_gen(n) != (uint32_t)(timer >> 32)) return ZENITH_E_STALE;
     if (zenith__tn_linked(s, i)) zenith__tn_unlink(s, i);
     n->fn = NULL;
     n->user = NULL;
-    g = zenith__tn_gen(n) + 1u;
-    zenith__tn_set_gen(n, (g & 0xffffu) ? g : 1u);
+    zenith__tn_retire(n);
     zenith__tn_set_next(n, s->tfree_head);
     s->tfree_head = i;
     s->timers_armed--;
@@ -3451,11 +3450,14 @@ static int zenith__posts_pending(const zenith_server *s) {
     return __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) == s->post_head + 1u;
 }
 
-/* Runs the messages posted so far (at most one queue's worth: posts from inside wait a turn). */
-static int zenith__run_posts(zenith_server *s) {
+/* Runs the messages posted so far (at most one queue's worth: posts from inside wait a turn).
+   `rearm`: before the loop may sleep: let the next post wake it (clear wake_pending first, then
+   look, so a post the loop does not see here has written the eventfd). Once per turn only, so
+   a loop that is busy anyway is written to at most once per turn. */
+static int zenith__run_posts(zenith_server *s, int rearm) {
     uint32_t budget = s->post_mask + 1u;
     int ran = 0;
-    if (__atomic_load_n(&s->wake_pending, __ATOMIC_RELAXED)) __atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
+    if (rearm && __atomic_load_n(&s->wake_pending, __ATOMIC_RELAXED)) __atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
     while (budget-- && zenith__posts_pending(s)) {
         zenith__post_cell *cell = &s->cells[s->post_head & s->post_mask];
         s->in_cb++;
@@ -4438,7 +4440,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
         (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
         ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
-        cfg.max_timers > (1u << 23) || (uint64_t)cfg.max_timers + cfg.max_connections + ZENITH__T_FIRST + 1u > ZENITH__T_MASK ||
+        cfg.max_timers > (1u << 23) ||
         !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
         cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30)) {
         zenith__fail(err, ZENITH_E_INVAL);
@@ -4506,7 +4508,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     s->tn_total = tn_total;
     for (i = 0; i < tn_total; i++) {
         s->tn[i].next = s->tn[i].prev = i;
-        zenith__tn_set_gen(&s->tn[i], 1u);
+        s->tn[i].gen = 1u;
     }
     for (i = s->tn_conn; i-- > ZENITH__T_FIRST;) {
         zenith__tn_set_next(&s->tn[i], s->tfree_head);
@@ -4600,7 +4602,7 @@ static int zenith__turn(zenith_server *s, int64_t wait_ns) {
     if (s->reserve_n < s->reserve_cap || s->holding) zenith__reserve_refill(s);
     s->be->prepare(s);
     zenith__settle_dirty(s);
-    handled += zenith__run_posts(s);
+    handled += zenith__run_posts(s, 1);
     zenith__settle_dirty(s);
     if (handled || s->dirty_head || zenith__posts_pending(s) || zenith_server_stopped(s)) wait_ns = 0;
     if (wait_ns != 0 && s->timers_linked) { /* sleep no longer than the next tick with work */
@@ -4615,7 +4617,7 @@ static int zenith__turn(zenith_server *s, int64_t wait_ns) {
     handled += n;
     s->now_ms = zenith__tick_now(s);
     handled += zenith__wheel_run(s, s->now_ms);
-    handled += zenith__run_posts(s);
+    handled += zenith__run_posts(s, 0);
     zenith__settle_dirty(s);
     return handled;
 }
