@@ -550,7 +550,7 @@ int main(int argc, char **argv) {
     }
     printf("\nmemory per timer, bytes                      zenith    libuv  libuv/z\n");
     printf("  zenith.h's figure / sizeof(uv_timer_t)        %6u  %7zu  %6.2fx\n", 40u, sizeof(uv_timer_t),
-           (double)sizeof(uv_timer_t) / 32.0);
+           (double)sizeof(uv_timer_t) / 40.0);
     printf("  measured: virtual size per slot at create   %6.1f        -   (max_timers 2^21 minus 4096)\n",
            mem_z_vsz_slot);
     printf("  measured: resident per slot at create       %6.1f        -   (table touched at create: %.1f MiB)\n",
