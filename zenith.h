@@ -3242,6 +3242,9 @@ static void zenith__tn_link(zenith_server *s, uint32_t head, uint32_t i) {
 /* Files node i (expires set) in its wheel slot. */
 static void zenith__wheel_add(zenith_server *s, uint32_t i) {
     uint32_t e = s->tn[i].expires, delta, level, slot;
+    /* an empty wheel may have stood still (the loop reads no clock without timers): catch up
+       first, so levels are chosen from the present */
+    if (!s->timers_linked && (int32_t)(s->now_ms + 1u - s->wheel_now) > 0) s->wheel_now = s->now_ms + 1u;
     if ((int32_t)(e - s->wheel_now) < 0) e = s->tn[i].expires = s->wheel_now; /* due: the next tick */
     delta = e - s->wheel_now;
     level = delta ? (31u - (uint32_t)__builtin_clz(delta)) / ZENITH__WHEEL_BITS : 0u;
@@ -3253,7 +3256,8 @@ static void zenith__wheel_add(zenith_server *s, uint32_t i) {
 
 /* The ms tick at which the deadline now + delay_ms falls, rounded up (never early). */
 static uint32_t zenith__deadline(zenith_server *s, uint32_t delay_ms) {
-    uint64_t t = zenith__mono_ns() - s->epoch_ns + (uint64_t)delay_ms * 1000000u;
+    uint64_t now = zenith__mono_ns() - s->epoch_ns, t = now + (uint64_t)delay_ms * 1000000u;
+    s->now_ms = (uint32_t)(now / 1000000u); /* fresh: wheel_add may need it */
     return (uint32_t)((t + 999999u) / 1000000u);
 }
 
@@ -4366,6 +4370,9 @@ static int zenith__ur_wait(zenith_server *s, int64_t timeout_ns) {
     if ((rc = zenith__ring_enable(s->ring)) < 0) return rc;
     if (timeout_ns < 0) {
         rc = io_uring_submit_and_wait(r, 1);
+    } else if (timeout_ns == 0) { /* busy polling: run task work, post what is ready, never sleep
+                                     (a zero timeout would still arm a timer in the kernel) */
+        rc = io_uring_submit_and_get_events(r);
     } else {
         struct __kernel_timespec ts;
         ts.tv_sec = (long long)(timeout_ns / 1000000000);
@@ -4595,10 +4602,11 @@ ZENITH_API int zenith_server_start(zenith_server *s) {
 
 /* One turn of the loop. `wait_ns` < 0: until something happens. */
 static int zenith__turn(zenith_server *s, int64_t wait_ns) {
-    int n, handled = 0;
+    int n, handled = 0, clocked = s->timers_linked || s->cfg.idle_timeout_ms;
     uint32_t next;
-    s->now_ms = zenith__tick_now(s);
-    handled += zenith__wheel_run(s, s->now_ms);
+    /* the clock only when something needs it (busy polling without timers reads none) */
+    if (clocked) s->now_ms = zenith__tick_now(s);
+    if (s->timers_linked) handled += zenith__wheel_run(s, s->now_ms);
     if (s->reserve_n < s->reserve_cap || s->holding) zenith__reserve_refill(s);
     s->be->prepare(s);
     zenith__settle_dirty(s);
@@ -4615,8 +4623,10 @@ static int zenith__turn(zenith_server *s, int64_t wait_ns) {
     n = s->be->wait(s, wait_ns);
     if (n < 0) return n;
     handled += n;
-    s->now_ms = zenith__tick_now(s);
-    handled += zenith__wheel_run(s, s->now_ms);
+    if (clocked || s->timers_linked) {
+        s->now_ms = zenith__tick_now(s);
+        if (s->timers_linked) handled += zenith__wheel_run(s, s->now_ms);
+    }
     handled += zenith__run_posts(s, 0);
     zenith__settle_dirty(s);
     return handled;
