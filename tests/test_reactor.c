@@ -1,0 +1,1277 @@
+/* The reactor (zenith_server as one loop for listeners, outbound connections and timers):
+   connect (success, refused, timeout, cancel, bad input, local bind, IPv6, early sends, 1,000 at
+   once), extra listeners, timers (never early, lateness, no drift, stop inside callbacks, limits,
+   a million of them), the idle timeout, pause/resume/queued/drain and half-close.
+
+   Every reactor's config comes from reactor_cfg(): a later backend (epoll) sets its field there
+   and runs this whole suite again. */
+#define ZENITH_IMPLEMENTATION
+#include "zenith.h"
+
+#include "criterion_compat.h" /* Criterion (or its TSan stand-in) */
+#include "net_helpers.h"
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Under a sanitizer the scale tests run smaller (never below 100k timers). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
+/* ---- the one place the reactor's config comes from ------------------------------------------ */
+
+/* Every reactor of this suite starts from this config (a later backend field goes here, so the
+   whole suite can run once per backend). */
+static zenith_server_config reactor_cfg(void) {
+    zenith_server_config c;
+    memset(&c, 0, sizeof c);
+    c.buffer_count = 4096;
+    c.recv_buffers = 512;
+    c.max_connections = 256;
+    return c;
+}
+
+/* The same, without a listener: a reactor for outbound connections and timers. */
+static zenith_server_config reactor_cfg_no_listen(void) {
+    zenith_server_config c = reactor_cfg();
+    c.flags |= ZENITH_SERVER_NO_LISTEN;
+    return c;
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static unsigned char pattern(uint64_t seed, size_t i) {
+    return (unsigned char)((i * 131u + seed * 7u + (i >> 9)) & 0xffu);
+}
+
+static unsigned char *make_pattern(uint64_t seed, size_t n) {
+    unsigned char *p = malloc(n ? n : 1);
+    size_t i;
+    cr_assert_not_null(p);
+    for (i = 0; i < n; i++) p[i] = pattern(seed, i);
+    return p;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* ---- a reactor and a record per connection ----------------------------------------------------
+
+   Each connection (accepted, or outbound once on_connect(0) ran) has a crec, found by the slot
+   of its id; the record checks that the id matches, so a callback for a stale id fails. */
+
+typedef struct rx rx_t;
+
+typedef struct crec {
+    rx_t *owner;
+    zenith_conn_id id;
+    int connects, status; /* on_connect calls, last status */
+    uint64_t connect_ns;  /* when on_connect ran */
+    int closes, reason, eofs, drains;
+    size_t eof_at;                /* bytes received when on_eof ran */
+    unsigned char *in;            /* received bytes (in_cap of them at most) */
+    size_t in_len, in_cap, bytes; /* bytes: received in all */
+    uint64_t data_calls;
+    int echo;                   /* send back what arrives */
+    const unsigned char *out;   /* outbound: sent in on_connect(0) if send_on_connect */
+    size_t out_len;             /* ... and expected back (echo) */
+    int send_on_connect;        /* send out[0..out_len) from on_connect(0) */
+    int close_when_echoed;      /* close (FLUSH) once out_len bytes came back, equal to out */
+    int verified;               /* the echo came back and matched */
+    uint64_t close_ns, accept_ns;
+} crec;
+
+struct rx {
+    zenith_server *s;
+    uint32_t max_conns;
+    pthread_t thread;
+    int threaded;
+    crec **slot; /* live connections by slot */
+    crec *acc;   /* accepted connections' records, in accept order */
+    int nacc, acc_cap;
+    int echo_accepted;   /* accepted connections echo */
+    size_t acc_in_cap;   /* bytes each accepted connection records */
+    int pause_on_accept; /* zenith_server_pause in on_accept */
+    /* counters (atomic: a threaded reactor's are read from the test thread) */
+    int accepts, closes, eofs, drains, verified, connect_calls;
+    uint64_t data_calls;
+};
+
+static crec *rec_of(rx_t *t, zenith_conn_id conn) {
+    crec *r;
+    cr_assert_lt((uint32_t)conn, t->max_conns, "slot of id %#llx out of range", (unsigned long long)conn);
+    r = t->slot[(uint32_t)conn];
+    cr_assert_not_null(r, "callback for id %#llx, which is not a live connection", (unsigned long long)conn);
+    cr_assert_eq(r->id, conn, "callback for id %#llx, the slot's connection is %#llx", (unsigned long long)conn,
+                 (unsigned long long)r->id);
+    return r;
+}
+
+static void rx_accept(void *user, zenith_conn_id conn) {
+    rx_t *t = (rx_t *)user;
+    crec *r;
+    cr_assert_neq(conn, 0);
+    cr_assert_lt(t->nacc, t->acc_cap, "more accepts than records");
+    cr_assert_lt((uint32_t)conn, t->max_conns);
+    cr_assert_null(t->slot[(uint32_t)conn], "accepted into a slot that is live");
+    r = &t->acc[t->nacc++];
+    memset(r, 0, sizeof *r);
+    r->owner = t;
+    r->id = conn;
+    r->echo = t->echo_accepted;
+    r->accept_ns = mono_ns();
+    if (t->acc_in_cap) {
+        r->in = malloc(t->acc_in_cap);
+        cr_assert_not_null(r->in);
+        r->in_cap = t->acc_in_cap;
+    }
+    t->slot[(uint32_t)conn] = r;
+    cr_assert_null(zenith_server_get_conn_user(t->s, conn), "an accepted connection starts with no user pointer");
+    cr_assert_eq(zenith_server_set_conn_user(t->s, conn, r), 0);
+    if (t->pause_on_accept) cr_assert_eq(zenith_server_pause(t->s, conn), 0);
+    __atomic_fetch_add(&t->accepts, 1, __ATOMIC_RELEASE);
+}
+
+static void rx_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    rx_t *t = (rx_t *)user;
+    crec *r = rec_of(t, conn);
+    cr_assert_gt(len, 0);
+    cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "the connection's user pointer");
+    r->data_calls++;
+    __atomic_fetch_add(&t->data_calls, 1, __ATOMIC_RELEASE);
+    if (r->in_cap) {
+        cr_assert_leq(r->in_len + len, r->in_cap, "connection %#llx received more than %zu bytes",
+                      (unsigned long long)conn, r->in_cap);
+        memcpy(r->in + r->in_len, data, len);
+        r->in_len += len;
+    }
+    r->bytes += len;
+    if (r->echo) {
+        int rc = zenith_server_send(t->s, conn, data, len);
+        cr_assert_eq(rc, 0, "echo send: %d %s", rc, zenith_errname(rc));
+    }
+    if (r->close_when_echoed && r->in_len == r->out_len) {
+        cr_assert_eq(memcmp(r->in, r->out, r->out_len), 0, "the echo of %#llx differs", (unsigned long long)conn);
+        r->verified = 1;
+        __atomic_fetch_add(&t->verified, 1, __ATOMIC_RELEASE);
+        cr_assert_eq(zenith_server_close(t->s, conn, ZENITH_CLOSE_FLUSH), 0);
+    }
+}
+
+static void rx_close(void *user, zenith_conn_id conn, int reason) {
+    rx_t *t = (rx_t *)user;
+    crec *r = rec_of(t, conn);
+    cr_assert_null(zenith_server_get_conn_user(t->s, conn), "the id is stale in on_close");
+    r->closes++;
+    r->reason = reason;
+    r->close_ns = mono_ns();
+    t->slot[(uint32_t)conn] = NULL;
+    __atomic_fetch_add(&t->closes, 1, __ATOMIC_RELEASE);
+}
+
+static void rx_eof(void *user, zenith_conn_id conn) {
+    rx_t *t = (rx_t *)user;
+    crec *r = rec_of(t, conn);
+    r->eofs++;
+    r->eof_at = r->bytes;
+    __atomic_fetch_add(&t->eofs, 1, __ATOMIC_RELEASE);
+}
+
+static void rx_drain(void *user, zenith_conn_id conn) {
+    rx_t *t = (rx_t *)user;
+    crec *r = rec_of(t, conn);
+    r->drains++;
+    __atomic_fetch_add(&t->drains, 1, __ATOMIC_RELEASE);
+}
+
+/* on_connect: user is the connection's crec (the connect config's user). */
+static void rx_connected(void *user, zenith_conn_id conn, int status) {
+    crec *r = (crec *)user;
+    rx_t *t = r->owner;
+    cr_assert_eq(conn, r->id, "on_connect with id %#llx, connect gave %#llx", (unsigned long long)conn,
+                 (unsigned long long)r->id);
+    r->connects++;
+    r->status = status;
+    r->connect_ns = mono_ns();
+    __atomic_fetch_add(&t->connect_calls, 1, __ATOMIC_RELEASE);
+    if (status != 0) {
+        cr_assert_null(zenith_server_get_conn_user(t->s, conn), "after a failed connect the id is stale");
+        return;
+    }
+    cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "the connect config's user is the connection's");
+    cr_assert_lt((uint32_t)conn, t->max_conns);
+    cr_assert_null(t->slot[(uint32_t)conn]);
+    t->slot[(uint32_t)conn] = r;
+    if (r->send_on_connect) {
+        int rc = zenith_server_send(t->s, conn, r->out, r->out_len);
+        cr_assert_eq(rc, 0, "send from on_connect: %s", zenith_errname(rc));
+    }
+}
+
+/* Creates a reactor (skips the test where io_uring is refused) with the rx callbacks. */
+static void rx_init(rx_t *t, const zenith_server_config *cfg) {
+    int err = 12345;
+    memset(t, 0, sizeof *t);
+    t->s = zenith_server_create(cfg, &err);
+    if (t->s == NULL && err == ZENITH_E_URING_DISABLED) cr_skip("io_uring is disabled here");
+    cr_assert_not_null(t->s, "zenith_server_create: %d %s", err, zenith_errname(err));
+    cr_assert_eq(err, 0);
+    t->max_conns = cfg->max_connections ? cfg->max_connections : 16384u;
+    t->slot = calloc(t->max_conns, sizeof *t->slot);
+    t->acc_cap = (int)t->max_conns * 2 + 16;
+    t->acc = calloc((size_t)t->acc_cap, sizeof *t->acc);
+    cr_assert(t->slot && t->acc);
+    cr_assert_eq(zenith_server_set_callbacks(t->s, rx_accept, rx_data, rx_close, t), 0);
+    cr_assert_eq(zenith_server_set_drain_callback(t->s, rx_drain), 0);
+}
+
+static void rx_start(rx_t *t) { cr_assert_eq(zenith_server_start(t->s), 0); }
+
+static void *rx_loop(void *arg) {
+    rx_t *t = (rx_t *)arg;
+    cr_assert_eq(zenith_server_start(t->s), 0);
+    while (!zenith_server_stopped(t->s)) cr_assert_geq(zenith_server_run_once(t->s, 100), 0);
+    return NULL;
+}
+
+/* Runs the reactor on a thread of its own (it starts there). */
+static void rx_start_thread(rx_t *t) {
+    t->threaded = 1;
+    cr_assert_eq(pthread_create(&t->thread, NULL, rx_loop, t), 0);
+}
+
+/* Frees the records (the reactor must be destroyed already). */
+static void rx_free(rx_t *t) {
+    int i;
+    for (i = 0; i < t->nacc; i++) free(t->acc[i].in);
+    free(t->acc);
+    free(t->slot);
+    t->acc = NULL;
+    t->slot = NULL;
+}
+
+/* Stops a threaded reactor, joins it, shuts it down and destroys it from this thread. */
+static void rx_stop_thread(rx_t *t, zenith_server_stats *st) {
+    zenith_server_stop(t->s);
+    cr_assert_eq(pthread_join(t->thread, NULL), 0);
+    cr_assert_geq(zenith_server_shutdown(t->s, 2000), 0);
+    if (st) cr_assert_eq(zenith_server_get_stats(t->s, st), 0);
+    zenith_server_destroy(t->s);
+    rx_free(t);
+}
+
+static void rx_destroy(rx_t *t) {
+    zenith_server_destroy(t->s);
+    rx_free(t);
+}
+
+static zenith_reactor_stats rstats(zenith_server *s) {
+    zenith_reactor_stats r;
+    memset(&r, 0xa5, sizeof r);
+    cr_assert_eq(zenith_server_get_reactor_stats(s, &r), 0);
+    return r;
+}
+
+static zenith_server_stats sstats(zenith_server *s) {
+    zenith_server_stats r;
+    memset(&r, 0xa5, sizeof r);
+    cr_assert_eq(zenith_server_get_stats(s, &r), 0);
+    return r;
+}
+
+static void crec_init(crec *r, rx_t *owner, size_t in_cap) {
+    memset(r, 0, sizeof *r);
+    r->owner = owner;
+    if (in_cap) {
+        r->in = malloc(in_cap);
+        cr_assert_not_null(r->in);
+        r->in_cap = in_cap;
+    }
+}
+
+static zenith_connect_config connect_cfg(const char *address, uint16_t port, crec *r) {
+    zenith_connect_config c;
+    memset(&c, 0, sizeof c);
+    c.address = address;
+    c.port = port;
+    c.on_connect = rx_connected;
+    c.user = r;
+    return c;
+}
+
+/* Starts a connect that must be accepted (returns 0, an id, and nothing called yet). */
+static zenith_conn_id start_connect(rx_t *t, const zenith_connect_config *c, crec *r) {
+    zenith_conn_id id = 0;
+    int rc = zenith_server_connect(t->s, c, &id);
+    cr_assert_eq(rc, 0, "zenith_server_connect(%s:%u): %d %s", c->address, c->port, rc, zenith_errname(rc));
+    cr_assert_neq(id, 0);
+    cr_assert_eq(r->connects, 0, "on_connect ran inside zenith_server_connect");
+    r->id = id;
+    return id;
+}
+
+/* Runs the reactor loop on this thread until cond holds or `secs` pass. */
+#define RUN_UNTIL_FOR(s, cond, secs)                                          \
+    do {                                                                      \
+        double deadline_ = now_s() + (secs);                                  \
+        while (!(cond)) {                                                     \
+            cr_assert_lt(now_s(), deadline_, "timed out waiting for " #cond); \
+            cr_assert_geq(zenith_server_run_once((s), 10), 0);                \
+        }                                                                     \
+    } while (0)
+#define RUN_UNTIL(s, cond) RUN_UNTIL_FOR(s, cond, 5.0)
+
+/* Runs the loop for `secs` seconds. */
+static void run_for(zenith_server *s, double secs) {
+    double end = now_s() + secs;
+    while (now_s() < end) cr_assert_geq(zenith_server_run_once(s, 5), 0);
+}
+
+static int aload(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+/* ---- raw sockets ------------------------------------------------------------------------------ */
+
+static uint16_t port_of(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+}
+
+static int raw_socket_on(const char *address, uint16_t port) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1;
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, address, &((struct sockaddr_in *)(void *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)(void *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)(void *)&ss)->sin_port = htons(port);
+        len = sizeof(struct sockaddr_in);
+    } else {
+        cr_assert_eq(inet_pton(AF_INET6, address, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr), 1);
+        ((struct sockaddr_in6 *)(void *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(port);
+        len = sizeof(struct sockaddr_in6);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&ss, len), 0, "bind %s:%u: %s", address, port, strerror(errno));
+    return fd;
+}
+
+/* A port on 127.0.0.1 where nothing listens (bound to port 0, read, closed). */
+static uint16_t dead_port(void) {
+    int fd = raw_socket_on("127.0.0.1", 0);
+    uint16_t p = port_of(fd);
+    close(fd);
+    return p;
+}
+
+static int raw_listener(const char *address, int backlog) {
+    int fd = raw_socket_on(address, 0);
+    cr_assert_eq(listen(fd, backlog), 0);
+    return fd;
+}
+
+/* A blocking TCP connection to address:port (IPv4 or IPv6 literal). */
+static int dial_addr(const char *address, uint16_t port) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1;
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, address, &((struct sockaddr_in *)(void *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)(void *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)(void *)&ss)->sin_port = htons(port);
+        len = sizeof(struct sockaddr_in);
+    } else {
+        cr_assert_eq(inet_pton(AF_INET6, address, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr), 1);
+        ((struct sockaddr_in6 *)(void *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(port);
+        len = sizeof(struct sockaddr_in6);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&ss, len), 0, "connect %s:%u: %s", address, port, strerror(errno));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int have_ipv6_loopback(void) {
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+    struct sockaddr_in6 a;
+    if (fd < 0) return 0;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A listener that drops SYNs: listen(fd, 0) with its accept queue filled by raw non-blocking
+   connects that are never accepted, until one of them does not complete (its SYN was dropped:
+   the queue is full). Connects to it then get no answer at all. */
+typedef struct {
+    int lfd;
+    uint16_t port;
+    int fds[64];
+    int n;
+} syn_sink;
+
+static void syn_sink_open(syn_sink *k) {
+    struct sockaddr_in a;
+    int dropped = 0;
+    memset(k, 0, sizeof *k);
+    k->lfd = raw_listener("127.0.0.1", 0);
+    k->port = port_of(k->lfd);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(k->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (!dropped) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc;
+        struct pollfd p;
+        cr_assert_geq(fd, 0);
+        cr_assert_lt(k->n, 64, "the accept queue of listen(fd, 0) never filled");
+        k->fds[k->n++] = fd;
+        rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+        cr_assert(rc == 0 || errno == EINPROGRESS, "connect: %s", strerror(errno));
+        if (rc == 0) continue;
+        p.fd = fd;
+        p.events = POLLOUT;
+        p.revents = 0;
+        if (poll(&p, 1, 200) == 0) {
+            dropped = 1; /* no SYN-ACK within 200 ms: the SYN was dropped */
+        } else {
+            int e = 0;
+            socklen_t el = sizeof e;
+            cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el), 0);
+            cr_assert_eq(e, 0, "raw connect to the sink: %s", strerror(e));
+        }
+    }
+}
+
+static void syn_sink_close(syn_sink *k) {
+    int i;
+    for (i = 0; i < k->n; i++) close(k->fds[i]);
+    close(k->lfd);
+}
+
+/* ---- outbound connections ------------------------------------------------------------------- */
+
+static void check_bytes(const unsigned char *got, size_t n, uint64_t seed, const char *what) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (got[i] != pattern(seed, i)) cr_assert_fail("%s: byte %zu of %zu differs", what, i, n);
+}
+
+Test(reactor, connect_to_own_listener, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    zenith_reactor_stats rs;
+    zenith_server_stats st;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    const size_t n = 100000;
+    unsigned char *out = make_pattern(1, n);
+    rx_init(&t, &cfg);
+    t.echo_accepted = 1;
+    t.acc_in_cap = n;
+    rx_start(&t);
+    crec_init(&cli, &t, n);
+    c = connect_cfg("127.0.0.1", zenith_server_port(t.s), &cli);
+    id = start_connect(&t, &c, &cli);
+    cr_assert_eq(zenith_server_get_conn_user(t.s, id), &cli, "the user pointer is set while connecting");
+    RUN_UNTIL(t.s, cli.connects == 1 && t.accepts == 1);
+    cr_assert_eq(cli.status, 0, "on_connect status %d %s", cli.status, zenith_errname(cli.status));
+    cr_assert_eq(zenith_server_send(t.s, id, out, n), 0);
+    RUN_UNTIL(t.s, cli.in_len == n);
+    cr_assert_eq(t.acc[0].in_len, n);
+    check_bytes(t.acc[0].in, n, 1, "client -> server");
+    check_bytes(cli.in, n, 1, "server -> client (echo)");
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(t.s, cli.closes == 1 && t.acc[0].closes == 1);
+    run_for(t.s, 0.05); /* nothing more may come */
+    cr_assert_eq(cli.connects, 1, "on_connect exactly once");
+    cr_assert_eq(cli.closes, 1);
+    cr_assert_eq(cli.reason, ZENITH_CLOSE_LOCAL);
+    cr_assert_eq(t.acc[0].closes, 1);
+    cr_assert_eq(t.acc[0].reason, ZENITH_CLOSE_PEER);
+    cr_assert_eq(t.accepts, 1);
+    cr_assert_eq(t.closes, 2);
+    cr_assert_eq(zenith_server_send(t.s, id, "x", 1), ZENITH_E_STALE, "the id is stale after on_close");
+    rs = rstats(t.s);
+    cr_assert_eq(rs.connects_started, 1);
+    cr_assert_eq(rs.connects_succeeded, 1);
+    cr_assert_eq(rs.connects_failed + rs.connects_timed_out + rs.connects_canceled, 0);
+    cr_assert_eq(rs.listeners, 1);
+    st = sstats(t.s);
+    cr_assert_eq(st.connections_accepted, 1, "outbound connections are not counted as accepted");
+    cr_assert_eq(st.connections_closed, 2);
+    cr_assert_eq(st.connections_open, 0);
+    cr_assert_eq(st.bytes_in, 2 * n);
+    cr_assert_eq(st.bytes_out, 2 * n);
+    rx_destroy(&t);
+    free(cli.in);
+    free(out);
+}
+
+Test(reactor, connect_to_reactor_on_another_thread, .timeout = 20) {
+    zenith_server_config scfg = reactor_cfg(), ccfg = reactor_cfg_no_listen();
+    zenith_server_stats st;
+    rx_t srv, cl;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    const size_t n = 300000;
+    unsigned char *out = make_pattern(2, n);
+    rx_init(&srv, &scfg);
+    srv.echo_accepted = 1;
+    srv.acc_in_cap = n;
+    rx_start_thread(&srv);
+    rx_init(&cl, &ccfg);
+    rx_start(&cl);
+    crec_init(&cli, &cl, n);
+    cli.out = out;
+    cli.out_len = n;
+    cli.send_on_connect = 1;
+    c = connect_cfg("127.0.0.1", zenith_server_port(srv.s), &cli);
+    id = start_connect(&cl, &c, &cli);
+    RUN_UNTIL(cl.s, cli.in_len == n);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, 0);
+    check_bytes(cli.in, n, 2, "echo");
+    cr_assert_eq(zenith_server_close(cl.s, id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(cl.s, cli.closes == 1 && aload(&srv.closes) == 1);
+    run_for(cl.s, 0.05);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.closes, 1);
+    cr_assert_eq(cli.reason, ZENITH_CLOSE_LOCAL);
+    rx_stop_thread(&srv, &st); /* srv.acc is freed there: check it first */
+    cr_assert_eq(st.connections_accepted, 1);
+    cr_assert_eq(st.connections_closed, 1);
+    cr_assert_eq(st.bytes_in, n);
+    cr_assert_eq(st.bytes_out, n);
+    st = sstats(cl.s);
+    cr_assert_eq(st.connections_accepted, 0);
+    cr_assert_eq(st.connections_closed, 1);
+    cr_assert_eq(st.bytes_in, n);
+    cr_assert_eq(st.bytes_out, n);
+    cr_assert_eq(zenith_server_port(cl.s), 0, "a NO_LISTEN reactor has no port");
+    rx_destroy(&cl);
+    free(cli.in);
+    free(out);
+}
+
+Test(reactor, connect_refused, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    zenith_reactor_stats rs;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", dead_port(), &cli);
+    id = start_connect(&t, &c, &cli);
+    RUN_UNTIL(t.s, cli.connects == 1);
+    run_for(t.s, 0.1);
+    cr_assert_eq(cli.connects, 1, "on_connect exactly once");
+    cr_assert_eq(cli.status, ZENITH_ESYS(ECONNREFUSED), "status %d %s", cli.status, zenith_errname(cli.status));
+    cr_assert_eq(t.closes, 0, "a failed connect gets no on_close");
+    cr_assert_eq(t.data_calls, 0);
+    cr_assert_eq(zenith_server_send(t.s, id, "x", 1), ZENITH_E_STALE, "after a failure the id is stale");
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_FLUSH), ZENITH_E_STALE);
+    rs = rstats(t.s);
+    cr_assert_eq(rs.connects_started, 1);
+    cr_assert_eq(rs.connects_failed, 1);
+    cr_assert_eq(rs.connects_succeeded + rs.connects_timed_out + rs.connects_canceled, 0);
+    cr_assert_eq(sstats(t.s).connections_open, 0);
+    rx_destroy(&t);
+}
+
+Test(reactor, connect_timeout, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    zenith_reactor_stats rs;
+    syn_sink k;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    uint64_t t0;
+    double took_ms;
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", k.port, &cli);
+    c.timeout_ms = 200;
+    t0 = mono_ns();
+    start_connect(&t, &c, &cli);
+    RUN_UNTIL(t.s, cli.connects == 1);
+    took_ms = (double)(cli.connect_ns - t0) / 1e6;
+    run_for(t.s, 0.1);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, ZENITH_E_TIMEDOUT, "status %d %s after %.1f ms", cli.status, zenith_errname(cli.status),
+                 took_ms);
+    cr_assert_geq(took_ms, 200.0, "timed out early: after %.3f ms", took_ms);
+    /* the bound: a 1 ms tick, one loop iteration and this shared VM's scheduling */
+    cr_assert_lt(took_ms, 200.0 + 100.0, "timed out late: after %.3f ms", took_ms);
+    cr_assert_eq(t.closes, 0);
+    rs = rstats(t.s);
+    cr_assert_eq(rs.connects_timed_out, 1);
+    cr_assert_eq(rs.connects_failed + rs.connects_succeeded + rs.connects_canceled, 0);
+    cr_log_info("connect timeout 200 ms: on_connect after %.2f ms", took_ms);
+    rx_destroy(&t);
+    syn_sink_close(&k);
+}
+
+Test(reactor, connect_canceled_by_close, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    zenith_pool_stats p0, p1;
+    zenith_reactor_stats rs;
+    syn_sink k;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    unsigned char *out = make_pattern(3, 50000);
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(t.s), &p0), 0);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", k.port, &cli);
+    id = start_connect(&t, &c, &cli);
+    cr_assert_eq(zenith_server_send(t.s, id, out, 50000), 0, "sends on a connecting id are queued");
+    cr_assert_eq(zenith_server_queued(t.s, id), 50000);
+    run_for(t.s, 0.05);
+    cr_assert_eq(cli.connects, 0, "no answer from the sink yet");
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_FLUSH), 0);
+    cr_assert_eq(cli.connects, 0, "on_connect comes from run_once, not from close");
+    RUN_UNTIL(t.s, cli.connects == 1);
+    run_for(t.s, 0.05);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, ZENITH_E_CANCELED, "status %d %s", cli.status, zenith_errname(cli.status));
+    cr_assert_eq(t.closes, 0);
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_FLUSH), ZENITH_E_STALE);
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(t.s), &p1), 0);
+    cr_assert_eq(p1.in_use, p0.in_use, "the queued bytes' buffers came back (%llu in use, was %llu)",
+                 (unsigned long long)p1.in_use, (unsigned long long)p0.in_use);
+    rs = rstats(t.s);
+    cr_assert_eq(rs.connects_canceled, 1);
+    cr_assert_eq(rs.connects_started, 1);
+    rx_destroy(&t);
+    syn_sink_close(&k);
+    free(out);
+}
+
+/* Connects in flight to the sink, plus one open connection to the reactor's own listener. */
+static void connects_in_flight(rx_t *t, syn_sink *k, crec *cli, int n, crec *open_one) {
+    int i;
+    for (i = 0; i < n; i++) {
+        zenith_connect_config c;
+        crec_init(&cli[i], t, 0);
+        c = connect_cfg("127.0.0.1", k->port, &cli[i]);
+        start_connect(t, &c, &cli[i]);
+    }
+    {
+        zenith_connect_config c;
+        crec_init(open_one, t, 0);
+        c = connect_cfg("127.0.0.1", zenith_server_port(t->s), open_one);
+        start_connect(t, &c, open_one);
+        RUN_UNTIL(t->s, open_one->connects == 1 && t->accepts == 1);
+        cr_assert_eq(open_one->status, 0);
+    }
+    run_for(t->s, 0.05);
+    for (i = 0; i < n; i++) cr_assert_eq(cli[i].connects, 0, "connect %d answered", i);
+}
+
+Test(reactor, connects_canceled_by_shutdown, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    zenith_reactor_stats rs;
+    syn_sink k;
+    rx_t t;
+    crec cli[5], open_one;
+    int i, rc;
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    connects_in_flight(&t, &k, cli, 5, &open_one);
+    rc = zenith_server_shutdown(t.s, 1000);
+    cr_assert_eq(rc, 2, "shutdown closed %d connections (the open pair is 2)", rc);
+    for (i = 0; i < 5; i++) {
+        cr_assert_eq(cli[i].connects, 1, "connect %d: on_connect %d times", i, cli[i].connects);
+        cr_assert_eq(cli[i].status, ZENITH_E_CANCELED, "connect %d: %s", i, zenith_errname(cli[i].status));
+    }
+    cr_assert_eq(open_one.connects, 1);
+    cr_assert_eq(open_one.closes, 1);
+    cr_assert_eq(open_one.reason, ZENITH_CLOSE_SHUTDOWN);
+    cr_assert_eq(t.acc[0].closes, 1);
+    cr_assert_eq(t.acc[0].reason, ZENITH_CLOSE_SHUTDOWN);
+    cr_assert_eq(t.closes, 2);
+    rs = rstats(t.s);
+    cr_assert_eq(rs.connects_canceled, 5);
+    cr_assert_eq(rs.connects_succeeded, 1);
+    cr_assert_eq(rs.connects_started, 6);
+    {
+        zenith_connect_config c = connect_cfg("127.0.0.1", k.port, &cli[0]);
+        zenith_conn_id id = 99;
+        cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_E_STATE, "connect after shutdown");
+        cr_assert_eq(id, 0);
+    }
+    rx_destroy(&t);
+    for (i = 0; i < 5; i++) cr_assert_eq(cli[i].connects, 1, "destroy called on_connect again");
+    syn_sink_close(&k);
+}
+
+Test(reactor, connects_canceled_by_destroy, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    syn_sink k;
+    rx_t t;
+    crec cli[5], open_one;
+    int i;
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    connects_in_flight(&t, &k, cli, 5, &open_one);
+    zenith_server_destroy(t.s);
+    for (i = 0; i < 5; i++) {
+        cr_assert_eq(cli[i].connects, 1, "connect %d: on_connect %d times", i, cli[i].connects);
+        cr_assert_eq(cli[i].status, ZENITH_E_CANCELED, "connect %d: %s", i, zenith_errname(cli[i].status));
+    }
+    cr_assert_eq(open_one.closes, 1);
+    cr_assert_eq(open_one.reason, ZENITH_CLOSE_SHUTDOWN);
+    cr_assert_eq(t.acc[0].closes, 1);
+    cr_assert_eq(t.closes, 2);
+    rx_free(&t);
+    syn_sink_close(&k);
+}
+
+static int never_connect_calls;
+static void never_connect(void *user, zenith_conn_id conn, int status) {
+    (void)user;
+    (void)conn;
+    (void)status;
+    never_connect_calls++;
+}
+
+Test(reactor, connect_bad_input, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    zenith_connect_config good, bad;
+    zenith_conn_id id;
+    static const char *addrs[] = { "localhost", "", "300.1.2.3", "::g", "127.0.0.1:80", " 127.0.0.1" };
+    static const char *locals[] = { "localhost", "", "1.2.3.4.5", "::1" /* other family than the peer */ };
+    size_t i;
+    rx_init(&t, &cfg);
+    memset(&good, 0, sizeof good);
+    good.address = "127.0.0.1";
+    good.port = zenith_server_port(t.s);
+    good.on_connect = never_connect;
+    /* not started */
+    id = 77;
+    cr_assert_eq(zenith_server_connect(t.s, &good, &id), ZENITH_E_STATE, "connect before start");
+    cr_assert_eq(id, 0, "*out is 0 on error");
+    rx_start(&t);
+    id = 77;
+    cr_assert_eq(zenith_server_connect(NULL, &good, &id), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_connect(t.s, NULL, &id), ZENITH_E_NULL);
+    cr_assert_eq(id, 0);
+    cr_assert_eq(zenith_server_connect(t.s, &good, NULL), ZENITH_E_NULL);
+    for (i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+        bad = good;
+        bad.address = addrs[i];
+        id = 77;
+        cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "address \"%s\"", addrs[i]);
+        cr_assert_eq(id, 0);
+    }
+    bad = good;
+    bad.port = 0;
+    cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "port 0");
+    for (i = 0; i < sizeof locals / sizeof locals[0]; i++) {
+        bad = good;
+        bad.local_address = locals[i];
+        cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "local_address \"%s\"", locals[i]);
+    }
+    bad = good;
+    bad.flags = 1u << 7;
+    cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "unknown flag bit");
+    bad.flags = 1u << 31;
+    cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "unknown flag bit 31");
+    bad = good;
+    bad.timeout_ms = ZENITH_TIMER_MAX_MS + 1u;
+    cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "timeout over ZENITH_TIMER_MAX_MS");
+    bad = good;
+    bad.struct_size = 4;
+    cr_assert_eq(zenith_server_connect(t.s, &bad, &id), ZENITH_E_INVAL, "struct_size 4");
+    run_for(t.s, 0.1);
+    cr_assert_eq(never_connect_calls, 0, "on_connect fired for a refused connect");
+    cr_assert_eq(rstats(t.s).connects_started, 0);
+    cr_assert_eq(t.accepts, 0, "nothing was connected");
+    /* stopped */
+    zenith_server_stop(t.s);
+    cr_assert_eq(zenith_server_connect(t.s, &good, &id), ZENITH_E_STATE, "connect once stopped");
+    rx_destroy(&t);
+    cr_assert_eq(never_connect_calls, 0);
+}
+
+/* Returns 1 if 127.0.0.2 can be bound here (all of 127/8 is loopback on Linux). */
+static int have_127_0_0_2(void) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000002u);
+    ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+Test(reactor, connect_from_local_address, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    rx_t t;
+    crec cli[2];
+    int lfd, k;
+    uint16_t lport = dead_port();
+    if (!have_127_0_0_2()) cr_skip("127.0.0.2 cannot be bound here");
+    lfd = raw_listener("127.0.0.1", 16);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    for (k = 0; k < 2; k++) { /* any local port, then a given one */
+        zenith_connect_config c;
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        char ip[INET_ADDRSTRLEN];
+        int afd;
+        crec_init(&cli[k], &t, 0);
+        c = connect_cfg("127.0.0.1", port_of(lfd), &cli[k]);
+        c.local_address = "127.0.0.2";
+        c.local_port = k ? lport : 0;
+        start_connect(&t, &c, &cli[k]);
+        RUN_UNTIL(t.s, cli[k].connects == 1);
+        cr_assert_eq(cli[k].status, 0, "%s", zenith_errname(cli[k].status));
+        afd = accept(lfd, (struct sockaddr *)&peer, &len);
+        cr_assert_geq(afd, 0);
+        len = sizeof peer;
+        cr_assert_eq(getpeername(afd, (struct sockaddr *)&peer, &len), 0);
+        cr_assert_eq(peer.sin_family, AF_INET);
+        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+        cr_assert_str_eq(ip, "127.0.0.2", "the peer is %s", ip);
+        if (k) cr_assert_eq(ntohs(peer.sin_port), lport, "local_port %u, the peer sees %u", lport, ntohs(peer.sin_port));
+        cr_assert_eq(send(afd, "hi", 2, 0), 2);
+        RUN_UNTIL(t.s, cli[k].bytes == 2);
+        close(afd);
+        RUN_UNTIL(t.s, cli[k].closes == 1);
+        cr_assert_eq(cli[k].reason, ZENITH_CLOSE_PEER);
+    }
+    {
+        zenith_connect_config c;
+        zenith_conn_id id;
+        c = connect_cfg("127.0.0.1", port_of(lfd), &cli[0]);
+        c.local_port = lport; /* a local port without a local address */
+        cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_E_INVAL);
+        c.local_address = "10.255.255.254"; /* not an address of this host */
+        cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_ESYS(EADDRNOTAVAIL), "bind to a foreign address");
+    }
+    cr_assert_eq(t.closes, 2);
+    rx_destroy(&t);
+    close(lfd);
+}
+
+Test(reactor, ipv6_listener_and_connect, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    const size_t n = 20000;
+    unsigned char *out = make_pattern(6, n);
+    if (!have_ipv6_loopback()) cr_skip("no IPv6 loopback here");
+    cfg.address = "::1";
+    rx_init(&t, &cfg);
+    t.echo_accepted = 1;
+    t.acc_in_cap = n;
+    rx_start(&t);
+    cr_assert_neq(zenith_server_port(t.s), 0);
+    crec_init(&cli, &t, n);
+    cli.out = out;
+    cli.out_len = n;
+    cli.send_on_connect = 1;
+    c = connect_cfg("::1", zenith_server_port(t.s), &cli);
+    id = start_connect(&t, &c, &cli);
+    RUN_UNTIL(t.s, cli.in_len == n);
+    cr_assert_eq(cli.status, 0);
+    check_bytes(cli.in, n, 6, "IPv6 echo");
+    check_bytes(t.acc[0].in, n, 6, "IPv6 received");
+    c = connect_cfg("127.0.0.1", zenith_server_port(t.s), &cli);
+    c.local_address = "::1";
+    cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_E_INVAL, "local address of another family");
+    cr_assert_eq(zenith_server_close(t.s, cli.id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(t.s, t.closes == 2);
+    cr_assert_eq(cli.connects, 1);
+    rx_destroy(&t);
+    free(cli.in);
+    free(out);
+}
+
+Test(reactor, sends_on_connecting_id_go_out_in_order, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    const size_t n = 200000, parts = 7;
+    unsigned char *out = make_pattern(7, n);
+    size_t off = 0, k;
+    rx_init(&t, &cfg);
+    t.acc_in_cap = n;
+    rx_start(&t);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", zenith_server_port(t.s), &cli);
+    id = start_connect(&t, &c, &cli);
+    for (k = 0; k < parts; k++) { /* uneven pieces, all before on_connect */
+        size_t len = k + 1 == parts ? n - off : (n / parts) + k * 13;
+        cr_assert_eq(zenith_server_send(t.s, id, out + off, len), 0, "send %zu on a connecting id", k);
+        off += len;
+        cr_assert_eq(zenith_server_queued(t.s, id), (int)off, "queued while connecting");
+    }
+    cr_assert_eq(cli.connects, 0);
+    RUN_UNTIL(t.s, t.nacc == 1 && t.acc[0].in_len == n);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, 0);
+    check_bytes(t.acc[0].in, n, 7, "bytes sent while connecting");
+    cr_assert_eq(zenith_server_queued(t.s, id), 0);
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(t.s, t.closes == 2);
+    rx_destroy(&t);
+    free(out);
+}
+
+/* Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the soft limit now. */
+static rlim_t raise_nofile(void) {
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    return rl.rlim_cur;
+}
+
+Test(reactor, thousand_outbound_connections_to_echo_reactor, .timeout = 90) {
+    zenith_server_config scfg = reactor_cfg(), ccfg = reactor_cfg_no_listen();
+    zenith_server_stats st;
+    zenith_reactor_stats rs;
+    rx_t srv, cl;
+    enum { N = 1000 };
+    crec *cli = calloc(N, sizeof *cli);
+    unsigned char **outs = calloc(N, sizeof *outs);
+    uint64_t rng = 12345, total = 0;
+    int i;
+    cr_assert(cli && outs);
+    if (raise_nofile() < 2 * N + 200) cr_skip("RLIMIT_NOFILE too low for %d connections each side", N);
+    scfg.max_connections = N + 100;
+    scfg.buffer_count = 8192;
+    ccfg.max_connections = N + 100;
+    ccfg.buffer_count = 8192;
+    rx_init(&srv, &scfg);
+    srv.echo_accepted = 1;
+    rx_start_thread(&srv);
+    rx_init(&cl, &ccfg);
+    rx_start(&cl);
+    for (i = 0; i < N; i++) {
+        size_t len = 2048 + (size_t)(xorshift(&rng) % 6144); /* 2..8 KiB */
+        zenith_connect_config c;
+        zenith_conn_id id;
+        outs[i] = make_pattern((uint64_t)i + 100, len);
+        crec_init(&cli[i], &cl, len);
+        cli[i].out = outs[i];
+        cli[i].out_len = len;
+        cli[i].close_when_echoed = 1;
+        cli[i].send_on_connect = i % 2; /* half send from on_connect, half while connecting */
+        c = connect_cfg("127.0.0.1", zenith_server_port(srv.s), &cli[i]);
+        id = start_connect(&cl, &c, &cli[i]);
+        if (!cli[i].send_on_connect) cr_assert_eq(zenith_server_send(cl.s, id, outs[i], len), 0);
+        total += len;
+        if (i % 64 == 63) cr_assert_geq(zenith_server_run_once(cl.s, 0), 0); /* let some finish meanwhile */
+    }
+    RUN_UNTIL_FOR(cl.s, cl.closes == N, 60.0);
+    RUN_UNTIL(cl.s, aload(&srv.closes) == N);
+    for (i = 0; i < N; i++) {
+        cr_assert_eq(cli[i].connects, 1, "connection %d: on_connect %d times", i, cli[i].connects);
+        cr_assert_eq(cli[i].status, 0, "connection %d: %s", i, zenith_errname(cli[i].status));
+        cr_assert(cli[i].verified, "connection %d: echo not verified", i);
+        cr_assert_eq(cli[i].closes, 1);
+        cr_assert_eq(cli[i].reason, ZENITH_CLOSE_LOCAL);
+    }
+    rs = rstats(cl.s);
+    cr_assert_eq(rs.connects_started, N);
+    cr_assert_eq(rs.connects_succeeded, N);
+    st = sstats(cl.s);
+    cr_assert_eq(st.bytes_out, total);
+    cr_assert_eq(st.bytes_in, total);
+    cr_assert_eq(st.connections_open, 0);
+    rx_destroy(&cl);
+    cr_assert_eq(aload(&srv.accepts), N);
+    rx_stop_thread(&srv, &st);
+    cr_assert_eq(st.connections_accepted, N);
+    cr_assert_eq(st.bytes_in, total);
+    cr_assert_eq(st.bytes_out, total);
+    for (i = 0; i < N; i++) {
+        free(cli[i].in);
+        free(outs[i]);
+    }
+    free(cli);
+    free(outs);
+}
+
+/* ---- listeners ---------------------------------------------------------------------------------- */
+
+/* One echo round trip through a raw client on address:port. */
+static void echo_once(zenith_server *s, const char *address, uint16_t port, const char *msg) {
+    int fd = dial_addr(address, port);
+    size_t n = strlen(msg), got = 0;
+    char buf[256];
+    cr_assert_eq(send(fd, msg, n, 0), (ssize_t)n);
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 5.0;
+        while (got < n) {
+            ssize_t r = recv(fd, buf + got, sizeof buf - got, 0);
+            if (r > 0) got += (size_t)r;
+            cr_assert(r != 0, "EOF from %s:%u before the echo", address, port);
+            cr_assert_lt(now_s(), deadline, "no echo through %s:%u", address, port);
+            cr_assert_geq(zenith_server_run_once(s, 5), 0);
+        }
+    }
+    cr_assert_eq(got, n);
+    cr_assert_eq(memcmp(buf, msg, n), 0);
+    close(fd);
+}
+
+Test(reactor, second_and_third_listener_serve, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int p4, p6 = 0, ipv6 = have_ipv6_loopback();
+    rx_init(&t, &cfg);
+    t.echo_accepted = 1;
+    p4 = zenith_server_listen(t.s, "127.0.0.1", 0, 0); /* before start */
+    cr_assert_gt(p4, 0, "listen: %d %s", p4, zenith_errname(p4));
+    cr_assert_neq(p4, zenith_server_port(t.s));
+    cr_assert_eq(zenith_server_port(t.s), zenith_server_port(t.s), "the first listener's port stays the port");
+    rx_start(&t);
+    if (ipv6) { /* after start, from the loop's thread */
+        p6 = zenith_server_listen(t.s, "::1", 0, 0);
+        cr_assert_gt(p6, 0, "listen ::1: %d %s", p6, zenith_errname(p6));
+    }
+    echo_once(t.s, "127.0.0.1", zenith_server_port(t.s), "through the first");
+    echo_once(t.s, "127.0.0.1", (uint16_t)p4, "through the second");
+    if (ipv6) echo_once(t.s, "::1", (uint16_t)p6, "through the third (IPv6)");
+    RUN_UNTIL(t.s, t.closes == (ipv6 ? 3 : 2));
+    cr_assert_eq(t.accepts, ipv6 ? 3 : 2);
+    cr_assert_eq(rstats(t.s).listeners, ipv6 ? 3u : 2u);
+    cr_assert_eq(sstats(t.s).connections_accepted, ipv6 ? 3u : 2u);
+    rx_destroy(&t);
+    if (!ipv6) cr_log_warn("no IPv6 loopback: the IPv6 listener was not tested");
+}
+
+Test(reactor, listen_bad_input_and_limit, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int i, rc, fd;
+    static const char *addrs[] = { "localhost", "", "300.1.2.3", "::g", "1.2.3.4.5" };
+    rx_init(&t, &cfg);
+    for (i = 0; i < (int)(sizeof addrs / sizeof addrs[0]); i++)
+        cr_assert_eq(zenith_server_listen(t.s, addrs[i], 0, 0), ZENITH_E_INVAL, "address \"%s\"", addrs[i]);
+    cr_assert_eq(zenith_server_listen(t.s, NULL, 0, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_listen(NULL, "127.0.0.1", 0, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_listen(t.s, "127.0.0.1", 0, 1u << 9), ZENITH_E_INVAL, "unknown flag");
+    cr_assert_eq(zenith_server_listen(t.s, "127.0.0.1", 0, ZENITH_SERVER_NO_NODELAY), ZENITH_E_INVAL,
+                 "a server flag that is not a listener's");
+    rc = zenith_server_listen(t.s, "127.0.0.1", zenith_server_port(t.s), 0);
+    cr_assert_eq(rc, ZENITH_ESYS(EADDRINUSE), "the first listener's port again: %s", zenith_errname(rc));
+    cr_assert_eq(rstats(t.s).listeners, 1, "failed listens add nothing");
+    rx_start(&t);
+    for (i = 1; i < 16; i++) { /* the first listener is one of the 16 */
+        rc = zenith_server_listen(t.s, "127.0.0.1", 0, 0);
+        cr_assert_gt(rc, 0, "listener %d: %d %s", i + 1, rc, zenith_errname(rc));
+    }
+    rc = zenith_server_listen(t.s, "127.0.0.1", 0, 0);
+    cr_assert_eq(rc, ZENITH_E_FULL, "the 17th listener: %d %s", rc, zenith_errname(rc));
+    cr_assert_eq(rstats(t.s).listeners, 16);
+    fd = dial(zenith_server_port(t.s)); /* still serving */
+    RUN_UNTIL(t.s, t.accepts == 1);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    rx_destroy(&t);
+}
+
+Test(reactor, no_listen_reactor, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen(), bad;
+    rx_t t;
+    int err = 0, port;
+    zenith_server *s;
+    bad = cfg;
+    bad.port = 12345;
+    cr_assert_null(s = zenith_server_create(&bad, &err), "NO_LISTEN with a port");
+    cr_assert_eq(err, ZENITH_E_INVAL, "%s", zenith_errname(err));
+    bad = cfg;
+    bad.address = "127.0.0.1";
+    cr_assert_null(s = zenith_server_create(&bad, &err), "NO_LISTEN with an address");
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.backlog = 16;
+    cr_assert_null(s = zenith_server_create(&bad, &err), "NO_LISTEN with a backlog");
+    cr_assert_eq(err, ZENITH_E_INVAL);
+    bad = cfg;
+    bad.flags |= ZENITH_SERVER_REUSEPORT;
+    cr_assert_null(s = zenith_server_create(&bad, &err), "NO_LISTEN with REUSEPORT");
+    cr_assert_eq(err, ZENITH_E_INVAL);
+
+    rx_init(&t, &cfg);
+    t.echo_accepted = 1;
+    cr_assert_eq(zenith_server_port(t.s), 0, "no listener, no port");
+    cr_assert_eq(rstats(t.s).listeners, 0);
+    rx_start(&t);
+    run_for(t.s, 0.02);
+    cr_assert_eq(zenith_server_port(t.s), 0);
+    port = zenith_server_listen(t.s, "127.0.0.1", 0, 0);
+    cr_assert_gt(port, 0, "%d %s", port, zenith_errname(port));
+    cr_assert_eq(zenith_server_port(t.s), port, "the first listener's port");
+    echo_once(t.s, "127.0.0.1", (uint16_t)port, "no-listen reactor, listening now");
+    RUN_UNTIL(t.s, t.closes == 1);
+    cr_assert_eq(t.accepts, 1);
+    rx_destroy(&t);
+}
+
+/* ---- half-close ------------------------------------------------------------------------------------ */
+
+Test(reactor, peer_eof_with_on_eof_then_reply_then_close_write, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd;
+    const size_t n = 50000, reply = 70000;
+    unsigned char *out = make_pattern(8, n), *back = make_pattern(9, reply), *got = malloc(reply + 1);
+    size_t have = 0;
+    ssize_t r;
+    crec *a;
+    cr_assert_not_null(got);
+    rx_init(&t, &cfg);
+    cr_assert_eq(zenith_server_set_eof_callback(t.s, rx_eof), 0);
+    t.acc_in_cap = n;
+    rx_start(&t);
+    fd = dial(zenith_server_port(t.s));
+    cr_assert_eq(send(fd, out, n, 0), (ssize_t)n);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    RUN_UNTIL(t.s, t.eofs == 1);
+    a = &t.acc[0];
+    cr_assert_eq(a->eof_at, n, "on_eof after all %zu bytes (it came after %zu)", n, a->eof_at);
+    check_bytes(a->in, n, 8, "before EOF");
+    run_for(t.s, 0.1);
+    cr_assert_eq(a->eofs, 1, "on_eof exactly once");
+    cr_assert_eq(a->closes, 0, "with on_eof the connection stays open");
+    cr_assert_eq(zenith_server_send(t.s, a->id, back, reply), 0, "the server can still send");
+    cr_assert_eq(zenith_server_close(t.s, a->id, ZENITH_CLOSE_WRITE), 0);
+    cr_assert_eq(zenith_server_send(t.s, a->id, "x", 1), ZENITH_E_STATE, "send after ZENITH_CLOSE_WRITE");
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 5.0;
+        for (;;) {
+            r = recv(fd, got + have, reply + 1 - have, 0);
+            if (r == 0) break;
+            if (r > 0) have += (size_t)r;
+            cr_assert_lt(now_s(), deadline, "no EOF: %zu of %zu bytes", have, reply);
+            cr_assert_geq(zenith_server_run_once(t.s, 5), 0);
+        }
+    }
+    cr_assert_eq(have, reply, "the peer read %zu of %zu bytes, then EOF", have, reply);
+    check_bytes(got, reply, 9, "sent after EOF");
+    RUN_UNTIL(t.s, t.closes == 1);
+    run_for(t.s, 0.05);
+    cr_assert_eq(a->closes, 1);
+    cr_assert_eq(a->reason, ZENITH_CLOSE_PEER, "reason %d", a->reason);
+    cr_assert_eq(a->eofs, 1);
+    close(fd);
+    rx_destroy(&t);
+    free(out);
+    free(back);
+    free(got);
+}
+
+Test(reactor, close_write_first_then_peer_closes, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd;
+    const size_t n = 120000;
+    unsigned char *out = make_pattern(10, n), *got = malloc(n + 1);
+    size_t have = 0;
+    ssize_t r;
+    crec *a;
+    cr_assert_not_null(got);
+    rx_init(&t, &cfg);
+    cr_assert_eq(zenith_server_set_eof_callback(t.s, rx_eof), 0);
+    rx_start(&t);
+    fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.accepts == 1);
+    a = &t.acc[0];
+    cr_assert_eq(zenith_server_send(t.s, a->id, out, n), 0);
+    cr_assert_eq(zenith_server_close(t.s, a->id, ZENITH_CLOSE_WRITE), 0);
+    cr_assert_eq(zenith_server_send(t.s, a->id, "x", 1), ZENITH_E_STATE);
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 5.0;
+        for (;;) {
+            r = recv(fd, got + have, n + 1 - have, 0);
+            if (r == 0) break;
+            if (r > 0) have += (size_t)r;
+            cr_assert_lt(now_s(), deadline, "no EOF: %zu of %zu bytes", have, n);
+            cr_assert_geq(zenith_server_run_once(t.s, 5), 0);
+        }
+    }
+    cr_assert_eq(have, n);
+    check_bytes(got, n, 10, "before our EOF");
+    cr_assert_eq(send(fd, "still talking", 13, 0), 13, "receiving goes on after ZENITH_CLOSE_WRITE");
+    RUN_UNTIL(t.s, a->bytes == 13);
+    cr_assert_eq(a->closes, 0);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    run_for(t.s, 0.05);
+    cr_assert_eq(a->eofs, 1);
+    cr_assert_eq(a->closes, 1);
+    cr_assert_eq(a->reason, ZENITH_CLOSE_PEER);
+    rx_destroy(&t);
+    free(out);
+    free(got);
+}
