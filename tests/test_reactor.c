@@ -106,7 +106,8 @@ typedef struct crec {
     int send_on_connect;        /* send out[0..out_len) from on_connect(0) */
     int close_when_echoed;      /* close (FLUSH) once out_len bytes came back, equal to out */
     int verified;               /* the echo came back and matched */
-    uint64_t close_ns, accept_ns;
+    uint64_t close_ns, accept_ns, last_data_ns;
+    int drain_queued; /* zenith_server_queued inside the last on_drain */
 } crec;
 
 struct rx {
@@ -166,6 +167,7 @@ static void rx_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t
     cr_assert_gt(len, 0);
     cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "the connection's user pointer");
     r->data_calls++;
+    r->last_data_ns = mono_ns();
     __atomic_fetch_add(&t->data_calls, 1, __ATOMIC_RELEASE);
     if (r->in_cap) {
         cr_assert_leq(r->in_len + len, r->in_cap, "connection %#llx received more than %zu bytes",
@@ -209,6 +211,7 @@ static void rx_drain(void *user, zenith_conn_id conn) {
     rx_t *t = (rx_t *)user;
     crec *r = rec_of(t, conn);
     r->drains++;
+    r->drain_queued = zenith_server_queued(t->s, conn);
     __atomic_fetch_add(&t->drains, 1, __ATOMIC_RELEASE);
 }
 
@@ -1789,4 +1792,273 @@ Test(reactor, million_timers_half_stopped_half_fire_once, .timeout = 60) {
     free(ids);
     free(m.fired);
     free(m.due_ns);
+}
+
+/* ---- idle timeout ------------------------------------------------------------------------------ */
+
+Test(reactor, idle_timeout_closes_idle_not_busy, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int idle_fd, busy_fd, sends = 0;
+    crec *idle, *busy;
+    uint64_t start, next_send;
+    double idle_ms, busy_ms;
+    char ch;
+    cfg.idle_timeout_ms = 300;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    idle_fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.accepts == 1);
+    busy_fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.accepts == 2);
+    idle = &t.acc[0];
+    busy = &t.acc[1];
+    start = mono_ns();
+    next_send = start;
+    while (mono_ns() < start + 1000000000u) { /* 1 s: one byte every 100 ms on the busy one */
+        if (mono_ns() >= next_send) {
+            cr_assert_eq(send(busy_fd, "k", 1, 0), 1);
+            sends++;
+            next_send += 100000000u;
+        }
+        cr_assert_geq(zenith_server_run_once(t.s, 2), 0);
+    }
+    cr_assert_eq(idle->closes, 1, "the idle connection was not closed within 1 s");
+    cr_assert_eq(idle->reason, ZENITH_CLOSE_IDLE, "reason %d", idle->reason);
+    idle_ms = (double)(idle->close_ns - idle->accept_ns) / 1e6;
+    cr_log_info("idle timeout 300 ms: closed %.3f ms after the accept", idle_ms);
+    cr_assert_geq(idle_ms, 300.0, "closed %.3f ms after the accept: before the idle timeout", idle_ms);
+    cr_assert_lt(idle_ms, 300.0 + 100.0, "closed %.3f ms after the accept", idle_ms);
+    cr_assert_eq(recv(idle_fd, &ch, 1, 0), 0, "the idle peer sees EOF");
+    cr_assert_eq(busy->closes, 0, "the busy connection was closed (reason %d)", busy->reason);
+    RUN_UNTIL(t.s, busy->bytes == (size_t)sends);
+    /* now the busy one goes quiet: it is closed 300 ms after its last data */
+    RUN_UNTIL(t.s, busy->closes == 1);
+    cr_assert_eq(busy->reason, ZENITH_CLOSE_IDLE);
+    busy_ms = (double)(busy->close_ns - busy->last_data_ns) / 1e6;
+    cr_log_info("the busy one went quiet: closed %.3f ms after its last data", busy_ms);
+    cr_assert_geq(busy_ms, 300.0, "closed %.3f ms after its last data", busy_ms);
+    cr_assert_lt(busy_ms, 300.0 + 100.0, "closed %.3f ms after its last data", busy_ms);
+    cr_assert_eq(t.closes, 2);
+    close(idle_fd);
+    close(busy_fd);
+    rx_destroy(&t);
+}
+
+Test(reactor, idle_timeout_applies_to_outbound_connections, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    double ms;
+    cfg.idle_timeout_ms = 300;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", zenith_server_port(t.s), &cli);
+    start_connect(&t, &c, &cli);
+    RUN_UNTIL(t.s, cli.connects == 1);
+    cr_assert_eq(cli.status, 0);
+    RUN_UNTIL(t.s, t.closes == 2);
+    cr_assert_eq(cli.closes, 1);
+    cr_assert_eq(t.acc[0].closes, 1);
+    /* one side is closed by its idle timer; the other by that (PEER) or its own timer (IDLE) */
+    cr_assert(cli.reason == ZENITH_CLOSE_IDLE || t.acc[0].reason == ZENITH_CLOSE_IDLE, "reasons %d and %d", cli.reason,
+              t.acc[0].reason);
+    ms = (double)(cli.close_ns - cli.connect_ns) / 1e6;
+    cr_assert_geq(ms, 290.0, "the outbound connection closed %.3f ms after on_connect", ms);
+    rx_destroy(&t);
+}
+
+/* ---- pause / resume / queued / drain --------------------------------------------------------- */
+
+/* Non-blocking send of pattern(seed) bytes [*sent, total) as far as TCP takes them. */
+static void push_pattern(int fd, uint64_t seed, size_t *sent, size_t total) {
+    unsigned char buf[65536];
+    while (*sent < total) {
+        size_t n = total - *sent < sizeof buf ? total - *sent : sizeof buf, i;
+        ssize_t w;
+        for (i = 0; i < n; i++) buf[i] = pattern(seed, *sent + i);
+        w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0) {
+            cr_assert(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send: %s", strerror(errno));
+            return;
+        }
+        *sent += (size_t)w;
+    }
+}
+
+Test(reactor, pause_holds_data_resume_delivers_in_order, .timeout = 30) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd;
+    const size_t total = 8u << 20;
+    size_t sent = 0, sent_at_pause;
+    uint64_t calls_at_pause;
+    crec *a;
+    rx_init(&t, &cfg);
+    t.acc_in_cap = total;
+    rx_start(&t);
+    fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.accepts == 1);
+    a = &t.acc[0];
+    push_pattern(fd, 12, &sent, 10000);
+    RUN_UNTIL(t.s, a->bytes == 10000);
+    cr_assert_eq(zenith_server_pause(t.s, a->id), 0);
+    cr_assert_eq(zenith_server_pause(t.s, a->id), 0, "pause twice");
+    calls_at_pause = a->data_calls;
+    {
+        double end = now_s() + 0.4; /* the peer keeps sending: nothing may be delivered */
+        while (now_s() < end) {
+            push_pattern(fd, 12, &sent, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 2), 0);
+            cr_assert_eq(a->data_calls, calls_at_pause, "on_data while paused (%zu bytes sent)", sent);
+        }
+    }
+    sent_at_pause = sent;
+    cr_log_info("paused: the peer could send %zu bytes before TCP pushed back", sent_at_pause - 10000);
+    cr_assert_lt(sent, total, "TCP took all %zu bytes of a paused connection: reading did not stop", total);
+    cr_assert_eq(zenith_server_resume(t.s, a->id), 0, "one resume undoes both pauses");
+    cr_assert_eq(a->data_calls, calls_at_pause, "resume delivers from the loop, not from inside itself");
+    {
+        double deadline = now_s() + 20.0;
+        while (a->bytes < total) {
+            cr_assert_lt(now_s(), deadline, "after resume: %zu of %zu bytes (sent %zu)", a->bytes, total, sent);
+            push_pattern(fd, 12, &sent, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 2), 0);
+        }
+    }
+    cr_assert_eq(a->in_len, total);
+    check_bytes(a->in, total, 12, "paused stream");
+    cr_assert_eq(zenith_server_pause(NULL, a->id), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_resume(NULL, a->id), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_pause(t.s, a->id + ((zenith_conn_id)1 << 32)), ZENITH_E_STALE);
+    cr_assert_eq(zenith_server_resume(t.s, 0), ZENITH_E_STALE);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    cr_assert_eq(zenith_server_pause(t.s, a->id), ZENITH_E_STALE, "pause of a closed connection");
+    cr_assert_eq(zenith_server_resume(t.s, a->id), ZENITH_E_STALE);
+    rx_destroy(&t);
+}
+
+Test(reactor, paused_from_accept_gets_nothing_until_resume, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd;
+    const size_t total = 300000;
+    size_t sent = 0;
+    rx_init(&t, &cfg);
+    t.acc_in_cap = total;
+    t.pause_on_accept = 1;
+    rx_start(&t);
+    fd = dial(zenith_server_port(t.s));
+    RUN_UNTIL(t.s, t.accepts == 1);
+    push_pattern(fd, 13, &sent, total);
+    run_for(t.s, 0.2);
+    cr_assert_eq(t.acc[0].data_calls, 0, "on_data for a connection paused in on_accept");
+    cr_assert_eq(zenith_server_resume(t.s, t.acc[0].id), 0);
+    {
+        double deadline = now_s() + 10.0;
+        while (t.acc[0].bytes < total) {
+            cr_assert_lt(now_s(), deadline, "%zu of %zu", t.acc[0].bytes, total);
+            push_pattern(fd, 13, &sent, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 2), 0);
+        }
+    }
+    check_bytes(t.acc[0].in, total, 13, "paused from on_accept");
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    rx_destroy(&t);
+}
+
+Test(reactor, queued_counts_what_the_peer_has_not_taken, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd, q = 0;
+    char chunk[4096], sink[65536];
+    size_t total = 0, got = 0;
+    crec *a;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    fd = dial_rcvbuf(zenith_server_port(t.s), 16 * 1024);
+    RUN_UNTIL(t.s, t.accepts == 1);
+    a = &t.acc[0];
+    cr_assert_eq(zenith_server_queued(t.s, a->id), 0);
+    memset(chunk, 'q', sizeof chunk);
+    while (total < (64u << 20)) { /* the peer does not read: the queue builds up */
+        zenith_server_stats st;
+        cr_assert_eq(zenith_server_send(t.s, a->id, chunk, sizeof chunk), 0);
+        total += sizeof chunk;
+        cr_assert_geq(zenith_server_run_once(t.s, 0), 0);
+        st = sstats(t.s);
+        q = zenith_server_queued(t.s, a->id);
+        cr_assert_geq(q, 0);
+        cr_assert_eq((uint64_t)q + st.bytes_out, total, "queued %d + sent %llu != %zu handed over", q,
+                     (unsigned long long)st.bytes_out, total);
+        if (q >= 100000) break;
+    }
+    cr_assert_geq(q, 100000, "the queue never built up (%zu bytes went out)", total);
+    run_for(t.s, 0.1);
+    cr_assert_eq(zenith_server_queued(t.s, a->id), q, "nothing moves while the peer does not read");
+    cr_assert_eq(zenith_server_queued(NULL, a->id), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_queued(t.s, a->id ^ ((zenith_conn_id)1 << 40)), ZENITH_E_STALE);
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 10.0;
+        while (got < total) {
+            ssize_t r = recv(fd, sink, sizeof sink, 0);
+            if (r > 0) got += (size_t)r;
+            cr_assert_lt(now_s(), deadline, "read %zu of %zu", got, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 1), 0);
+        }
+    }
+    RUN_UNTIL(t.s, zenith_server_queued(t.s, a->id) == 0);
+    cr_assert_eq(sstats(t.s).bytes_out, total);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    cr_assert_eq(zenith_server_queued(t.s, a->id), ZENITH_E_STALE);
+    rx_destroy(&t);
+}
+
+Test(reactor, drain_after_queue_reached_max_without_a_refused_send, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd, q = 0;
+    char chunk[4096], sink[65536];
+    size_t total = 0, got = 0;
+    crec *a;
+    cfg.send_queue_max = 64 * 1024;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    fd = dial_rcvbuf(zenith_server_port(t.s), 16 * 1024);
+    RUN_UNTIL(t.s, t.accepts == 1);
+    a = &t.acc[0];
+    memset(chunk, 'd', sizeof chunk);
+    while ((q = zenith_server_queued(t.s, a->id)) < 64 * 1024) { /* to send_queue_max, never over 2x */
+        cr_assert_lt(total, 64u << 20, "the queue never reached send_queue_max");
+        cr_assert_eq(zenith_server_send(t.s, a->id, chunk, sizeof chunk), 0);
+        total += sizeof chunk;
+        cr_assert_geq(zenith_server_run_once(t.s, 0), 0);
+    }
+    cr_assert_eq(sstats(t.s).send_queue_full, 0, "no send was refused");
+    run_for(t.s, 0.1);
+    cr_assert_eq(a->drains, 0, "on_drain while the queue is still full");
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 10.0;
+        while (got < total) {
+            ssize_t r = recv(fd, sink, sizeof sink, 0);
+            if (r > 0) got += (size_t)r;
+            cr_assert_lt(now_s(), deadline, "read %zu of %zu", got, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 1), 0);
+        }
+    }
+    RUN_UNTIL(t.s, a->drains >= 1);
+    run_for(t.s, 0.05);
+    cr_assert_eq(a->drains, 1, "on_drain exactly once");
+    cr_assert_leq(a->drain_queued, 32 * 1024, "on_drain with %d bytes still queued (half is 32 KiB)", a->drain_queued);
+    cr_assert_eq(zenith_server_queued(t.s, a->id), 0);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    rx_destroy(&t);
 }
