@@ -907,6 +907,10 @@ Test(reactor, connect_from_local_address, .timeout = 15) {
         cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_E_INVAL);
         c.local_address = "10.255.255.254"; /* not an address of this host */
         cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_ESYS(EADDRNOTAVAIL), "bind to a foreign address");
+        cr_assert_eq(id, 0);
+        run_for(t.s, 0.05);
+        cr_assert_eq(cli[0].connects, 1, "on_connect for a refused connect");
+        cr_assert_eq(rstats(t.s).connects_started, 2);
     }
     cr_assert_eq(t.closes, 2);
     rx_destroy(&t);
@@ -2061,4 +2065,144 @@ Test(reactor, drain_after_queue_reached_max_without_a_refused_send, .timeout = 2
     close(fd);
     RUN_UNTIL(t.s, t.closes == 1);
     rx_destroy(&t);
+}
+
+/* ---- more connect paths ------------------------------------------------------------------------ */
+
+Test(reactor, refused_connect_drops_its_queued_bytes, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    zenith_pool_stats p0, p1;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    unsigned char *out = make_pattern(14, 100000);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(t.s), &p0), 0);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", dead_port(), &cli);
+    id = start_connect(&t, &c, &cli);
+    cr_assert_eq(zenith_server_send(t.s, id, out, 100000), 0);
+    RUN_UNTIL(t.s, cli.connects == 1);
+    cr_assert_eq(cli.status, ZENITH_ESYS(ECONNREFUSED));
+    cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(t.s), &p1), 0);
+    cr_assert_eq(p1.in_use, p0.in_use, "the queued bytes' buffers came back");
+    cr_assert_eq(sstats(t.s).bytes_out, 0);
+    cr_assert_eq(t.closes, 0);
+    rx_destroy(&t);
+    free(out);
+}
+
+Test(reactor, connect_canceled_by_abort_close, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    syn_sink k;
+    rx_t t;
+    crec cli;
+    zenith_connect_config c;
+    zenith_conn_id id;
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    crec_init(&cli, &t, 0);
+    c = connect_cfg("127.0.0.1", k.port, &cli);
+    id = start_connect(&t, &c, &cli);
+    cr_assert_eq(zenith_server_close(t.s, id, ZENITH_CLOSE_ABORT), 0);
+    RUN_UNTIL(t.s, cli.connects == 1);
+    run_for(t.s, 0.05);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, ZENITH_E_CANCELED);
+    cr_assert_eq(t.closes, 0);
+    cr_assert_eq(rstats(t.s).connects_canceled, 1);
+    rx_destroy(&t);
+    syn_sink_close(&k);
+}
+
+Test(reactor, connect_full_at_max_connections, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    syn_sink k;
+    rx_t t;
+    crec cli[3];
+    zenith_connect_config c;
+    zenith_conn_id id = 5;
+    int i;
+    cfg.max_connections = 2;
+    syn_sink_open(&k);
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    for (i = 0; i < 2; i++) {
+        crec_init(&cli[i], &t, 0);
+        c = connect_cfg("127.0.0.1", k.port, &cli[i]);
+        start_connect(&t, &c, &cli[i]);
+    }
+    crec_init(&cli[2], &t, 0);
+    c = connect_cfg("127.0.0.1", k.port, &cli[2]);
+    cr_assert_eq(zenith_server_connect(t.s, &c, &id), ZENITH_E_FULL, "a third connect with max_connections 2");
+    cr_assert_eq(id, 0);
+    cr_assert_eq(zenith_server_close(t.s, cli[0].id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(t.s, cli[0].connects == 1);
+    start_connect(&t, &c, &cli[2]); /* a slot came free */
+    cr_assert_eq(zenith_server_close(t.s, cli[1].id, ZENITH_CLOSE_FLUSH), 0);
+    cr_assert_eq(zenith_server_close(t.s, cli[2].id, ZENITH_CLOSE_FLUSH), 0);
+    RUN_UNTIL(t.s, cli[1].connects == 1 && cli[2].connects == 1);
+    run_for(t.s, 0.05);
+    for (i = 0; i < 3; i++) {
+        cr_assert_eq(cli[i].connects, 1);
+        cr_assert_eq(cli[i].status, ZENITH_E_CANCELED);
+    }
+    cr_assert_eq(rstats(t.s).connects_started, 3);
+    rx_destroy(&t);
+    syn_sink_close(&k);
+}
+
+/* A timer callback connects and adds a listener (both allowed inside callbacks). */
+typedef struct {
+    rx_t *t;
+    crec *cli;
+    int port;
+} from_cb_t;
+static void connect_from_timer(void *user, zenith_timer_id id) {
+    from_cb_t *f = (from_cb_t *)user;
+    zenith_connect_config c;
+    zenith_conn_id cid = 0;
+    (void)id;
+    f->port = zenith_server_listen(f->t->s, "127.0.0.1", 0, 0);
+    cr_assert_gt(f->port, 0, "listen inside a callback: %s", zenith_errname(f->port));
+    c = connect_cfg("127.0.0.1", (uint16_t)f->port, f->cli);
+    c.flags = ZENITH_CONNECT_KEEPALIVE | ZENITH_CONNECT_NO_NODELAY;
+    c.keepalive_idle_s = 30;
+    c.keepalive_intvl_s = 5;
+    c.keepalive_count = 3;
+    c.user_timeout_ms = 5000;
+    cr_assert_eq(zenith_server_connect(f->t->s, &c, &cid), 0, "connect inside a callback");
+    f->cli->id = cid;
+}
+
+Test(reactor, connect_and_listen_from_a_callback, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg_no_listen();
+    rx_t t;
+    crec cli;
+    from_cb_t f;
+    const size_t n = 30000;
+    unsigned char *out = make_pattern(15, n);
+    rx_init(&t, &cfg);
+    t.echo_accepted = 1;
+    rx_start(&t);
+    crec_init(&cli, &t, n);
+    cli.out = out;
+    cli.out_len = n;
+    cli.send_on_connect = 1;
+    cli.close_when_echoed = 1;
+    f.t = &t;
+    f.cli = &cli;
+    f.port = 0;
+    cr_assert_eq(zenith_server_timer_start(t.s, 1, 0, connect_from_timer, &f, NULL), 0);
+    RUN_UNTIL(t.s, t.closes == 2);
+    cr_assert_eq(cli.connects, 1);
+    cr_assert_eq(cli.status, 0);
+    cr_assert(cli.verified, "echo through a connection made inside a callback");
+    cr_assert_eq(zenith_server_port(t.s), f.port);
+    rx_destroy(&t);
+    free(cli.in);
+    free(out);
 }
