@@ -835,3 +835,118 @@ REENTRANCY_CASES(K_EOF, on_eof)
 REENTRANCY_CASES(K_CONNECT, on_connect)
 REENTRANCY_CASES(K_TIMER, timer_callback)
 REENTRANCY_CASES(K_POST, posted_message)
+
+/* ---- the issue's case, head on; and another reactor's loop inside a callback ------------------------ */
+
+typedef struct {
+    zenith_server *s;
+    int calls, refused, depth;
+    double slowest;
+    size_t bytes;
+} rec_t;
+
+/* on_data that tries run_once again and again (the recursion the issue saw), with every kind of
+   timeout: each must be refused at once, and the data must come once. */
+static void recursing_data(void *u, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    rec_t *r = (rec_t *)u;
+    static const int timeouts[] = { 0, 1, 100, -1 };
+    int i;
+    r->depth++;
+    cr_assert_eq(r->depth, 1, "on_data nested");
+    r->calls++;
+    for (i = 0; i < 1000; i++) {
+        double t0 = now_s(), dt;
+        int rc = zenith_server_run_once(r->s, timeouts[i % 4]);
+        dt = now_s() - t0;
+        if (dt > r->slowest) r->slowest = dt;
+        cr_assert_eq(rc, ZENITH_E_STATE, "run_once(%d) inside on_data, call %d: %d %s", timeouts[i % 4], i, rc,
+                     zenith_errname(rc));
+        r->refused++;
+    }
+    r->bytes += len;
+    cr_assert_eq(zenith_server_send(r->s, conn, data, len), 0);
+    r->depth--;
+}
+
+Test(reentrancy, run_once_inside_on_data_refused_a_thousand_times_data_once, .timeout = 30) {
+    zenith_server_config cfg = reactor_cfg();
+    rec_t r;
+    rt_t t; /* for the client helpers: only s is used */
+    int fd;
+    memset(&r, 0, sizeof r);
+    memset(&t, 0, sizeof t);
+    r.s = t.s = mkreactor(&cfg);
+    cr_assert_eq(zenith_server_set_callbacks(r.s, NULL, recursing_data, NULL, &r), 0);
+    cr_assert_eq(zenith_server_start(r.s), 0);
+    fd = dial(zenith_server_port(r.s));
+    round_trip(&t, fd, "deliver me once", "data through an on_data that calls run_once");
+    cr_assert_eq(r.bytes, 15);
+    cr_assert_eq(r.refused, 1000 * r.calls);
+    cr_assert_lt(r.slowest, 0.05, "a refused run_once waited (%.3f s)", r.slowest);
+    cr_assert_eq(rstats(&t).misuse_refused, (uint64_t)r.refused);
+    round_trip(&t, fd, "and again", "the next message");
+    cr_assert_eq(rstats(&t).misuse_refused, (uint64_t)r.refused);
+    close(fd);
+    zenith_server_destroy(r.s);
+}
+
+typedef struct {
+    zenith_server *a, *b;
+    int a_ran, b_ran, b_rc;
+} pair_t;
+
+static void b_post(void *user, void *data, size_t len) {
+    pair_t *p = (pair_t *)user;
+    int rc;
+    (void)data;
+    (void)len;
+    p->b_ran++;
+    rc = zenith_server_run_once(p->a, 0); /* A is inside its callback (which runs this one) */
+    cr_assert_eq(rc, ZENITH_E_STATE, "A's run_once inside a B callback run from an A callback: %s", zenith_errname(rc));
+    rc = zenith_server_run_once(p->b, 0);
+    cr_assert_eq(rc, ZENITH_E_STATE, "B's run_once inside B's callback: %s", zenith_errname(rc));
+}
+
+static void a_post(void *user, void *data, size_t len) {
+    pair_t *p = (pair_t *)user;
+    (void)data;
+    (void)len;
+    p->a_ran++;
+    /* another reactor's loop is not this one's: allowed ("one of this server's callbacks") */
+    cr_assert_eq(zenith_server_post(p->b, b_post, p, NULL, 0), 0);
+    p->b_rc = zenith_server_run_once(p->b, 0);
+}
+
+static void ignore_data(void *u, zenith_conn_id c, const uint8_t *d, size_t n) {
+    (void)u;
+    (void)c;
+    (void)d;
+    (void)n;
+}
+
+Test(reentrancy, another_reactors_run_once_inside_a_callback_is_not_this_ones, .timeout = 15) {
+    zenith_server_config cfg = reactor_cfg();
+    pair_t p;
+    zenith_reactor_stats ra, rb;
+    memset(&p, 0, sizeof p);
+    cfg.flags = ZENITH_SERVER_NO_LISTEN;
+    p.a = mkreactor(&cfg);
+    p.b = mkreactor(&cfg);
+    cr_assert_eq(zenith_server_set_callbacks(p.a, NULL, ignore_data, NULL, &p), 0);
+    cr_assert_eq(zenith_server_set_callbacks(p.b, NULL, ignore_data, NULL, &p), 0);
+    cr_assert_eq(zenith_server_start(p.a), 0);
+    cr_assert_eq(zenith_server_start(p.b), 0);
+    cr_assert_eq(zenith_server_post(p.a, a_post, &p, NULL, 0), 0);
+    cr_assert_geq(zenith_server_run_once(p.a, 0), 1);
+    cr_assert_eq(p.a_ran, 1);
+    cr_assert_geq(p.b_rc, 1, "B's run_once inside A's callback: %d %s", p.b_rc, zenith_errname(p.b_rc));
+    cr_assert_eq(p.b_ran, 1);
+    cr_assert_eq(zenith_server_get_reactor_stats(p.a, &ra), 0);
+    cr_assert_eq(zenith_server_get_reactor_stats(p.b, &rb), 0);
+    cr_assert_eq(ra.misuse_refused, 1, "A refused its own run_once once");
+    cr_assert_eq(rb.misuse_refused, 1, "B refused its own run_once once");
+    cr_assert_eq(ra.posts_run, 1);
+    cr_assert_eq(rb.posts_run, 1);
+    zenith_server_destroy(p.b);
+    zenith_server_destroy(p.a);
+}
