@@ -606,3 +606,83 @@ Test(reactor_threads, strategy_thread_sends_through_posts_arrive_complete_and_in
     zenith_server_destroy(g.s);
     free(g.backlog);
 }
+
+/* ---- stop while producers post ------------------------------------------------------------------- */
+
+typedef struct {
+    sink_t *k;
+    uint32_t id;
+    uint64_t posted;
+} racer_t;
+
+/* Posts until the loop has stopped and the queue is full (then the rest would never run). */
+static void *racer_main(void *arg) {
+    racer_t *p = (racer_t *)arg;
+    msg_t m;
+    memset(&m, 0, sizeof m);
+    m.producer = p->id;
+    for (;;) {
+        int rc;
+        m.seq = p->posted;
+        rc = zenith_server_post(p->k->s, sink_cb, p->k, &m, sizeof m);
+        if (rc == 0) {
+            p->posted++;
+        } else {
+            if (rc != ZENITH_E_FULL || zenith_server_stopped(p->k->s)) return NULL;
+            sched_yield();
+        }
+    }
+}
+
+static void *stop_later(void *arg) {
+    sleep_ms(100);
+    zenith_server_stop((zenith_server *)arg);
+    return NULL;
+}
+
+Test(reactor_threads, stop_while_four_threads_post_leaves_an_in_order_prefix, .timeout = 60) {
+    zenith_server_config cfg = reactor_cfg();
+    static sink_t k;
+    racer_t p[PRODUCERS];
+    pthread_t th[PRODUCERS], st;
+    zenith_reactor_stats r;
+    uint64_t posted = 0, ran = 0;
+    double asked;
+    int i;
+    memset(&k, 0, sizeof k);
+    memset(p, 0, sizeof p);
+    cfg.flags = ZENITH_SERVER_NO_LISTEN;
+    cfg.post_queue = 1024;
+    k.s = mkreactor(&cfg, NULL, NULL);
+    cr_assert_eq(zenith_server_start(k.s), 0);
+    for (i = 0; i < PRODUCERS; i++) {
+        p[i].k = &k;
+        p[i].id = (uint32_t)i;
+        cr_assert_eq(pthread_create(&th[i], NULL, racer_main, &p[i]), 0);
+    }
+    cr_assert_eq(pthread_create(&st, NULL, stop_later, k.s), 0);
+    asked = now_s() + 0.1;
+    while (!zenith_server_stopped(k.s)) cr_assert_geq(zenith_server_run_once(k.s, -1), 0);
+    cr_assert_lt(now_s() - asked, 1.0, "the loop went on long after stop");
+    cr_assert_eq(zenith_server_run_once(k.s, -1), 0, "run_once after stop");
+    cr_assert_eq(pthread_join(st, NULL), 0);
+    for (i = 0; i < PRODUCERS; i++) {
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+        posted += p[i].posted;
+    }
+    /* what ran is, per producer, its first messages in order, none twice, none skipped */
+    cr_assert_eq(k.bad, 0, "%llu bad messages, first: %s", (unsigned long long)k.bad, k.why);
+    for (i = 0; i < PRODUCERS; i++) {
+        cr_assert_leq(k.next[i], p[i].posted, "producer %d: more ran than were posted", i);
+        ran += k.next[i];
+    }
+    r = rstats(k.s);
+    cr_assert_eq(r.posts_run, ran);
+    cr_assert_eq(k.received, ran);
+    cr_assert_gt(ran, 0);
+    cr_assert_leq(posted - ran, cfg.post_queue, "more queued than the queue holds");
+    cr_log_info("stop while posting: %llu posted, %llu ran, %llu dropped at destroy", (unsigned long long)posted,
+                (unsigned long long)ran, (unsigned long long)(posted - ran));
+    zenith_server_destroy(k.s); /* drops the rest, unrun */
+    cr_assert_eq(k.received, ran);
+}
