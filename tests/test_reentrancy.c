@@ -49,7 +49,7 @@ static zenith_server *mkreactor(const zenith_server_config *cfg) {
 /* ---- the harness -------------------------------------------------------------------------------- */
 
 typedef enum { K_ACCEPT, K_DATA, K_CLOSE, K_DRAIN, K_EOF, K_CONNECT, K_TIMER, K_POST, K_COUNT } kind_t;
-static const char *const kind_name[K_COUNT] = { "on_accept", "on_data", "on_close", "on_drain",
+static const char *const kind_name[K_COUNT] = { "on_accept", "on_data",    "on_close",         "on_drain",
                                                 "on_eof",    "on_connect", "a timer callback", "a posted message" };
 
 typedef enum { M_FORBIDDEN, M_ALLOWED, M_STOP } probe_mode;
@@ -147,10 +147,8 @@ static const struct {
     const char *name;
     int (*call)(rt_t *t);
 } forbidden[] = {
-    { "zenith_server_run_once", f_run_once },
-    { "zenith_server_start", f_start },
-    { "zenith_server_shutdown", f_shutdown },
-    { "zenith_server_set_callbacks", f_set_callbacks },
+    { "zenith_server_run_once", f_run_once }, { "zenith_server_start", f_start },
+    { "zenith_server_shutdown", f_shutdown }, { "zenith_server_set_callbacks", f_set_callbacks },
     { "zenith_server_destroy", f_destroy },
 };
 #define NFORBIDDEN ((int)(sizeof forbidden / sizeof forbidden[0]))
@@ -198,11 +196,12 @@ static void probe_forbidden(rt_t *t, zenith_conn_id conn, const char *where) {
     cr_assert_eq(d, -1, "refused calls inside %s changed zenith_server_stats field #%d", where, d);
     r1.misuse_refused -= (uint64_t)NFORBIDDEN;
     d = first_diff(&r0, &r1, sizeof r0);
-    cr_assert_eq(d, -1, "refused calls inside %s changed zenith_reactor_stats field #%d (besides misuse_refused)", where,
-                 d);
+    cr_assert_eq(d, -1, "refused calls inside %s changed zenith_reactor_stats field #%d (besides misuse_refused)",
+                 where, d);
     cr_assert_eq(zenith_server_port(t->s), t->port, "the listener is gone after refused calls inside %s", where);
     if (conn != 0 && t->kind != K_CLOSE)
-        cr_assert_geq(zenith_server_queued(t->s, conn), 0, "the connection was closed by refused calls inside %s", where);
+        cr_assert_geq(zenith_server_queued(t->s, conn), 0, "the connection was closed by refused calls inside %s",
+                      where);
     cr_assert_geq(zenith_server_queued(t->s, t->witness), 0, "the witness connection was closed inside %s", where);
 }
 
@@ -462,7 +461,9 @@ static void expect_quiet(rt_t *t, int fd, const char *what) {
     for (i = 0; i < 3; i++) cr_assert_geq(zenith_server_run_once(t->s, 10), 0);
     r = recv(fd, &c, 1, MSG_DONTWAIT);
     cr_assert(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "%s: more bytes than sent (recv %zd: %s)", what, r,
-              r < 0 ? strerror(errno) : r == 0 ? "EOF" : "a byte");
+              r < 0    ? strerror(errno)
+              : r == 0 ? "EOF"
+                       : "a byte");
 }
 
 /* Runs the loop until fd has received len bytes, which must be want; then (quiet) nothing more. */
@@ -525,7 +526,9 @@ static void provoke_accept(rt_t *t) {
     t->subject = t->last_accept;
     cr_assert_eq(t->probes, 1);
 }
-static void finish_accept(rt_t *t) { round_trip(t, t->s_fd, "accepted-and-alive", "the connection accepted in the probe"); }
+static void finish_accept(rt_t *t) {
+    round_trip(t, t->s_fd, "accepted-and-alive", "the connection accepted in the probe");
+}
 
 static void provoke_data(rt_t *t) {
     t->s_fd = client(t, t->port, 0);
@@ -694,10 +697,10 @@ static const struct {
     void (*provoke)(rt_t *t); /* arms the probe and runs the loop until it ran */
     void (*finish)(rt_t *t);  /* what is particular to the kind, afterwards (not after stop) */
 } driver[K_COUNT] = {
-    [K_ACCEPT] = { provoke_accept, finish_accept },    [K_DATA] = { provoke_data, finish_data },
-    [K_CLOSE] = { provoke_close, finish_close },       [K_DRAIN] = { provoke_drain, finish_drain },
-    [K_EOF] = { provoke_eof, finish_eof },             [K_CONNECT] = { provoke_connect, finish_connect },
-    [K_TIMER] = { provoke_timer, finish_timer },       [K_POST] = { provoke_post, finish_post },
+    [K_ACCEPT] = { provoke_accept, finish_accept }, [K_DATA] = { provoke_data, finish_data },
+    [K_CLOSE] = { provoke_close, finish_close },    [K_DRAIN] = { provoke_drain, finish_drain },
+    [K_EOF] = { provoke_eof, finish_eof },          [K_CONNECT] = { provoke_connect, finish_connect },
+    [K_TIMER] = { provoke_timer, finish_timer },    [K_POST] = { provoke_post, finish_post },
 };
 
 /* ---- one case: setup, provoke, check, tear down ---------------------------------------------------- */
@@ -739,8 +742,10 @@ static void teardown(rt_t *t, int stopped) {
     cr_assert_eq(st.connections_open, 0);
     cr_assert_eq(st.connections_rejected, 0);
     cr_assert_eq((int)st.connections_closed, t->closes);
-    cr_assert_eq(t->closes, t->accepts + t->connects_ok, "every connection closed exactly once (closes %d, accepts %d, "
-                 "connects %d)", t->closes, t->accepts, t->connects_ok);
+    cr_assert_eq(t->closes, t->accepts + t->connects_ok,
+                 "every connection closed exactly once (closes %d, accepts %d, "
+                 "connects %d)",
+                 t->closes, t->accepts, t->connects_ok);
     cr_assert_eq(t->connects_failed, 0);
     cr_assert_eq(t->poison, 0, "callbacks replaced by a refused set_callbacks ran");
     cr_assert_eq(t->max_depth, 1, "callbacks nested");
@@ -807,9 +812,8 @@ static void run_case(kind_t kind, probe_mode mode) {
         cr_assert_eq(t.forbidden_made, t.probes * NFORBIDDEN);
         round_trip(&t, t.v_fd, "victim-alive", "another connection after the refused calls");
     }
-    cr_assert_eq(rstats(&t).misuse_refused, (uint64_t)t.forbidden_made,
-                 "misuse_refused %llu, forbidden calls made %d", (unsigned long long)rstats(&t).misuse_refused,
-                 t.forbidden_made);
+    cr_assert_eq(rstats(&t).misuse_refused, (uint64_t)t.forbidden_made, "misuse_refused %llu, forbidden calls made %d",
+                 (unsigned long long)rstats(&t).misuse_refused, t.forbidden_made);
     round_trip(&t, t.w_fd, "still-serving", "the witness afterwards");
     {
         int fd = client(&t, t.port, 0); /* the listener still accepts */
@@ -822,9 +826,9 @@ static void run_case(kind_t kind, probe_mode mode) {
 
 /* ---- the table: every kind of callback, each mode --------------------------------------------------- */
 
-#define REENTRANCY_CASES(K, name)                                                                   \
+#define REENTRANCY_CASES(K, name)                                                                    \
     Test(reentrancy, forbidden_calls_refused_in_##name, .timeout = 30) { run_case(K, M_FORBIDDEN); } \
-    Test(reentrancy, allowed_calls_work_in_##name, .timeout = 30) { run_case(K, M_ALLOWED); }       \
+    Test(reentrancy, allowed_calls_work_in_##name, .timeout = 30) { run_case(K, M_ALLOWED); }        \
     Test(reentrancy, stop_works_in_##name, .timeout = 30) { run_case(K, M_STOP); }
 
 REENTRANCY_CASES(K_ACCEPT, on_accept)
