@@ -3599,7 +3599,7 @@ static void zenith__finish(zenith_server *s, zenith__conn *c) {
 /* Hands one received buffer to on_data, then gives it back (or not, if the callback kept it). */
 static void zenith__deliver(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
     s->st.bytes_in += len;
-    c->last_active = s->now_ms;
+    c->last_active = s->now_ms + 1u; /* the tick after the loop's clock: idle never ends early */
     s->cur_idx = idx;
     s->in_data = 1;
     s->kept = 0;
@@ -3719,8 +3719,8 @@ static void zenith__conn_opened(zenith_server *s, zenith__conn *c) {
     c->flags |= ZENITH__C_OPENED;
     if (!(s->cfg.flags & ZENITH_SERVER_ZEROCOPY_LOOPBACK) && zenith__is_loopback(c->fd)) c->flags |= ZENITH__C_LOOPBACK;
     s->st.connections_open++;
-    c->last_active = s->now_ms;
-    if (s->cfg.idle_timeout_ms) zenith__conn_timer_at(s, c, s->now_ms + s->cfg.idle_timeout_ms);
+    c->last_active = s->now_ms + 1u;
+    if (s->cfg.idle_timeout_ms) zenith__conn_timer_at(s, c, c->last_active + s->cfg.idle_timeout_ms);
 }
 
 static void zenith__ev_accept(zenith_server *s, uint32_t li, int res, int more) {
@@ -3861,8 +3861,8 @@ static void zenith__conn_timer_fired(zenith_server *s, zenith__conn *c) {
     if (c->state == ZENITH__S_CONNECTING) {
         zenith__begin_end(s, c, ZENITH_E_TIMEDOUT);
     } else if (c->state == ZENITH__S_OPEN && s->cfg.idle_timeout_ms) {
-        uint32_t idle = s->now_ms - c->last_active;
-        if (idle >= s->cfg.idle_timeout_ms)
+        int32_t idle = (int32_t)(s->now_ms - c->last_active);
+        if (idle >= (int32_t)s->cfg.idle_timeout_ms)
             zenith__begin_close(s, c, ZENITH_CLOSE_IDLE, 0);
         else
             zenith__conn_timer_at(s, c, c->last_active + s->cfg.idle_timeout_ms);
@@ -4116,6 +4116,12 @@ ZENITH_API int zenith_server_listen(zenith_server *s, const char *address, uint1
     if ((li = zenith__listen_on(s, address, port, flags)) < 0) return li;
     if (s->started && !zenith_server_stopped(s)) s->be->listen_arm(s, (uint32_t)li);
     return s->lst[li].port;
+}
+
+/* Every backend calls this when its wait returns, before dispatching: what happens next is
+   stamped with the time it happened, not with the time the loop went to sleep. */
+static void zenith__woke(zenith_server *s) {
+    if (s->timers_linked || s->cfg.idle_timeout_ms) s->now_ms = zenith__tick_now(s);
 }
 
 /* ---- reactor: the io_uring backend -------------------------------------------------------------------
@@ -4380,6 +4386,7 @@ static int zenith__ur_wait(zenith_server *s, int64_t timeout_ns) {
         rc = io_uring_submit_and_wait_timeout(r, &cqe, 1, &ts, NULL);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return ZENITH_ESYS(-rc);
+    zenith__woke(s);
     if (__atomic_load_n(r->sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) s->st.cq_overflow++;
     while ((k = io_uring_peek_batch_cqe(r, batch, 64)) > 0) {
         for (i = 0; i < k; i++) zenith__ur_handle(s, batch[i]);
@@ -4622,11 +4629,8 @@ static int zenith__turn(zenith_server *s, int64_t wait_ns) {
     }
     n = s->be->wait(s, wait_ns);
     if (n < 0) return n;
-    handled += n;
-    if (clocked || s->timers_linked) {
-        s->now_ms = zenith__tick_now(s);
-        if (s->timers_linked) handled += zenith__wheel_run(s, s->now_ms);
-    }
+    handled += n; /* the backend read the clock when it woke (zenith__woke) */
+    if (s->timers_linked) handled += zenith__wheel_run(s, s->now_ms);
     handled += zenith__run_posts(s, 0);
     zenith__settle_dirty(s);
     return handled;
