@@ -45,7 +45,7 @@ ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 TSAN := -fsanitize=thread
 
 .PHONY: all help test test-plain test-asan test-tsan test-numa-qemu fuzz test-bindings tests-build check check-headers check-link check-examples \
-        check-shared check-readme check-install bench bench-build demo shared install uninstall \
+        check-shared check-readme check-install bench bench-build bench-reactor demo shared install uninstall \
         format format-check clean deps-build deps-test deps-check deps-bench examples
 
 help:
@@ -56,7 +56,8 @@ help:
 	@echo "make test-bindings   the Python, Rust, Go and Node.js bindings' suites"
 	@echo "make test-numa-qemu  the NUMA suites in a QEMU guest with two NUMA nodes"
 	@echo "make fuzz            libFuzzer on the Arrow validation for FUZZ_SECONDS (60)"
-	@echo "make bench           the benchmarks (about four minutes); docs/PERFORMANCE.md has the figures"
+	@echo "make bench           the benchmarks (about eight minutes); docs/PERFORMANCE.md has the figures"
+	@echo "make bench-reactor   the reactor's alone: timers vs libuv, posts, ping-pong vs sockperf, proxy vs HAProxy/nginx"
 	@echo "make test-plain | test-asan | test-tsan | shared | install | format | format-check | clean"
 
 # ---- dependencies: installed when root (or password-less sudo), else named on one line -------
@@ -68,7 +69,7 @@ deps-check:
 	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
 	@tools/deps.sh pkg-config liburing numa
-	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind
+	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind haproxy sockperf nginx-stream
 
 # ---- build ------------------------------------------------------------------------------------
 all: deps-test
@@ -329,13 +330,26 @@ $(BUILD)/loadgen $(BUILD)/epoll_echo: $(BUILD)/%: bench/%.c
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $< -o $@ -pthread
 
+$(BUILD)/pingpong_epoll: bench/pingpong_epoll.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $< -o $@ -pthread
+
+$(BUILD)/pingpong_zenith $(BUILD)/post_bench: $(BUILD)/%: bench/%.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
+$(BUILD)/timer_bench: bench/timer_bench.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) $(LIBS)
+
 $(BUILD)/uv_echo: bench/uv_echo.c
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) -Wall -Wextra -Werror $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) -pthread
 
 ECHO_SERVERS = $(BUILD)/examples/echo_server $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
-bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo \
+             $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith $(BUILD)/post_bench $(if $(HAVE_UV),$(BUILD)/uv_echo $(BUILD)/timer_bench)
 
 # The full benchmarks (about three minutes) and the callgrind instruction counts.
 bench: deps-bench
@@ -347,8 +361,19 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so
 	sh bench/ffi_overhead.sh $(BUILD)
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
+	@$(MAKE) --no-print-directory bench-reactor
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi
+
+# The reactor's benchmarks alone (issue 9): timers vs libuv, posting, busy-poll ping-pong vs
+# sockperf and an epoll pair, the proxy vs HAProxy and nginx's stream module.
+bench-reactor: deps-bench
+	@$(MAKE) --no-print-directory $(BUILD)/post_bench $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith \
+	  $(BUILD)/loadgen $(BUILD)/epoll_echo $(BUILD)/examples/proxy $(if $(HAVE_UV),$(BUILD)/timer_bench)
+	@if [ -x $(BUILD)/timer_bench ]; then $(BUILD)/timer_bench; else echo "bench: timer_bench skipped (libuv not installed: Debian libuv1-dev)"; fi
+	$(BUILD)/post_bench
+	BUILD=$(BUILD) sh bench/latency_compare.sh
+	LOADGEN=$(BUILD)/loadgen UPSTREAM=$(BUILD)/epoll_echo sh bench/proxy_compare.sh $(BUILD)/examples/proxy
 
 # The main job: the zero-copy echo server under the load generator for a few seconds.
 demo: deps-build

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh [--optional] NAME...  -- make sure Zenith's build dependencies are present.
 # NAME is a pkg-config module (liburing, criterion, numa, libdpdk), a header-only check
-# (mimalloc, libfuzzer) or a tool (clang, valgrind, clang-format, pkg-config). Missing ones are installed
+# (mimalloc, libfuzzer), nginx-stream (nginx with its stream module) or a tool (clang, valgrind, clang-format, pkg-config). Missing ones are installed
 # with apt-get when we are root (or have password-less sudo); otherwise one line names the
 # Debian packages and the script exits 1. With --optional, a package that cannot be had is
 # reported and skipped (exit 0).
@@ -22,6 +22,7 @@ pkg_of() {
         valgrind) echo valgrind ;;
         numactl) echo numactl ;;
         libfuzzer) echo libclang-rt-14-dev ;;
+        nginx-stream) echo "nginx libnginx-mod-stream" ;;
         *) echo "$1" ;;
     esac
 }
@@ -32,6 +33,8 @@ have() {
             command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" ;;
         mimalloc) [ -f /usr/include/mimalloc.h ] ;;
         libfuzzer) [ -n "$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null | head -1)" ] ;;
+        nginx-stream) [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] && { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 ;;
+        haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }
