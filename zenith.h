@@ -2764,14 +2764,30 @@ ZENITH_API void zenith_buf_ring_destroy(zenith_buf_ring *br) {
     ZENITH_FREE(br);
 }
 
-ZENITH_API void *zenith_buf_ring_claim(zenith_buf_ring *br, uint32_t cqe_flags) {
+/* The pool index of the buffer a completion carries (taken out of the ring), or ZENITH__NONE. */
+static uint32_t zenith__buf_ring_claim_idx(zenith_buf_ring *br, uint32_t cqe_flags) {
     uint32_t idx;
-    if (br == NULL || !(cqe_flags & IORING_CQE_F_BUFFER)) return NULL;
+    if (!(cqe_flags & IORING_CQE_F_BUFFER)) return ZENITH__NONE;
     idx = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
-    if (idx >= br->pool->count || !br->in_ring[idx]) return NULL;
+    if (idx >= br->pool->count || !br->in_ring[idx]) return ZENITH__NONE;
     br->in_ring[idx] = 0;
     br->available--;
-    return zenith_pool_at(br->pool, idx);
+    return idx;
+}
+
+/* Puts pool buffer idx (owned by the caller) into the ring: 0, ZENITH_E_EXIST, ZENITH_E_FULL. */
+static int zenith__buf_ring_give_idx(zenith_buf_ring *br, uint32_t idx) {
+    if (br->in_ring[idx]) return ZENITH_E_EXIST;
+    if (br->available == br->entries) return ZENITH_E_FULL;
+    zenith__buf_ring_put(br, idx);
+    return 0;
+}
+
+ZENITH_API void *zenith_buf_ring_claim(zenith_buf_ring *br, uint32_t cqe_flags) {
+    uint32_t idx;
+    if (br == NULL) return NULL;
+    idx = zenith__buf_ring_claim_idx(br, cqe_flags);
+    return idx == ZENITH__NONE ? NULL : zenith_pool_at(br->pool, idx);
 }
 
 ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf) {
@@ -2779,10 +2795,7 @@ ZENITH_API int zenith_buf_ring_give(zenith_buf_ring *br, void *buf) {
     if (br == NULL || buf == NULL) return ZENITH_E_NULL;
     idx = zenith_pool_index(br->pool, buf);
     if (idx < 0) return idx;
-    if (br->in_ring[idx]) return ZENITH_E_EXIST;
-    if (br->available == br->entries) return ZENITH_E_FULL;
-    zenith__buf_ring_put(br, (uint32_t)idx);
-    return 0;
+    return zenith__buf_ring_give_idx(br, (uint32_t)idx);
 }
 
 ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { return br ? br->available : 0; }
@@ -4212,27 +4225,36 @@ static uint32_t zenith__ur_recv_room(zenith_server *s) { return zenith_buf_ring_
 
 /* A received buffer is free again: back into the ring it came from. */
 static void zenith__ur_recv_done(zenith_server *s, uint32_t idx) {
-    if (zenith_buf_ring_give(s->br, zenith__buf(s, idx)) != 0) zenith_pool_release(s->pool, zenith__buf(s, idx));
+    if (zenith__buf_ring_give_idx(s->br, idx) != 0) zenith_pool_release(s->pool, zenith__buf(s, idx));
 }
 
-/* The application kept a received buffer: the ring is one short; lend it a fresh one if the
-   pool has one (else run_once retries). */
-static void zenith__ur_recv_kept(zenith_server *s) {
-    void *fresh = zenith_pool_acquire(s->pool);
-    if (fresh == NULL || zenith_buf_ring_give(s->br, fresh) != 0) {
-        if (fresh) zenith_pool_release(s->pool, fresh);
-        s->ring_short++;
+/* Lends the ring the buffers it is owed (the application kept some), from the pool, while the
+   pool has them. The one refill: after a keep, and before every wait. */
+static void zenith__ur_refill(zenith_server *s) {
+    while (s->ring_short) {
+        void *fresh = zenith_pool_acquire(s->pool);
+        if (fresh == NULL) break;
+        if (zenith__buf_ring_give_idx(s->br, (uint32_t)zenith_pool_index(s->pool, fresh)) != 0) {
+            zenith_pool_release(s->pool, fresh);
+            break;
+        }
+        s->ring_short--;
     }
+}
+
+/* The application kept a received buffer: the ring is one short. */
+static void zenith__ur_recv_kept(zenith_server *s) {
+    s->ring_short++;
+    zenith__ur_refill(s);
 }
 
 /* A free buffer: straight into the ring if the ring is short, else back to the pool. */
 static void zenith__ur_buf_put(zenith_server *s, uint32_t idx) {
-    void *b = zenith__buf(s, idx);
-    if (s->ring_short && zenith_buf_ring_give(s->br, b) == 0) {
+    if (s->ring_short && zenith__buf_ring_give_idx(s->br, idx) == 0) {
         s->ring_short--;
         return;
     }
-    zenith_pool_release(s->pool, b);
+    zenith_pool_release(s->pool, zenith__buf(s, idx));
 }
 
 /* Starts a send if none is in flight: the head buffer alone (SEND, or SEND_ZC when large), or
@@ -4311,15 +4333,7 @@ static void zenith__ur_shut(zenith_server *s, zenith__conn *c, int how) {
    millions of receives failing with ENOBUFS, measured). */
 static void zenith__ur_prepare(zenith_server *s) {
     uint32_t budget;
-    while (s->ring_short) {
-        void *fresh = zenith_pool_acquire(s->pool);
-        if (fresh == NULL) break;
-        if (zenith_buf_ring_give(s->br, fresh) != 0) {
-            zenith_pool_release(s->pool, fresh);
-            break;
-        }
-        s->ring_short--;
-    }
+    zenith__ur_refill(s);
     budget = zenith_buf_ring_available(s->br);
     while (s->parked_head && budget) {
         zenith__conn *c = zenith__list_pop(s, &s->parked_head, &s->parked_tail, offsetof(zenith__conn, pnext));
@@ -4349,12 +4363,10 @@ static void zenith__ur_handle(zenith_server *s, struct io_uring_cqe *cqe) {
     int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
     switch (ZENITH__UD_OP(ud)) {
         case ZENITH__OP_ACCEPT: zenith__ev_accept(s, ZENITH__UD_SLOT(ud), cqe->res, more); break;
-        case ZENITH__OP_RECV: {
-            void *buf = zenith_buf_ring_claim(s->br, cqe->flags);
-            zenith__ev_recv(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud),
-                            buf ? (uint32_t)zenith_pool_index(s->pool, buf) : ZENITH__NONE, cqe->res, more);
+        case ZENITH__OP_RECV: /* the buffer id the kernel reports is the pool index */
+            zenith__ev_recv(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), zenith__buf_ring_claim_idx(s->br, cqe->flags),
+                            cqe->res, more);
             break;
-        }
         case ZENITH__OP_SEND: zenith__ur_on_send(s, cqe); break;
         case ZENITH__OP_SENDMSG:
             zenith__buf_free(s, ZENITH__UD_TAG(ud)); /* the msghdr buffer */
