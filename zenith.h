@@ -304,7 +304,7 @@ extern "C" {
     X(ZENITH_E_MEMLOCK, -14, "locked-memory limit (RLIMIT_MEMLOCK) too low to register buffers")   \
     X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
     X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)") \
-    X(ZENITH_E_STATE, -17, "not allowed in the object's current state (or inside a callback)")      \
+    X(ZENITH_E_STATE, -17, "not allowed in the object's current state (or inside a callback)")     \
     X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")
 
 enum zenith_error {
@@ -495,7 +495,6 @@ ZENITH_API int zenith_pool_get_stats(const zenith_pool *pool, zenith_pool_stats 
 /* Fills *out with the pool's geometry and placement. Returns 0 or ZENITH_E_NULL.
    Thread safety: any thread. */
 ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *out);
-
 
 /* ---------------------------------------------------------------------------------------------
    io_uring ring
@@ -807,22 +806,22 @@ typedef struct zenith_server_stats {
 /* The reactor's own counters (zenith_server_stats keeps its released layout; new counters come
    here). */
 typedef struct zenith_reactor_stats {
-    uint64_t listeners;           /* listening sockets */
-    uint64_t connects_started;    /* zenith_server_connect calls that returned 0 */
-    uint64_t connects_succeeded;  /* on_connect with 0 */
-    uint64_t connects_failed;     /* on_connect with an error (refused, unreachable, ...) */
-    uint64_t connects_timed_out;  /* on_connect with ZENITH_E_TIMEDOUT */
-    uint64_t connects_canceled;   /* on_connect with ZENITH_E_CANCELED */
-    uint64_t timers_armed;        /* user timers armed now */
-    uint64_t timers_fired;        /* user timer callbacks run */
-    uint64_t timers_skipped;      /* periods a periodic timer skipped, being later than a period */
-    uint64_t posts_run;           /* posted messages run */
-    uint64_t posts_refused;       /* zenith_server_post calls that returned ZENITH_E_FULL */
-    uint64_t wakeups;             /* eventfd writes by posters and stop (at most one per batch) */
-    uint64_t send_pool_empty;     /* copying sends refused for want of buffers (in send_queue_full too) */
-    uint64_t deliveries_held;     /* on_data held back while the send reserve was low */
-    uint64_t misuse_refused;      /* calls refused inside callbacks (ZENITH_E_STATE, and destroy) */
-    uint64_t loop_iterations;     /* run_once calls that ran */
+    uint64_t listeners;          /* listening sockets */
+    uint64_t connects_started;   /* zenith_server_connect calls that returned 0 */
+    uint64_t connects_succeeded; /* on_connect with 0 */
+    uint64_t connects_failed;    /* on_connect with an error (refused, unreachable, ...) */
+    uint64_t connects_timed_out; /* on_connect with ZENITH_E_TIMEDOUT */
+    uint64_t connects_canceled;  /* on_connect with ZENITH_E_CANCELED */
+    uint64_t timers_armed;       /* user timers armed now */
+    uint64_t timers_fired;       /* user timer callbacks run */
+    uint64_t timers_skipped;     /* periods a periodic timer skipped, being later than a period */
+    uint64_t posts_run;          /* posted messages run */
+    uint64_t posts_refused;      /* zenith_server_post calls that returned ZENITH_E_FULL */
+    uint64_t wakeups;            /* eventfd writes by posters and stop (at most one per batch) */
+    uint64_t send_pool_empty;    /* copying sends refused for want of buffers (in send_queue_full too) */
+    uint64_t deliveries_held;    /* on_data held back while the send reserve was low */
+    uint64_t misuse_refused;     /* calls refused inside callbacks (ZENITH_E_STATE, and destroy) */
+    uint64_t loop_iterations;    /* run_once calls that ran */
 } zenith_reactor_stats;
 
 /* How to reach a peer. Zero means default in every field. Borrowed for the call. Extensible. */
@@ -832,18 +831,18 @@ enum zenith_connect_flags {
 };
 
 typedef struct zenith_connect_config {
-    uint32_t struct_size;       /* sizeof(zenith_connect_config) as you compiled it; 0 = this layout */
-    uint16_t port;              /* the peer's port, 1..65535 */
-    uint16_t local_port;        /* with local_address: 0 = any */
-    const char *address;        /* numeric IPv4 or IPv6 literal ("10.0.0.7", "::1"). No names: a
+    uint32_t struct_size;         /* sizeof(zenith_connect_config) as you compiled it; 0 = this layout */
+    uint16_t port;                /* the peer's port, 1..65535 */
+    uint16_t local_port;          /* with local_address: 0 = any */
+    const char *address;          /* numeric IPv4 or IPv6 literal ("10.0.0.7", "::1"). No names: a
                                    resolver would block the loop; resolve on another thread */
-    const char *local_address;  /* nullable: bind to this local address first (pick the NIC) */
-    uint32_t flags;             /* enum zenith_connect_flags */
-    uint32_t timeout_ms;        /* give up after this long; 0 = 10000; at most ZENITH_TIMER_MAX_MS */
-    uint32_t keepalive_idle_s;  /* with KEEPALIVE: TCP_KEEPIDLE; 0 = the kernel's */
-    uint32_t keepalive_intvl_s; /* with KEEPALIVE: TCP_KEEPINTVL; 0 = the kernel's */
-    uint32_t keepalive_count;   /* with KEEPALIVE: TCP_KEEPCNT; 0 = the kernel's */
-    uint32_t user_timeout_ms;   /* TCP_USER_TIMEOUT: unacknowledged data older than this closes
+    const char *local_address;    /* nullable: bind to this local address first (pick the NIC) */
+    uint32_t flags;               /* enum zenith_connect_flags */
+    uint32_t timeout_ms;          /* give up after this long; 0 = 10000; at most ZENITH_TIMER_MAX_MS */
+    uint32_t keepalive_idle_s;    /* with KEEPALIVE: TCP_KEEPIDLE; 0 = the kernel's */
+    uint32_t keepalive_intvl_s;   /* with KEEPALIVE: TCP_KEEPINTVL; 0 = the kernel's */
+    uint32_t keepalive_count;     /* with KEEPALIVE: TCP_KEEPCNT; 0 = the kernel's */
+    uint32_t user_timeout_ms;     /* TCP_USER_TIMEOUT: unacknowledged data older than this closes
                                    the connection (ZENITH_ESYS(ETIMEDOUT)); 0 = the kernel's */
     zenith_connect_fn on_connect; /* nullable */
     void *user;                   /* passed to on_connect; also the connection's user pointer */
@@ -1152,7 +1151,6 @@ ZENITH_API void zenith_free(ZenithEngine engine);
 #ifdef __cplusplus
 }
 #endif
-
 
 #endif /* ZENITH_H_INCLUDED */
 
@@ -2195,7 +2193,6 @@ ZENITH_API int zenith_pool_get_info(const zenith_pool *pool, zenith_pool_info *o
 
 /* ---- buffer pool: create / destroy ----------------------------------------------------------- */
 
-
 ZENITH_API zenith_pool *zenith_pool_create(const zenith_pool_config *cfg_in, int *err) {
     zenith_pool_config cfg;
     zenith_pool *p;
@@ -2833,28 +2830,28 @@ enum zenith__conn_state {
     ZENITH__S_FLUSHING, /* closing: sending what is queued; nothing is delivered any more */
     ZENITH__S_ENDING    /* shut down: waiting for in-flight kernel operations, then freed */
 };
-enum { /* zenith__conn.flags */
-    ZENITH__C_OPENED = 1u << 0,     /* accepted, or connected (on_close owed, not on_connect) */
-    ZENITH__C_PEER_EOF = 1u << 1,   /* the peer shut down its side */
-    ZENITH__C_EOF_SEEN = 1u << 2,   /* ... and the application was told (or the close began) */
-    ZENITH__C_WANT_WR = 1u << 3,    /* ZENITH_CLOSE_WRITE asked: shut our side once sent */
-    ZENITH__C_WR_SHUT = 1u << 4,    /* shutdown(SHUT_WR) done */
-    ZENITH__C_NEED_DRAIN = 1u << 5, /* on_drain owed (a refused send, or the queue reached max) */
-    ZENITH__C_BUF_WAIT = 1u << 6,   /* a copying send found no buffer: waiting for the reserve */
-    ZENITH__C_LOOPBACK = 1u << 7,   /* loopback: SEND_ZC only costs there (measured) */
-    ZENITH__C_CANCELING = 1u << 8,  /* a receive cancel is in flight */
-    ZENITH__C_CONNECTING = 1u << 9, /* the connect operation is in flight */
-    ZENITH__C_CONN_CANCEL = 1u << 10 /* the connect was cancelled (timeout, close, shutdown) */
+enum {                                  /* zenith__conn.flags */
+       ZENITH__C_OPENED = 1u << 0,      /* accepted, or connected (on_close owed, not on_connect) */
+       ZENITH__C_PEER_EOF = 1u << 1,    /* the peer shut down its side */
+       ZENITH__C_EOF_SEEN = 1u << 2,    /* ... and the application was told (or the close began) */
+       ZENITH__C_WANT_WR = 1u << 3,     /* ZENITH_CLOSE_WRITE asked: shut our side once sent */
+       ZENITH__C_WR_SHUT = 1u << 4,     /* shutdown(SHUT_WR) done */
+       ZENITH__C_NEED_DRAIN = 1u << 5,  /* on_drain owed (a refused send, or the queue reached max) */
+       ZENITH__C_BUF_WAIT = 1u << 6,    /* a copying send found no buffer: waiting for the reserve */
+       ZENITH__C_LOOPBACK = 1u << 7,    /* loopback: SEND_ZC only costs there (measured) */
+       ZENITH__C_CANCELING = 1u << 8,   /* a receive cancel is in flight */
+       ZENITH__C_CONNECTING = 1u << 9,  /* the connect operation is in flight */
+       ZENITH__C_CONN_CANCEL = 1u << 10 /* the connect was cancelled (timeout, close, shutdown) */
 };
-enum { /* zenith__conn.pause: why reading is paused (any bit) */
-    ZENITH__P_QUEUE = 1u << 0, /* the send queue reached send_queue_max */
-    ZENITH__P_FULL = 1u << 1,  /* a send returned ZENITH_E_FULL: until on_drain */
-    ZENITH__P_USER = 1u << 2   /* zenith_server_pause */
+enum {                            /* zenith__conn.pause: why reading is paused (any bit) */
+       ZENITH__P_QUEUE = 1u << 0, /* the send queue reached send_queue_max */
+       ZENITH__P_FULL = 1u << 1,  /* a send returned ZENITH_E_FULL: until on_drain */
+       ZENITH__P_USER = 1u << 2   /* zenith_server_pause */
 };
-enum { /* zenith__conn.lists: list memberships, kept across slot reuse */
-    ZENITH__L_DIRTY = 1u << 0,  /* on the dirty list (dnext) */
-    ZENITH__L_PARKED = 1u << 1, /* on the parked list (pnext): receive waits for ring buffers */
-    ZENITH__L_WAIT = 1u << 2    /* on the reserve-wait list (wnext) */
+enum {                             /* zenith__conn.lists: list memberships, kept across slot reuse */
+       ZENITH__L_DIRTY = 1u << 0,  /* on the dirty list (dnext) */
+       ZENITH__L_PARKED = 1u << 1, /* on the parked list (pnext): receive waits for ring buffers */
+       ZENITH__L_WAIT = 1u << 2    /* on the reserve-wait list (wnext) */
 };
 
 typedef struct zenith__chain {
@@ -2863,22 +2860,22 @@ typedef struct zenith__chain {
 
 typedef struct zenith__conn {
     int fd;
-    uint32_t gen;           /* generation of the live id; bumped when the slot is freed */
-    uint8_t state;          /* enum zenith__conn_state */
-    uint8_t pause;          /* ZENITH__P_* */
-    uint8_t send_inflight;  /* queue buffers the send in flight covers (0 = none) */
-    uint8_t recv_armed;     /* a (multishot) receive is armed */
-    uint16_t flags;         /* ZENITH__C_* */
-    uint8_t lists;          /* ZENITH__L_* */
+    uint32_t gen;          /* generation of the live id; bumped when the slot is freed */
+    uint8_t state;         /* enum zenith__conn_state */
+    uint8_t pause;         /* ZENITH__P_* */
+    uint8_t send_inflight; /* queue buffers the send in flight covers (0 = none) */
+    uint8_t recv_armed;    /* a (multishot) receive is armed */
+    uint16_t flags;        /* ZENITH__C_* */
+    uint8_t lists;         /* ZENITH__L_* */
     uint8_t reserved_;
-    int status;             /* close reason, or the connect outcome owed */
-    uint32_t zc_pending;    /* SEND_ZC notifications outstanding */
-    zenith__chain sq;       /* send queue */
-    zenith__chain rb;       /* receive backlog: received, not yet delivered, in order */
-    uint32_t queued;        /* bytes queued, in flight included */
-    uint32_t next;          /* free list: slot + 1 */
+    int status;                   /* close reason, or the connect outcome owed */
+    uint32_t zc_pending;          /* SEND_ZC notifications outstanding */
+    zenith__chain sq;             /* send queue */
+    zenith__chain rb;             /* receive backlog: received, not yet delivered, in order */
+    uint32_t queued;              /* bytes queued, in flight included */
+    uint32_t next;                /* free list: slot + 1 */
     uint32_t dnext, pnext, wnext; /* dirty, parked, reserve-wait lists: slot + 1 */
-    uint32_t last_active;   /* ms tick of the last delivery (idle timeout) */
+    uint32_t last_active;         /* ms tick of the last delivery (idle timeout) */
     void *user;
     zenith_connect_fn on_connect;
 } zenith__conn;
@@ -2988,10 +2985,10 @@ struct zenith_server {
 /* The seam: everything the loop asks of the event backend. Buffers are pool indices. */
 typedef struct zenith__backend {
     const char *name;
-    int (*init)(zenith_server *s);                     /* after the pool: ring, buffer ring */
-    void (*fini)(zenith_server *s);                    /* cancels what is in flight, frees */
-    int (*start)(zenith_server *s);                    /* on the loop thread: wake-up reads */
-    void (*listen_arm)(zenith_server *s, uint32_t li); /* start accepting on listener li */
+    int (*init)(zenith_server *s);                          /* after the pool: ring, buffer ring */
+    void (*fini)(zenith_server *s);                         /* cancels what is in flight, frees */
+    int (*start)(zenith_server *s);                         /* on the loop thread: wake-up reads */
+    void (*listen_arm)(zenith_server *s, uint32_t li);      /* start accepting on listener li */
     void (*recv_arm)(zenith_server *s, zenith__conn *c);    /* start receiving (pool buffers) */
     void (*recv_cancel)(zenith_server *s, zenith__conn *c); /* stop receiving (pause) */
     uint32_t (*recv_room)(zenith_server *s);                /* buffers receives can take now */
@@ -3002,8 +2999,8 @@ typedef struct zenith__backend {
     int (*connect_start)(zenith_server *s, zenith__conn *c, const struct sockaddr *sa, socklen_t len);
     void (*connect_cancel)(zenith_server *s, zenith__conn *c);
     void (*shut)(zenith_server *s, zenith__conn *c, int how); /* shutdown(2) */
-    void (*prepare)(zenith_server *s);                  /* before waiting: refill, unpark */
-    int (*wait)(zenith_server *s, int64_t timeout_ns);  /* wait (<0: no limit), dispatch events */
+    void (*prepare)(zenith_server *s);                        /* before waiting: refill, unpark */
+    int (*wait)(zenith_server *s, int64_t timeout_ns);        /* wait (<0: no limit), dispatch events */
 } zenith__backend;
 
 /* ---- reactor: small helpers ------------------------------------------------------------------ */
@@ -3015,9 +3012,7 @@ static uint64_t zenith__mono_ns(void) {
 }
 
 /* The ms tick now (floor), relative to the reactor's epoch. */
-static uint32_t zenith__tick_now(zenith_server *s) {
-    return (uint32_t)((zenith__mono_ns() - s->epoch_ns) / 1000000u);
-}
+static uint32_t zenith__tick_now(zenith_server *s) { return (uint32_t)((zenith__mono_ns() - s->epoch_ns) / 1000000u); }
 
 static zenith_conn_id zenith__conn_id(const zenith_server *s, const zenith__conn *c) {
     return ((zenith_conn_id)c->gen << 32) | (zenith_conn_id)(uint32_t)(c - s->conns);
@@ -3065,15 +3060,15 @@ static uint32_t zenith__chain_pop(zenith_server *s, zenith__chain *ch) {
 }
 
 /* Intrusive FIFO lists of connections (dirty, parked, reserve-wait), linked by slot + 1. */
-#define ZENITH__LIST_PUSH(s, headf, tailf, linkf, c)                           \
-    do {                                                                       \
-        uint32_t zenith__sl = zenith__slot((s), (c)) + 1u;                     \
-        (c)->linkf = 0;                                                        \
-        if ((s)->tailf)                                                        \
-            (s)->conns[(s)->tailf - 1u].linkf = zenith__sl;                    \
-        else                                                                   \
-            (s)->headf = zenith__sl;                                           \
-        (s)->tailf = zenith__sl;                                               \
+#define ZENITH__LIST_PUSH(s, headf, tailf, linkf, c)        \
+    do {                                                    \
+        uint32_t zenith__sl = zenith__slot((s), (c)) + 1u;  \
+        (c)->linkf = 0;                                     \
+        if ((s)->tailf)                                     \
+            (s)->conns[(s)->tailf - 1u].linkf = zenith__sl; \
+        else                                                \
+            (s)->headf = zenith__sl;                        \
+        (s)->tailf = zenith__sl;                            \
     } while (0)
 
 static zenith__conn *zenith__list_pop(zenith_server *s, uint32_t *head, uint32_t *tail, size_t link_off) {
@@ -3317,7 +3312,7 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
             }
         }
         s->wheel_now = t + 1u; /* timers started from callbacks go after this tick */
-        { /* the due slot becomes the firing list */
+        {                      /* the due slot becomes the firing list */
             uint32_t head = t & (ZENITH__WHEEL_SLOTS - 1u), i;
             while ((i = zenith__tn_next(&s->tn[head])) != head) {
                 zenith__tn_unlink(s, i);
@@ -3439,7 +3434,8 @@ ZENITH_API int zenith_server_post(zenith_server *s, zenith_post_fn fn, void *use
         cell = &s->cells[pos & s->post_mask];
         dif = (int32_t)(__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) - pos);
         if (dif == 0) {
-            if (__atomic_compare_exchange_n(&s->post_tail, &pos, pos + 1u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
+            if (__atomic_compare_exchange_n(&s->post_tail, &pos, pos + 1u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                break;
         } else if (dif < 0) {
             __atomic_fetch_add(&s->posts_refused, 1u, __ATOMIC_RELAXED);
             return ZENITH_E_FULL;
@@ -3453,7 +3449,8 @@ ZENITH_API int zenith_server_post(zenith_server *s, zenith_post_fn fn, void *use
     if (len) memcpy(cell->data, data, len);
     /* seq_cst: ordered before the load of wake_pending (Dekker with zenith__run_posts) */
     __atomic_store_n(&cell->seq, pos + 1u, __ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(&s->wake_pending, __ATOMIC_SEQ_CST) && !__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST)) {
+    if (!__atomic_load_n(&s->wake_pending, __ATOMIC_SEQ_CST) &&
+        !__atomic_exchange_n(&s->wake_pending, 1, __ATOMIC_SEQ_CST)) {
         uint64_t one = 1;
         __atomic_fetch_add(&s->wakeups, 1u, __ATOMIC_RELAXED);
         if (write(s->wake_fd, &one, sizeof one) < 0) { /* the counter is full: a wake is pending anyway */
@@ -3474,7 +3471,8 @@ static int zenith__posts_pending(const zenith_server *s) {
 static int zenith__run_posts(zenith_server *s, int rearm) {
     uint32_t budget = s->post_mask + 1u;
     int ran = 0;
-    if (rearm && __atomic_load_n(&s->wake_pending, __ATOMIC_RELAXED)) __atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
+    if (rearm && __atomic_load_n(&s->wake_pending, __ATOMIC_RELAXED))
+        __atomic_store_n(&s->wake_pending, 0, __ATOMIC_SEQ_CST);
     while (budget-- && zenith__posts_pending(s)) {
         zenith__post_cell *cell = &s->cells[s->post_head & s->post_mask];
         s->in_cb++;
@@ -3741,7 +3739,8 @@ static void zenith__ev_accept(zenith_server *s, uint32_t li, int res, int more) 
     if (!more) l->armed = 0;
     if (res >= 0) {
         int one = 1;
-        zenith__conn *c = (zenith_server_stopped(s) || s->shutting_down) ? NULL : zenith__conn_alloc(s, res, ZENITH__S_OPEN);
+        zenith__conn *c =
+            (zenith_server_stopped(s) || s->shutting_down) ? NULL : zenith__conn_alloc(s, res, ZENITH__S_OPEN);
         if (c == NULL) {
             close(res);
             s->st.connections_rejected++;
@@ -3962,7 +3961,9 @@ ZENITH_API int zenith_server_send_buffer(zenith_server *s, zenith_conn_id conn, 
     idx = zenith_pool_index(s->pool, buf);
     if (idx < 0) return idx; /* not ours: we cannot take it */
     c = zenith__conn_of(s, conn);
-    rc = c == NULL ? ZENITH_E_STALE : (len == 0 || len > s->cfg.buffer_size) ? ZENITH_E_INVAL : zenith__send_check(s, c, len);
+    rc = c == NULL                                ? ZENITH_E_STALE
+         : (len == 0 || len > s->cfg.buffer_size) ? ZENITH_E_INVAL
+                                                  : zenith__send_check(s, c, len);
     if (rc != 0) {
         zenith__buf_free(s, (uint32_t)idx); /* ownership moved to us on every return */
         return rc;
@@ -3982,7 +3983,8 @@ ZENITH_API void *zenith_server_keep(zenith_server *s) {
 ZENITH_API int zenith_server_close(zenith_server *s, zenith_conn_id conn, int flags) {
     zenith__conn *c;
     if (s == NULL) return ZENITH_E_NULL;
-    if (flags != ZENITH_CLOSE_FLUSH && flags != ZENITH_CLOSE_ABORT && flags != ZENITH_CLOSE_WRITE) return ZENITH_E_INVAL;
+    if (flags != ZENITH_CLOSE_FLUSH && flags != ZENITH_CLOSE_ABORT && flags != ZENITH_CLOSE_WRITE)
+        return ZENITH_E_INVAL;
     if ((c = zenith__conn_of(s, conn)) == NULL) return ZENITH_E_STALE;
     if (c->state == ZENITH__S_CONNECTING)
         zenith__begin_end(s, c, ZENITH_E_CANCELED);
@@ -4062,12 +4064,15 @@ ZENITH_API int zenith_server_connect(zenith_server *s, const zenith_connect_conf
     if (!(cfg.flags & ZENITH_CONNECT_NO_NODELAY)) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     if (rc == 0 && (cfg.flags & ZENITH_CONNECT_KEEPALIVE)) {
         rc = zenith__sockopt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
-        if (rc == 0 && cfg.keepalive_idle_s) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)cfg.keepalive_idle_s);
+        if (rc == 0 && cfg.keepalive_idle_s)
+            rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)cfg.keepalive_idle_s);
         if (rc == 0 && cfg.keepalive_intvl_s)
             rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)cfg.keepalive_intvl_s);
-        if (rc == 0 && cfg.keepalive_count) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)cfg.keepalive_count);
+        if (rc == 0 && cfg.keepalive_count)
+            rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)cfg.keepalive_count);
     }
-    if (rc == 0 && cfg.user_timeout_ms) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)cfg.user_timeout_ms);
+    if (rc == 0 && cfg.user_timeout_ms)
+        rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)cfg.user_timeout_ms);
     if (rc == 0 && cfg.local_address && bind(fd, (struct sockaddr *)&local, llen) < 0) rc = ZENITH_ESYS(errno);
     if (rc != 0) {
         close(fd);
@@ -4288,8 +4293,8 @@ static void zenith__ur_send_kick(zenith_server *s, zenith__conn *c) {
                 return;
             }
             io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
-            io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_SENDMSG, zenith__slot(s, c),
-                                                    (uint32_t)zenith_pool_index(s->pool, mb)));
+            io_uring_sqe_set_data64(
+                sqe, ZENITH__UD(ZENITH__OP_SENDMSG, zenith__slot(s, c), (uint32_t)zenith_pool_index(s->pool, mb)));
             c->send_inflight = (uint8_t)k;
             return;
         }
@@ -4409,12 +4414,23 @@ static int zenith__ur_wait(zenith_server *s, int64_t timeout_ns) {
     return total;
 }
 
-static const zenith__backend zenith__backend_uring = {
-    "io_uring",          zenith__ur_init,         zenith__ur_fini,       zenith__ur_start,
-    zenith__ur_listen_arm, zenith__ur_recv_arm,   zenith__ur_recv_cancel, zenith__ur_recv_room,
-    zenith__ur_recv_done,  zenith__ur_recv_kept,  zenith__ur_buf_put,    zenith__ur_send_kick,
-    zenith__ur_connect_start, zenith__ur_connect_cancel, zenith__ur_shut, zenith__ur_prepare,
-    zenith__ur_wait};
+static const zenith__backend zenith__backend_uring = { "io_uring",
+                                                       zenith__ur_init,
+                                                       zenith__ur_fini,
+                                                       zenith__ur_start,
+                                                       zenith__ur_listen_arm,
+                                                       zenith__ur_recv_arm,
+                                                       zenith__ur_recv_cancel,
+                                                       zenith__ur_recv_room,
+                                                       zenith__ur_recv_done,
+                                                       zenith__ur_recv_kept,
+                                                       zenith__ur_buf_put,
+                                                       zenith__ur_send_kick,
+                                                       zenith__ur_connect_start,
+                                                       zenith__ur_connect_cancel,
+                                                       zenith__ur_shut,
+                                                       zenith__ur_prepare,
+                                                       zenith__ur_wait };
 
 /* ---- reactor: life cycle ----------------------------------------------------------------------------- */
 
@@ -4425,9 +4441,10 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     zenith_allocator none;
     void *raw;
     size_t conns_bytes, per_buf, tn_bytes, cells_bytes, reserve_bytes, block, off;
-    uint32_t i, tn_total, known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU |
-                                  ZENITH_SERVER_SQPOLL | ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK |
-                                  ZENITH_SERVER_NUMA_NODE | ZENITH_SERVER_NO_LISTEN;
+    uint32_t i, tn_total,
+        known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU | ZENITH_SERVER_SQPOLL |
+                ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK | ZENITH_SERVER_NUMA_NODE |
+                ZENITH_SERVER_NO_LISTEN;
     int e = 0, node = -1, mapped = 0, no_listen;
     if (err) *err = 0;
     if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
@@ -4451,7 +4468,8 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     }
     if (!cfg.recv_buffers) {
         cfg.recv_buffers = cfg.buffer_count / 2u;
-        if (cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count) cfg.recv_buffers = cfg.buffer_count - cfg.send_reserve;
+        if (cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count)
+            cfg.recv_buffers = cfg.buffer_count - cfg.send_reserve;
         if (!cfg.recv_buffers) cfg.recv_buffers = 1u;
     }
     if (!cfg.send_queue_max) cfg.send_queue_max = 256u * 1024u;
@@ -4466,8 +4484,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
         (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
         ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
-        cfg.max_timers > (1u << 23) ||
-        !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
+        cfg.max_timers > (1u << 23) || !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
         cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30)) {
         zenith__fail(err, ZENITH_E_INVAL);
         return NULL;
