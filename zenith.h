@@ -819,7 +819,7 @@ typedef struct zenith_reactor_stats {
     uint64_t posts_refused;      /* zenith_server_post calls that returned ZENITH_E_FULL */
     uint64_t wakeups;            /* eventfd writes by posters and stop (at most one per batch) */
     uint64_t send_pool_empty;    /* copying sends refused for want of buffers (in send_queue_full too) */
-    uint64_t deliveries_held;    /* on_data held back while the send reserve was low */
+    uint64_t deliveries_held;    /* times a connection's data was held back (reserve low) */
     uint64_t misuse_refused;     /* calls refused inside callbacks (ZENITH_E_STATE, and destroy) */
     uint64_t loop_iterations;    /* run_once calls that ran */
 } zenith_reactor_stats;
@@ -3656,7 +3656,6 @@ static void zenith__settle(zenith_server *s, zenith__conn *c) {
             zenith__deliver(s, c, idx, s->blen[idx]);
         }
         if (c->state != ZENITH__S_OPEN) continue;
-        if (c->rb.head && s->holding && !c->pause) zenith__wait_reserve(s, c);
         if ((c->flags & ZENITH__C_PEER_EOF) && !c->rb.head && !(c->flags & ZENITH__C_EOF_SEEN)) {
             c->flags |= ZENITH__C_EOF_SEEN;
             if (s->on_eof) {
@@ -3699,6 +3698,12 @@ static void zenith__settle(zenith_server *s, zenith__conn *c) {
                 s->be->recv_arm(s, c);
             else
                 zenith__park(s, c); /* the ring is dry: re-armed once buffers are back */
+        }
+        /* data held back for the reserve: settled again when the reserve is back (whether or
+           not the connection is also paused now: its pause may end first) */
+        if (c->rb.head && s->holding && !(c->lists & ZENITH__L_WAIT)) {
+            s->rst.deliveries_held++;
+            zenith__wait_reserve(s, c);
         }
         return;
     }
