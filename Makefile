@@ -95,6 +95,9 @@ $(BUILD)/tsan/%: tests/%.c $(TEST_DEPS) | $(BUILD)/tsan
 $(BUILD)/shim/%: tests/%.c $(TEST_DEPS) | $(BUILD)/shim
 	$(CC) -std=c11 -O1 -g $(WARN) -DZENITH_TEST_SHIM -I. -Itests -DZENITH_BUILD_DIR='"$(BUILD)"' $< -o $@ $(LIBS)
 
+# test_proxy runs the built example: build it first (order-only: a new proxy does not relink the suite)
+$(BUILD)/plain/test_proxy $(BUILD)/asan/test_proxy: | $(BUILD)/examples/proxy
+
 tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
              $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES)) \
              $(BUILD)/examples/numa_info

@@ -708,7 +708,9 @@ typedef struct zenith_server_config {
     uint32_t zerocopy_min;    /* sends of a buffer this large or larger use SEND_ZC; 0 = 16384.
                                  Never on loopback connections, where SEND_ZC still copies and
                                  only adds a notification (measured: 0.80x at 16 KiB) */
-    uint32_t idle_timeout_ms; /* close connections idle this long; 0 = never */
+    uint32_t idle_timeout_ms; /* close connections idle this long (nothing received, nothing sent,
+                                 not paused, nothing held back); also gives up a close that
+                                 cannot flush for that long (the peer reads nothing); 0 = never */
     uint32_t sq_entries;      /* 0 = 1024 */
     uint32_t backlog;         /* listen backlog; 0 = 4096 */
     uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU; below CPU_SETSIZE (1024) */
@@ -1011,7 +1013,10 @@ ZENITH_API int zenith_server_resume(zenith_server *s, zenith_conn_id conn);
 ZENITH_API int zenith_server_queued(zenith_server *s, zenith_conn_id conn);
 
 /* Per-connection user pointer (borrowed both ways). set returns 0, ZENITH_E_NULL, ZENITH_E_STALE;
-   get returns NULL for a stale id. Thread safety: the server's thread. Callback safety: yes. */
+   get returns NULL for a stale id -- except inside on_close (and an on_connect reporting a
+   failure), where it still returns the pointer of the connection the callback is about, so you
+   can free your state there. The slot (the id's low 32 bits) is below max_connections, if you
+   prefer tables of your own. Thread safety: the server's thread. Callback safety: yes. */
 ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn, void *user);
 ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id conn);
 
@@ -2944,6 +2949,8 @@ struct zenith_server {
     zenith__listener lst[ZENITH__MAX_LISTENERS];
     uint32_t listeners;
     zenith__conn *conns;
+    zenith_conn_id closing_id; /* the connection on_close (or a failed on_connect) is about */
+    void *closing_user;
     uint32_t max_conns, free_head;
     uint32_t dirty_head, dirty_tail, parked_head, parked_tail, wait_head, wait_tail;
     uint32_t ring_short; /* buffers owed to the provided-buffer ring (the application kept them) */
@@ -3590,6 +3597,8 @@ static void zenith__finish(zenith_server *s, zenith__conn *c) {
     s->free_head = zenith__slot(s, c) + 1u;
     for (li = 0; li < s->listeners; li++) /* an fd came free: EMFILE may have stopped accepting */
         if (!s->lst[li].armed && !s->shutting_down && !zenith_server_stopped(s)) s->be->listen_arm(s, li);
+    s->closing_id = id; /* zenith_server_get_conn_user still answers for it in the callback */
+    s->closing_user = cuser;
     s->in_cb++;
     if (opened) {
         s->st.connections_open--;
@@ -3605,6 +3614,8 @@ static void zenith__finish(zenith_server *s, zenith__conn *c) {
         if (on_connect) on_connect(cuser, id, status);
     }
     s->in_cb--;
+    s->closing_id = 0;
+    s->closing_user = NULL;
 }
 
 /* Hands one received buffer to on_data, then gives it back (or not, if the callback kept it). */
@@ -3823,6 +3834,7 @@ static void zenith__ev_sent(zenith_server *s, zenith__conn *c, int res) {
         return;
     }
     s->st.bytes_out += (uint64_t)res;
+    if (res > 0) c->last_active = s->now_ms + 1u; /* sending is activity too (idle timeout) */
     for (left = (uint32_t)res; left && c->sq.head;) {
         uint32_t idx = c->sq.head - 1u, part = s->blen[idx] - s->boff[idx];
         if (part > left) part = left;
@@ -3877,12 +3889,20 @@ static void zenith__ev_connect(zenith_server *s, uint32_t slot, uint32_t gen, in
 static void zenith__conn_timer_fired(zenith_server *s, zenith__conn *c) {
     if (c->state == ZENITH__S_CONNECTING) {
         zenith__begin_end(s, c, ZENITH_E_TIMEDOUT);
-    } else if (c->state == ZENITH__S_OPEN && s->cfg.idle_timeout_ms) {
+    } else if ((c->state == ZENITH__S_OPEN || c->state == ZENITH__S_FLUSHING) && s->cfg.idle_timeout_ms) {
+        /* idle = nothing received and nothing sent; a connection held back on purpose (paused,
+           or with received data waiting for its turn) is not idle */
         int32_t idle = (int32_t)(s->now_ms - c->last_active);
-        if (idle >= (int32_t)s->cfg.idle_timeout_ms)
-            zenith__begin_close(s, c, ZENITH_CLOSE_IDLE, 0);
-        else
+        if (c->state == ZENITH__S_OPEN && (c->pause || c->rb.head)) {
+            c->last_active = s->now_ms;
+            idle = 0;
+        }
+        if (idle < (int32_t)s->cfg.idle_timeout_ms)
             zenith__conn_timer_at(s, c, c->last_active + s->cfg.idle_timeout_ms);
+        else if (c->state == ZENITH__S_OPEN)
+            zenith__begin_close(s, c, ZENITH_CLOSE_IDLE, 0);
+        else /* a flush the peer has not read from for a whole idle timeout: give it up */
+            zenith__begin_close(s, c, c->status, 1);
     }
     zenith__settle(s, c);
 }
@@ -4036,6 +4056,7 @@ ZENITH_API int zenith_server_set_conn_user(zenith_server *s, zenith_conn_id conn
 
 ZENITH_API void *zenith_server_get_conn_user(zenith_server *s, zenith_conn_id conn) {
     zenith__conn *c = zenith__conn_of(s, conn);
+    if (c == NULL && s != NULL && conn != 0 && conn == s->closing_id) return s->closing_user; /* in on_close */
     return c ? c->user : NULL;
 }
 

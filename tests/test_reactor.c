@@ -191,7 +191,10 @@ static void rx_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t
 static void rx_close(void *user, zenith_conn_id conn, int reason) {
     rx_t *t = (rx_t *)user;
     crec *r = rec_of(t, conn);
-    cr_assert_null(zenith_server_get_conn_user(t->s, conn), "the id is stale in on_close");
+    /* the id is stale in on_close (calls on it are refused), but its user pointer is still
+       readable there, so the application can free its state */
+    cr_assert_eq(zenith_server_send(t->s, conn, "x", 1), ZENITH_E_STALE, "the id is stale in on_close");
+    cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "the user pointer, readable in on_close");
     r->closes++;
     r->reason = reason;
     r->close_ns = mono_ns();
@@ -226,7 +229,8 @@ static void rx_connected(void *user, zenith_conn_id conn, int status) {
     r->connect_ns = mono_ns();
     __atomic_fetch_add(&t->connect_calls, 1, __ATOMIC_RELEASE);
     if (status != 0) {
-        cr_assert_null(zenith_server_get_conn_user(t->s, conn), "after a failed connect the id is stale");
+        cr_assert_eq(zenith_server_send(t->s, conn, "x", 1), ZENITH_E_STALE, "after a failed connect the id is stale");
+        cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "its user pointer, readable in on_connect");
         return;
     }
     cr_assert_eq(zenith_server_get_conn_user(t->s, conn), r, "the connect config's user is the connection's");
