@@ -892,7 +892,9 @@ ZENITH_API int zenith_server_run_once(zenith_server *s, int timeout_ms);
 
 /* Asks the loop to stop: run_once returns promptly from now on and zenith_server_stopped
    reports 1. Any thread, and async-signal-safe (an atomic store and an eventfd write).
-   Callback safety: yes. */
+   Callback safety: yes. Lifetime: the server must outlive the call -- it writes the server's
+   eventfd after setting the flag the loop sees, so destroy only once every stop call (on any
+   thread) has returned, e.g. after joining the thread that called it. */
 ZENITH_API void zenith_server_stop(zenith_server *s);
 
 /* 1 once zenith_server_stop was called, else 0 (0 for NULL). Any thread. */

@@ -62,7 +62,8 @@ static void *run(void *arg) {
     }
     zenith_server_shutdown(r->server, 1000); /* finish what is queued, close everyone */
     zenith_server_get_stats(r->server, &r->stats);
-    zenith_server_destroy(r->server); /* on its own thread */
+    /* not destroyed here: main may still be inside zenith_server_stop on this server (it
+       writes the server's eventfd); main destroys it after joining this thread */
     return NULL;
 }
 
@@ -136,6 +137,7 @@ int main(int argc, char **argv) {
     memset(&total, 0, sizeof total);
     for (i = 0; i < threads; i++) {
         pthread_join(rs[i].thread, NULL);
+        zenith_server_destroy(rs[i].server); /* every stop call has returned, the thread is gone */
         total.connections_accepted += rs[i].stats.connections_accepted;
         total.connections_closed += rs[i].stats.connections_closed;
         total.connections_rejected += rs[i].stats.connections_rejected;
