@@ -32,7 +32,7 @@
 #define MAX_THREADS 64
 #define MAX_PAIRS 4096u             /* client/upstream pairs per reactor */
 #define SEND_QUEUE_MAX (256u << 10) /* bytes queued toward one side before its source pauses */
-#define IDLE_MS 60000u              /* a connection that received nothing for this long closes */
+#define IDLE_MS 60000u              /* a connection with no traffic either way for this long closes */
 #define CONNECT_MS 5000u            /* upstream connect timeout */
 #define STATS_MS 10000u
 
