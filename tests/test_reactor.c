@@ -1396,6 +1396,33 @@ Test(reactor, timers_never_early, .timeout = 20) {
     rx_destroy(&t);
 }
 
+/* Timers started at every distance from the loop's last clock reading (0 to 1.5 ms of busy time
+   after a turn), once the reactor has run long enough to time starts from the TSC where the
+   kernel does: none fires before its start + delay. */
+Test(reactor, timers_started_between_loop_turns_never_early, .timeout = 20) {
+    rx_t t;
+    tctx c;
+    enum { N = 300 };
+    static tmr r[N];
+    uint64_t rng = 4242;
+    int i;
+    timer_reactor(&t, &c, 0);
+    memset(r, 0, sizeof r);
+    run_for(t.s, 0.1); /* the clock's TSC rate is measured after 64 ms */
+    for (i = 0; i < N; i++) {
+        uint64_t spin_until;
+        cr_assert_geq(zenith_server_run_once(t.s, 0), 0);
+        spin_until = mono_ns() + xorshift(&rng) % 1500000u;
+        while (mono_ns() < spin_until) {
+        }
+        tmr_arm(&c, &r[i], (uint32_t)(xorshift(&rng) % 4), 0);
+    }
+    RUN_BLOCKING_UNTIL(t.s, c.fired == N);
+    cr_assert_eq(c.early, 0, "%d timers fired early (worst by %llu ns)", c.early, (unsigned long long)c.worst_early_ns);
+    for (i = 0; i < N; i++) cr_assert_eq(r[i].fired, 1, "timer %d fired %d times", i, r[i].fired);
+    rx_destroy(&t);
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
