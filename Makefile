@@ -167,6 +167,7 @@ $(BUILD)/py_consumer.so: bindings/python/tests/consumer.c $(BUILD)/libzenith.so
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -shared -fPIC -I. $< -o $@ -L$(BUILD) -lzenith -Wl,-rpath,$(CURDIR)/$(BUILD)
 
 test-bindings: deps-build
+	@tools/deps.sh --optional python3 cargo go node npm
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a $(BUILD)/loadgen $(BUILD)/py_consumer.so
 	@if command -v python3 > /dev/null; then \
 	  echo "== bindings/python"; \

@@ -23,6 +23,8 @@ pkg_of() {
         numactl) echo numactl ;;
         libfuzzer) echo libclang-rt-14-dev ;;
         nginx-stream) echo "nginx libnginx-mod-stream" ;;
+        go) echo golang-go ;;
+        node) echo nodejs ;;
         *) echo "$1" ;;
     esac
 }
