@@ -558,8 +558,10 @@ int main(int argc, char **argv) {
     printf("  measured: resident growth per timer armed   %6.1f  %7.1f   (N = %u; libuv: handles malloc'd + init)\n",
            mem_z_rss_armed, mem_l_rss, mem_n);
     printf("  (the user also keeps an 8 B zenith_timer_id per timer; libuv's handle is the user's memory)\n");
-    printf("\nnotes: zenith's re-arm is timer_stop + timer_start (a new id); zenith_server_timer_start reads\n"
-           "  CLOCK_MONOTONIC once per call (%.1f ns here), libuv's uv_timer_start uses the loop's cached time\n",
+    printf("\nnotes: zenith's re-arm is timer_stop + timer_start (a new id); zenith_server_timer_start times\n"
+           "  the start from the TSC within 1 ms of the loop's last clock read (where the kernel's clocksource\n"
+           "  is the TSC), else by one CLOCK_MONOTONIC read (%.1f ns here); libuv's uv_timer_start uses the\n"
+           "  loop's cached time (its timers may fire early by the age of that reading)\n",
            clock_cost_ns());
 
     printf("\nchecks:\n");
