@@ -355,12 +355,20 @@ static void pump(stream_t *sts, int n, pump_opts *o) {
     static unsigned char out[65536], in[65536];
     struct pollfd pf[64];
     double t0 = now_s(), deadline = t0 + o->timeout_s, next_sample = 0;
-    size_t read_total = 0;
+    size_t read_total = 0, progress = 0;
     int i, done = 0;
     cr_assert_leq(n, 64);
     while (done < n) {
         double now = now_s();
         int may_read = o->read_rate <= 0 || (double)read_total < o->read_rate * (now - t0);
+        size_t p = 0;
+        /* a stall is timeout_s without a byte moving either way (a loaded CI machine may be
+           slow, never stuck); the test's own .timeout bounds the whole */
+        for (i = 0; i < n; i++) p += sts[i].sent + sts[i].got;
+        if (p != progress) {
+            progress = p;
+            deadline = now + o->timeout_s;
+        }
         cr_assert_lt(now, deadline, "streams stalled: %d of %d done (first open: sent %zu got %zu of %zu)", done, n,
                      sts[0].sent, sts[0].got, sts[0].total);
         if (o->watch && now >= next_sample) {
@@ -666,7 +674,7 @@ Test(proxy, slow_client_reader_memory_bounded, .timeout = 60) {
 Test(proxy, slow_upstream_reader_memory_bounded, .timeout = 60) {
     const size_t total = 96u << 20;
     static unsigned char buf[65536];
-    double deadline = now_s() + 40.0, next_sample = 0;
+    double deadline = now_s() + 15.0, next_sample = 0; /* no progress for 15 s: stalled */
     size_t base, max_rss = 0, sent = 0;
     uint64_t count = 0;
     proxy_stats st;
@@ -693,7 +701,10 @@ Test(proxy, slow_upstream_reader_memory_bounded, .timeout = 60) {
             fill(buf, 9, sent, c);
             w = xsend(fd, buf, c, MSG_NOSIGNAL);
             cr_assert(w > 0 || errno == EAGAIN, "send: %s", strerror(errno));
-            if (w > 0) sent += (size_t)w;
+            if (w > 0) {
+                sent += (size_t)w;
+                deadline = now_s() + 15.0;
+            }
         }
     }
     cr_assert_eq(shutdown(fd, SHUT_WR), 0);
