@@ -688,7 +688,15 @@ enum zenith_server_flags {
     ZENITH_SERVER_NUMA_NODE = 1u << 6,
     /* No listener at create (address, port, backlog and REUSEPORT must be 0): a reactor for
        outbound connections, timers and posted work; add listeners with zenith_server_listen. */
-    ZENITH_SERVER_NO_LISTEN = 1u << 7
+    ZENITH_SERVER_NO_LISTEN = 1u << 7,
+    /* Keep reading a connection whose own send queue reached send_queue_max (by default reading
+       pauses until it drains: right for a server whose replies answer what it reads, and what
+       keeps an echo from ever meeting ZENITH_E_FULL). For relays, whose input goes to another
+       connection: there the rule couples the two directions, and two relays (or a relay and an
+       echo) that both fill their queues wait for each other for ever. Pause the source
+       yourself (zenith_server_pause / on_drain), as examples/proxy.c does. on_drain still
+       fires when a queue that reached send_queue_max is below half again. */
+    ZENITH_SERVER_NO_QUEUE_PAUSE = 1u << 8
 };
 
 /* Zero means default in every field. Borrowed for the call (address is copied). Extensible. */
@@ -3804,14 +3812,18 @@ static void zenith__settle_dirty(zenith_server *s) {
     }
 }
 
+/* The queue reached send_queue_max: on_drain is owed once it is below half, and (unless the
+   reactor relays: ZENITH_SERVER_NO_QUEUE_PAUSE) reading from the connection pauses till then. */
+static void zenith__queue_full(zenith_server *s, zenith__conn *c) {
+    c->flags |= ZENITH__C_NEED_DRAIN;
+    if (!(s->cfg.flags & ZENITH_SERVER_NO_QUEUE_PAUSE)) c->pause |= ZENITH__P_QUEUE;
+}
+
 /* Queues buffer idx (len bytes) for sending; pauses reading at send_queue_max. */
 static void zenith__enqueue(zenith_server *s, zenith__conn *c, uint32_t idx, uint32_t len) {
     zenith__chain_push(s, &c->sq, idx, len);
     c->queued += len;
-    if (c->queued >= s->cfg.send_queue_max && !(c->pause & ZENITH__P_QUEUE)) {
-        c->pause |= ZENITH__P_QUEUE;
-        c->flags |= ZENITH__C_NEED_DRAIN;
-    }
+    if (c->queued >= s->cfg.send_queue_max) zenith__queue_full(s, c);
 }
 
 /* ---- reactor: events from the backend ------------------------------------------------------------ */
@@ -4045,10 +4057,7 @@ ZENITH_API int zenith_server_send(zenith_server *s, zenith_conn_id conn, const v
         }
         done += left < (size_t)n * size ? left : (size_t)n * size;
     }
-    if (c->queued >= s->cfg.send_queue_max && !(c->pause & ZENITH__P_QUEUE)) {
-        c->pause |= ZENITH__P_QUEUE;
-        c->flags |= ZENITH__C_NEED_DRAIN;
-    }
+    if (c->queued >= s->cfg.send_queue_max) zenith__queue_full(s, c);
     if (c->state == ZENITH__S_OPEN) s->be->send_kick(s, c);
     if (c->pause) zenith__mark(s, c);
     return 0;
@@ -4545,7 +4554,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     uint32_t i, tn_total,
         known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU | ZENITH_SERVER_SQPOLL |
                 ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK | ZENITH_SERVER_NUMA_NODE |
-                ZENITH_SERVER_NO_LISTEN;
+                ZENITH_SERVER_NO_LISTEN | ZENITH_SERVER_NO_QUEUE_PAUSE;
     int e = 0, node = -1, mapped = 0, no_listen;
     if (err) *err = 0;
     if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {

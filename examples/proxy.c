@@ -308,7 +308,9 @@ int main(int argc, char **argv) {
         memset(cfg, 0, sizeof *cfg);
         cfg->address = addr;
         cfg->port = i == 0 ? port : zenith_server_port(rs[0].server); /* all on one port */
-        cfg->flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
+        /* a relay pauses the source itself: the reactor must not also stop reading a
+           connection whose own queue is full (that couples the directions: deadlock) */
+        cfg->flags = ZENITH_SERVER_NO_QUEUE_PAUSE | (threads > 1 ? ZENITH_SERVER_REUSEPORT : 0);
         cfg->max_connections = 2u * MAX_PAIRS; /* a client and its upstream per pair */
         cfg->buffer_size = 16384;
         cfg->buffer_count = 2048;

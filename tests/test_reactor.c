@@ -2111,6 +2111,50 @@ Test(reactor, drain_after_queue_reached_max_without_a_refused_send, .timeout = 2
     rx_destroy(&t);
 }
 
+/* ZENITH_SERVER_NO_QUEUE_PAUSE (relays): a connection whose own queue is at send_queue_max is
+   still read from (by default it would not be), and on_drain still fires once it drains. */
+Test(reactor, no_queue_pause_keeps_reading_a_full_connection, .timeout = 20) {
+    zenith_server_config cfg = reactor_cfg();
+    rx_t t;
+    int fd;
+    char chunk[4096], sink[65536];
+    size_t total = 0, got = 0;
+    crec *a;
+    cfg.send_queue_max = 64 * 1024;
+    cfg.flags |= ZENITH_SERVER_NO_QUEUE_PAUSE;
+    rx_init(&t, &cfg);
+    rx_start(&t);
+    fd = dial_rcvbuf(zenith_server_port(t.s), 16 * 1024);
+    RUN_UNTIL(t.s, t.accepts == 1);
+    a = &t.acc[0];
+    memset(chunk, 'q', sizeof chunk);
+    while (zenith_server_queued(t.s, a->id) < 64 * 1024) {
+        cr_assert_lt(total, 64u << 20, "the queue never reached send_queue_max");
+        cr_assert_eq(zenith_server_send(t.s, a->id, chunk, sizeof chunk), 0);
+        total += sizeof chunk;
+        cr_assert_geq(zenith_server_run_once(t.s, 0), 0);
+    }
+    /* the queue is full and the peer reads nothing: its bytes are still delivered */
+    cr_assert_eq(send(fd, "hello", 5, 0), 5);
+    RUN_UNTIL(t.s, a->bytes == 5);
+    cr_assert_eq(a->drains, 0, "on_drain while the queue is still full");
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    {
+        double deadline = now_s() + 10.0;
+        while (got < total) {
+            ssize_t r = recv(fd, sink, sizeof sink, 0);
+            if (r > 0) got += (size_t)r;
+            cr_assert_lt(now_s(), deadline, "read %zu of %zu", got, total);
+            cr_assert_geq(zenith_server_run_once(t.s, 1), 0);
+        }
+    }
+    RUN_UNTIL(t.s, a->drains >= 1);
+    cr_assert_eq(zenith_server_queued(t.s, a->id), 0);
+    close(fd);
+    RUN_UNTIL(t.s, t.closes == 1);
+    rx_destroy(&t);
+}
+
 /* ---- more connect paths ------------------------------------------------------------------------ */
 
 Test(reactor, refused_connect_drops_its_queued_bytes, .timeout = 15) {
