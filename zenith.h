@@ -2980,7 +2980,7 @@ struct zenith_server {
     /* timers: nodes [0, T_SENTINELS) wheel-slot sentinels, T_FIRING, then user timers, then one
        per connection (idle and connect timeouts), then one for accept retries */
     zenith__tnode *tn;
-    uint32_t tn_user, tn_conn, tn_retry, tn_total, tfree_head, timers_armed, timers_linked;
+    uint32_t tn_conn, tn_retry, tn_total, tfree_head, timers_armed, timers_linked;
     uint32_t wheel_now; /* the next tick to process */
     uint64_t occupied[ZENITH__WHEEL_LEVELS];
     uint64_t epoch_ns;                                             /* CLOCK_MONOTONIC at create: tick 0 */
@@ -3303,23 +3303,18 @@ static int zenith__take_bufs(zenith_server *s, uint32_t *idx, unsigned n) {
    loop arms one kernel timeout (the wait's own timeout: no SQE, no system call per timer) for
    it. Deadlines round up to the next tick, so a timer never fires early. */
 
-static uint32_t zenith__tn_next(const zenith__tnode *n) { return n->next; }
-static uint32_t zenith__tn_prev(const zenith__tnode *n) { return n->prev; }
-static void zenith__tn_set_next(zenith__tnode *n, uint32_t v) { n->next = v; }
-static void zenith__tn_set_prev(zenith__tnode *n, uint32_t v) { n->prev = v; }
-static uint32_t zenith__tn_gen(const zenith__tnode *n) { return n->gen; }
 /* Retires a user timer's id: the next one from this node is different, and never 0. */
 static void zenith__tn_retire(zenith__tnode *n) { n->gen = n->gen + 1u ? n->gen + 1u : 1u; }
 /* A node is linked when its links point somewhere else than itself. */
-static int zenith__tn_linked(const zenith_server *s, uint32_t i) { return zenith__tn_next(&s->tn[i]) != i; }
+static int zenith__tn_linked(const zenith_server *s, uint32_t i) { return s->tn[i].next != i; }
 
 static void zenith__tn_unlink(zenith_server *s, uint32_t i) {
     zenith__tnode *n = &s->tn[i];
-    uint32_t nx = zenith__tn_next(n), pv = zenith__tn_prev(n);
-    zenith__tn_set_next(&s->tn[pv], nx);
-    zenith__tn_set_prev(&s->tn[nx], pv);
-    zenith__tn_set_next(n, i);
-    zenith__tn_set_prev(n, i);
+    uint32_t nx = n->next, pv = n->prev;
+    s->tn[pv].next = nx;
+    s->tn[nx].prev = pv;
+    n->next = i;
+    n->prev = i;
     if (nx == pv && nx < ZENITH__T_SENTINELS) /* the slot is empty now */
         s->occupied[nx / ZENITH__WHEEL_SLOTS] &= ~((uint64_t)1 << (nx % ZENITH__WHEEL_SLOTS));
     s->timers_linked--;
@@ -3328,11 +3323,11 @@ static void zenith__tn_unlink(zenith_server *s, uint32_t i) {
 /* Links node i before sentinel `head` (at the tail of its list). */
 static void zenith__tn_link(zenith_server *s, uint32_t head, uint32_t i) {
     zenith__tnode *h = &s->tn[head], *n = &s->tn[i];
-    uint32_t last = zenith__tn_prev(h);
-    zenith__tn_set_next(n, head);
-    zenith__tn_set_prev(n, last);
-    zenith__tn_set_next(&s->tn[last], i);
-    zenith__tn_set_prev(h, i);
+    uint32_t last = h->prev;
+    n->next = head;
+    n->prev = last;
+    s->tn[last].next = i;
+    h->prev = i;
     s->timers_linked++;
 }
 
@@ -3394,7 +3389,7 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
             for (l = 1; l < ZENITH__WHEEL_LEVELS; l++) {
                 uint32_t slot = (t >> (l * ZENITH__WHEEL_BITS)) & (ZENITH__WHEEL_SLOTS - 1u);
                 uint32_t head = l * ZENITH__WHEEL_SLOTS + slot, i;
-                while ((i = zenith__tn_next(&s->tn[head])) != head) {
+                while ((i = s->tn[head].next) != head) {
                     zenith__tn_unlink(s, i);
                     zenith__wheel_add(s, i);
                 }
@@ -3404,13 +3399,13 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
         s->wheel_now = t + 1u; /* timers started from callbacks go after this tick */
         {                      /* the due slot becomes the firing list */
             uint32_t head = t & (ZENITH__WHEEL_SLOTS - 1u), i;
-            while ((i = zenith__tn_next(&s->tn[head])) != head) {
+            while ((i = s->tn[head].next) != head) {
                 zenith__tn_unlink(s, i);
                 zenith__tn_link(s, fl, i);
             }
         }
         for (;;) {
-            uint32_t i = zenith__tn_next(&s->tn[fl]);
+            uint32_t i = s->tn[fl].next;
             zenith__tnode *n = &s->tn[i];
             if (i == fl) break;
             zenith__tn_unlink(s, i);
@@ -3423,7 +3418,7 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
             } else {
                 zenith_timer_fn fn = n->fn;
                 void *user = n->user;
-                zenith_timer_id id = ((zenith_timer_id)zenith__tn_gen(n) << 32) | i;
+                zenith_timer_id id = ((zenith_timer_id)n->gen << 32) | i;
                 if (n->period) { /* stays on its grid: first + k x period */
                     uint32_t e = n->expires + n->period;
                     while ((int32_t)(e - now) <= 0) {
@@ -3436,7 +3431,7 @@ static int zenith__wheel_run(zenith_server *s, uint32_t now) {
                     n->fn = NULL;
                     n->user = NULL;
                     zenith__tn_retire(n);
-                    zenith__tn_set_next(n, s->tfree_head);
+                    n->next = s->tfree_head;
                     s->tfree_head = i;
                     s->timers_armed--;
                 }
@@ -3477,14 +3472,14 @@ ZENITH_API int zenith_server_timer_start(zenith_server *s, uint32_t delay_ms, ui
     if (s->tfree_head == 0) return ZENITH_E_FULL;
     i = s->tfree_head;
     n = &s->tn[i];
-    s->tfree_head = zenith__tn_next(n);
+    s->tfree_head = n->next;
     n->fn = fn;
     n->user = user;
     n->period = period_ms;
     n->expires = zenith__deadline(s, delay_ms);
     zenith__wheel_add(s, i);
     s->timers_armed++;
-    if (out) *out = ((zenith_timer_id)zenith__tn_gen(n) << 32) | i;
+    if (out) *out = ((zenith_timer_id)n->gen << 32) | i;
     return 0;
 }
 
@@ -3494,12 +3489,12 @@ ZENITH_API int zenith_server_timer_stop(zenith_server *s, zenith_timer_id timer)
     if (s == NULL) return ZENITH_E_NULL;
     if (i < ZENITH__T_FIRST || i >= s->tn_conn) return ZENITH_E_STALE;
     n = &s->tn[i];
-    if (n->fn == NULL || zenith__tn_gen(n) != (uint32_t)(timer >> 32)) return ZENITH_E_STALE;
+    if (n->fn == NULL || n->gen != (uint32_t)(timer >> 32)) return ZENITH_E_STALE;
     if (zenith__tn_linked(s, i)) zenith__tn_unlink(s, i);
     n->fn = NULL;
     n->user = NULL;
     zenith__tn_retire(n);
-    zenith__tn_set_next(n, s->tfree_head);
+    n->next = s->tfree_head;
     s->tfree_head = i;
     s->timers_armed--;
     return 0;
@@ -4655,7 +4650,6 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         s->free_head = i + 1u;
     }
     /* timers: every node self-linked (unlinked); user nodes on the free list, generation 1 */
-    s->tn_user = ZENITH__T_FIRST;
     s->tn_conn = ZENITH__T_FIRST + cfg.max_timers;
     s->tn_retry = s->tn_conn + cfg.max_connections;
     s->tn_total = tn_total;
@@ -4664,7 +4658,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         s->tn[i].gen = 1u;
     }
     for (i = s->tn_conn; i-- > ZENITH__T_FIRST;) {
-        zenith__tn_set_next(&s->tn[i], s->tfree_head);
+        s->tn[i].next = s->tfree_head;
         s->tfree_head = i;
     }
     s->post_mask = cfg.post_queue - 1u;

@@ -2155,6 +2155,55 @@ Test(reactor, no_queue_pause_keeps_reading_a_full_connection, .timeout = 20) {
     rx_destroy(&t);
 }
 
+static void never_posted(void *user, void *data, size_t len) {
+    (void)user;
+    (void)data;
+    (void)len;
+    cr_assert_fail("a refused post ran");
+}
+
+/* The 0.2.0 config fields and zenith_server_post refuse bad input with their codes, and nothing
+   refused is ever run. */
+Test(reactor, new_config_fields_and_post_bad_input, .timeout = 15) {
+    zenith_server_config cfg;
+    zenith_server *s;
+    char big[ZENITH_POST_MAX + 1];
+    int err;
+    const struct {
+        uint32_t post_queue, max_timers, recv_buffers, send_reserve, reserved2;
+    } bad[] = {
+        { 3, 0, 0, 0, 0 },               /* post_queue not a power of two */
+        { 1u << 21, 0, 0, 0, 0 },        /* post_queue over 2^20 */
+        { 0, (1u << 23) + 1u, 0, 0, 0 }, /* max_timers over 2^23 */
+        { 0, 0, 200, 100, 0 },           /* recv_buffers + send_reserve > buffer_count (256) */
+        { 0, 0, 0, 0, 1 },               /* reserved2_ */
+    };
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg = reactor_cfg();
+        cfg.buffer_count = 256;
+        cfg.post_queue = bad[i].post_queue;
+        cfg.max_timers = bad[i].max_timers;
+        cfg.recv_buffers = bad[i].recv_buffers;
+        cfg.send_reserve = bad[i].send_reserve;
+        cfg.reserved2_ = bad[i].reserved2;
+        err = 0;
+        cr_assert_null(zenith_server_create(&cfg, &err), "bad config %zu accepted", i);
+        cr_assert_eq(err, ZENITH_E_INVAL, "bad config %zu: %d %s", i, err, zenith_errname(err));
+    }
+    cfg = reactor_cfg();
+    cfg.post_queue = 4;
+    s = zenith_server_create(&cfg, &err);
+    cr_assert_not_null(s, "create: %d %s", err, zenith_errname(err));
+    memset(big, 'p', sizeof big);
+    cr_assert_eq(zenith_server_post(NULL, never_posted, NULL, NULL, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_post(s, NULL, NULL, NULL, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_server_post(s, never_posted, NULL, NULL, 3), ZENITH_E_NULL, "data NULL with a length");
+    cr_assert_eq(zenith_server_post(s, never_posted, NULL, big, sizeof big), ZENITH_E_INVAL, "over ZENITH_POST_MAX");
+    cr_assert_eq(rstats(s).posts_refused, 0, "bad input is not a full queue");
+    zenith_server_destroy(s);
+}
+
 /* ---- more connect paths ------------------------------------------------------------------------ */
 
 Test(reactor, refused_connect_drops_its_queued_bytes, .timeout = 15) {
