@@ -736,8 +736,42 @@ typedef struct zenith_server_config {
                               room (none at all if recv_buffers = buffer_count: then a copying
                               send may find the pool empty); recv_buffers + send_reserve must
                               not exceed buffer_count */
-    uint32_t reserved2_;   /* must be 0 */
+    uint32_t backend;      /* enum zenith_backend: 0 = auto (io_uring where the kernel allows it, else
+                              epoll; the ZENITH_BACKEND environment variable decides first) */
 } zenith_server_config;
+
+/* The event backend (zenith_server_config.backend, zenith_backend_info.backend). Both serve the
+   same API with the same guarantees; docs/SERVER.md "Two backends" says what differs in cost. */
+enum zenith_backend {
+    ZENITH_BACKEND_AUTO = 0,     /* io_uring when it works; epoll when io_uring is refused (ENOSYS,
+                                    EPERM from a seccomp filter or kernel.io_uring_disabled). The
+                                    environment variable ZENITH_BACKEND=epoll|io_uring|auto, read at
+                                    create, decides first (another value: ZENITH_E_INVAL) */
+    ZENITH_BACKEND_IO_URING = 1, /* io_uring or nothing: create fails with ZENITH_E_URING_DISABLED */
+    ZENITH_BACKEND_EPOLL = 2     /* epoll (edge-triggered), whatever the kernel offers */
+};
+
+/* Why the backend in use was taken (zenith_backend_info.reason). */
+enum zenith_backend_reason {
+    ZENITH_BACKEND_BY_DEFAULT = 0, /* auto, and io_uring works */
+    ZENITH_BACKEND_BY_CONFIG = 1,  /* zenith_server_config.backend asked for it */
+    ZENITH_BACKEND_BY_ENV = 2,     /* the ZENITH_BACKEND environment variable asked for it */
+    ZENITH_BACKEND_FALLBACK = 3    /* auto, and the kernel refused io_uring: see uring_errno */
+};
+
+/* Which backend a reactor runs on, and why (zenith_server_backend_info). */
+typedef struct zenith_backend_info {
+    uint32_t struct_size; /* 0 or sizeof(zenith_backend_info) as you compiled it */
+    int32_t backend;      /* ZENITH_BACKEND_IO_URING or ZENITH_BACKEND_EPOLL */
+    int32_t reason;       /* enum zenith_backend_reason */
+    int32_t uring_errno;  /* FALLBACK: how io_uring_setup was refused (ENOSYS, EPERM), else 0 */
+    int32_t uring_sysctl; /* FALLBACK: kernel.io_uring_disabled as read then (0-2; -1 unreadable) */
+    uint32_t reserved_;
+    const char *name; /* "io_uring" or "epoll" (static storage) */
+    const char *why;  /* one line for people, e.g. "io_uring refused by the kernel (EPERM: a
+                              seccomp filter, as in a container's default profile)"; owned by the
+                              reactor, valid until zenith_server_destroy */
+} zenith_backend_info;
 
 /* Why a connection closed (the reason argument of the close callback). */
 enum zenith_close_reason {
@@ -1040,7 +1074,13 @@ ZENITH_API uint16_t zenith_server_port(const zenith_server *s);
    Callback safety: yes. */
 ZENITH_API int zenith_server_get_stats(const zenith_server *s, zenith_server_stats *out);
 ZENITH_API int zenith_server_get_reactor_stats(const zenith_server *s, zenith_reactor_stats *out);
-/* The server's pool and ring (borrowed; valid until destroy). NULL for NULL. */
+/* The backend the reactor runs on and why, into *out (out->struct_size: 0 or at least this
+   layout's size). Returns 0, ZENITH_E_NULL, or ZENITH_E_INVAL (a smaller struct_size). The
+   examples print it at start-up. Thread safety: any
+   thread (it never changes after create). Callback safety: yes. */
+ZENITH_API int zenith_server_backend_info(const zenith_server *s, zenith_backend_info *out);
+/* The server's pool and ring (borrowed; valid until destroy). NULL for NULL. The ring is NULL on
+   the epoll backend. */
 ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s);
 ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
 
@@ -1408,6 +1448,7 @@ static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -2871,7 +2912,8 @@ enum {                            /* zenith__conn.pause: why reading is paused (
 enum {                             /* zenith__conn.lists: list memberships, kept across slot reuse */
        ZENITH__L_DIRTY = 1u << 0,  /* on the dirty list (dnext) */
        ZENITH__L_PARKED = 1u << 1, /* on the parked list (pnext): receive waits for ring buffers */
-       ZENITH__L_WAIT = 1u << 2    /* on the reserve-wait list (wnext) */
+       ZENITH__L_WAIT = 1u << 2,   /* on the reserve-wait list (wnext) */
+       ZENITH__L_READY = 1u << 3   /* epoll: on the ready list (rnext) */
 };
 
 typedef struct zenith__chain {
@@ -2880,14 +2922,14 @@ typedef struct zenith__chain {
 
 typedef struct zenith__conn {
     int fd;
-    uint32_t gen;          /* generation of the live id; bumped when the slot is freed */
-    uint8_t state;         /* enum zenith__conn_state */
-    uint8_t pause;         /* ZENITH__P_* */
-    uint8_t send_inflight; /* queue buffers the send in flight covers (0 = none) */
-    uint8_t recv_armed;    /* a (multishot) receive is armed */
-    uint16_t flags;        /* ZENITH__C_* */
-    uint8_t lists;         /* ZENITH__L_* */
-    uint8_t reserved_;
+    uint32_t gen;                 /* generation of the live id; bumped when the slot is freed */
+    uint8_t state;                /* enum zenith__conn_state */
+    uint8_t pause;                /* ZENITH__P_* */
+    uint8_t send_inflight;        /* queue buffers the send in flight covers (0 = none) */
+    uint8_t recv_armed;           /* a (multishot) receive is armed */
+    uint16_t flags;               /* ZENITH__C_* */
+    uint8_t lists;                /* ZENITH__L_* */
+    uint8_t bflags;               /* the backend's own (epoll: ZENITH__E_*) */
     int status;                   /* close reason, or the connect outcome owed */
     uint32_t zc_pending;          /* SEND_ZC notifications outstanding */
     zenith__chain sq;             /* send queue */
@@ -2896,6 +2938,8 @@ typedef struct zenith__conn {
     uint32_t next;                /* free list: slot + 1 */
     uint32_t dnext, pnext, wnext; /* dirty, parked, reserve-wait lists: slot + 1 */
     uint32_t last_active;         /* ms tick of the last delivery (idle timeout) */
+    uint32_t rnext;               /* epoll: the ready list (slot + 1) */
+    int32_t berr;                 /* epoll: an errno to report from the loop (ZENITH__E_ERR, _CDONE) */
     void *user;
     zenith_connect_fn on_connect;
 } zenith__conn;
@@ -2943,13 +2987,26 @@ struct zenith__backend;
 struct zenith_server {
     zenith_server_config cfg;
     const struct zenith__backend *be;
+    int be_ready;     /* the backend's init succeeded (fini owed) */
+    int be_reason;    /* enum zenith_backend_reason */
+    int uring_errno;  /* fallback: how io_uring_setup was refused */
+    int uring_sysctl; /* fallback: kernel.io_uring_disabled then */
+    char be_why[160];
     char address[64];
     zenith_pool *pool;
     zenith_ring *ring;
     zenith_buf_ring *br;
     int wake_fd;
-    void *block_raw;  /* the allocation this 64-byte aligned block lies in */
-    int block_mapped; /* this block is a node-bound mapping (else ZENITH_MALLOC) */
+    /* the epoll backend */
+    int ep_fd;
+    int ep_hold;      /* sends wait: a read is handing its buffers out (one sendmsg after it) */
+    int ep_no_pwait2; /* epoll_pwait2 refused (ENOSYS, seccomp): epoll_wait, ms rounded up */
+    uint32_t ep_lent; /* received buffers not given back yet (at most recv_buffers, as the ring) */
+    uint32_t ready_head, ready_tail;
+    uint32_t ep_spare_n;
+    uint32_t ep_spare[8]; /* pool buffers taken for reads and not filled: the next read's */
+    void *block_raw;      /* the allocation this 64-byte aligned block lies in */
+    int block_mapped;     /* this block is a node-bound mapping (else ZENITH_MALLOC) */
     size_t block_size;
     int started, in_data, kept, shutting_down;
     int in_cb;     /* callbacks on the stack (0 or 1): the re-entrancy guard */
@@ -3026,6 +3083,10 @@ typedef struct zenith__backend {
     void (*shut)(zenith_server *s, zenith__conn *c, int how); /* shutdown(2) */
     void (*prepare)(zenith_server *s);                        /* before waiting: refill, unpark */
     int (*wait)(zenith_server *s, int64_t timeout_ns);        /* wait (<0: no limit), dispatch events */
+    /* settle wants the queue sent now (send_kick: an API call queued data). epoll sends here,
+       from the loop, never inside an API call: a failure is reported from the loop too */
+    void (*send_now)(zenith_server *s, zenith__conn *c);
+    int sock_flags; /* for socket(2) and accept4(2): SOCK_NONBLOCK on epoll */
 } zenith__backend;
 
 /* ---- reactor: small helpers ------------------------------------------------------------------ */
@@ -3591,6 +3652,8 @@ static zenith__conn *zenith__conn_alloc(zenith_server *s, int fd, uint8_t state)
     c->queued = 0;
     c->next = 0;
     c->last_active = s->now_ms;
+    c->bflags = 0;
+    c->berr = 0;
     c->user = NULL;
     c->on_connect = NULL;
     return c; /* c->lists stays: the slot may still sit on a list from its last life */
@@ -3663,7 +3726,7 @@ static void zenith__finish(zenith_server *s, zenith__conn *c) {
     zenith__conn_timer_stop(s, c);
     c->send_inflight = 0;
     zenith__drop_queue(s, c);
-    while (c->rb.head) zenith__buf_free(s, zenith__chain_pop(s, &c->rb));
+    while (c->rb.head) s->be->recv_done(s, zenith__chain_pop(s, &c->rb)); /* received: the ring's */
     if (fd >= 0) close(fd);
     c->fd = -1;
     c->state = ZENITH__S_FREE;
@@ -3731,7 +3794,7 @@ static void zenith__settle(zenith_server *s, zenith__conn *c) {
                     zenith__finish(s, c);
                 return;
             case ZENITH__S_FLUSHING:
-                s->be->send_kick(s, c);
+                s->be->send_now(s, c);
                 if (c->queued == 0 && !c->send_inflight) {
                     zenith__begin_end(s, c, c->status);
                     continue;
@@ -3756,7 +3819,7 @@ static void zenith__settle(zenith_server *s, zenith__conn *c) {
             }
             continue;
         }
-        s->be->send_kick(s, c);
+        s->be->send_now(s, c);
         if ((c->flags & ZENITH__C_WANT_WR) && !(c->flags & ZENITH__C_WR_SHUT) && c->queued == 0 && !c->send_inflight) {
             c->flags |= ZENITH__C_WR_SHUT;
             s->be->shut(s, c, SHUT_WR);
@@ -3900,24 +3963,12 @@ static void zenith__ev_recv(zenith_server *s, uint32_t slot, uint32_t gen, uint3
     zenith__settle(s, c);
 }
 
-/* res bytes of the head of the queue went out (or the send failed with res < 0). */
-static void zenith__ev_sent(zenith_server *s, zenith__conn *c, int res) {
+/* n bytes of the head of the queue went out: the buffers sent in full are free again. */
+static void zenith__sent_bytes(zenith_server *s, zenith__conn *c, uint32_t n) {
     uint32_t left;
-    c->send_inflight = 0;
-    if (res < 0) {
-        if (c->state == ZENITH__S_OPEN || c->state == ZENITH__S_FLUSHING) {
-            if (c->state == ZENITH__S_OPEN) s->st.connection_errors++;
-            c->state = ZENITH__S_OPEN; /* the error is the reason now */
-            zenith__begin_close(s, c, ZENITH_ESYS(-res), 1);
-        } else {
-            zenith__drop_queue(s, c);
-        }
-        zenith__settle(s, c);
-        return;
-    }
-    s->st.bytes_out += (uint64_t)res;
-    if (res > 0) c->last_active = s->now_ms + 1u; /* sending is activity too (idle timeout) */
-    for (left = (uint32_t)res; left && c->sq.head;) {
+    s->st.bytes_out += n;
+    if (n > 0) c->last_active = s->now_ms + 1u; /* sending is activity too (idle timeout) */
+    for (left = n; left && c->sq.head;) {
         uint32_t idx = c->sq.head - 1u, part = s->blen[idx] - s->boff[idx];
         if (part > left) part = left;
         s->boff[idx] += part;
@@ -3930,6 +3981,23 @@ static void zenith__ev_sent(zenith_server *s, zenith__conn *c, int res) {
             if (s->krefs[idx] == 0) zenith__buf_free(s, idx);
         }
     }
+}
+
+/* res bytes of the head of the queue went out (or the send failed with res < 0). */
+static void zenith__ev_sent(zenith_server *s, zenith__conn *c, int res) {
+    c->send_inflight = 0;
+    if (res < 0) {
+        if (c->state == ZENITH__S_OPEN || c->state == ZENITH__S_FLUSHING) {
+            if (c->state == ZENITH__S_OPEN) s->st.connection_errors++;
+            c->state = ZENITH__S_OPEN; /* the error is the reason now */
+            zenith__begin_close(s, c, ZENITH_ESYS(-res), 1);
+        } else {
+            zenith__drop_queue(s, c);
+        }
+        zenith__settle(s, c);
+        return;
+    }
+    zenith__sent_bytes(s, c, (uint32_t)res);
     zenith__settle(s, c);
 }
 
@@ -4163,7 +4231,7 @@ ZENITH_API int zenith_server_connect(zenith_server *s, const zenith_connect_conf
         return ZENITH_E_INVAL;
     if (!s->started || s->shutting_down || zenith_server_stopped(s)) return ZENITH_E_STATE;
     if (s->free_head == 0) return ZENITH_E_FULL;
-    fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC | s->be->sock_flags, 0);
     if (fd < 0) return ZENITH_ESYS(errno);
     rc = 0;
     if (!(cfg.flags & ZENITH_CONNECT_NO_NODELAY)) rc = zenith__sockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -4210,7 +4278,7 @@ static int zenith__listen_on(zenith_server *s, const char *address, uint16_t por
     int rc, fd, one = 1;
     if (s->listeners >= ZENITH__MAX_LISTENERS) return ZENITH_E_FULL;
     if ((rc = zenith__parse_addr(address, port, &ss, &len)) < 0) return rc;
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | s->be->sock_flags, 0);
     if (fd < 0) return ZENITH_ESYS(errno);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -4535,9 +4603,506 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
                                                        zenith__ur_connect_cancel,
                                                        zenith__ur_shut,
                                                        zenith__ur_prepare,
-                                                       zenith__ur_wait };
+                                                       zenith__ur_wait,
+                                                       zenith__ur_send_kick,
+                                                       0 };
+
+/* ---- reactor: the epoll backend ---------------------------------------------------------------
+
+   Where io_uring is refused (ENOSYS, a seccomp filter, kernel.io_uring_disabled) or asked for.
+   The common layer above is the same -- connections, chains, reserve, timers, posts, every
+   rule and counter; what changes is who moves the bytes: the loop's own system calls.
+
+   - One epoll set. A connection is registered once, edge-triggered for both directions
+     (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), when it first reads or first finds its socket
+     full, and never modified again: pausing and resuming cost no system call (measured against
+     level-triggered with EPOLL_CTL_MOD per pause and per full socket: docs/SERVER.md). The event
+     data is ZENITH__UD(RECV, slot, generation): an event about a closed slot is stale. The loop
+     remembers what the edges said: ZENITH__E_RD "may have data" until a read comes back short or
+     with EAGAIN (data arriving after that raises a new edge), ZENITH__E_WBLOCK "the socket was
+     full" until EPOLLOUT.
+   - Receives: readv(2) into up to ZENITH__EP_IOV pool buffers at once -- a 16 KiB message at
+     4 KiB buffers is one system call, as for a server reading into one large buffer -- then
+     each filled buffer is one on_data, borrowed and keepable exactly as on io_uring. At most
+     recv_buffers buffers are out at once, like the provided-buffer ring; with none left the
+     connection parks (recv_buffer_exhausted, as ENOBUFS) and is re-armed when buffers return.
+     At most ZENITH__EP_READS reads per connection per event: a fast sender cannot starve the
+     others (the rest waits on the ready list).
+   - Sends: sendmsg(2) with MSG_NOSIGNAL of up to ZENITH__GATHER_MAX queued buffers, from the
+     loop only (settle): what one callback or one read queued leaves in one system call. A partial
+     send waits for EPOLLOUT. No MSG_ZEROCOPY: on loopback it copies anyway and adds an error-
+     queue read per send, and this machine has no NIC to show it paying (docs/SERVER.md).
+   - Listeners: level-triggered; accept4 until EAGAIN, at most ZENITH__EP_ACCEPTS per event. On
+     EMFILE, ENFILE, ENOBUFS or ENOMEM the listener leaves the set and the common layer retries
+     (a timer, or the next connection to close), as on io_uring.
+   - Connects: a non-blocking connect(2), registered at once; the first EPOLLOUT / EPOLLERR says
+     how it went (SO_ERROR). A result connect(2) gives at once waits on the ready list.
+   - The ready list: connections with work no kernel event will announce (a read to go on with,
+     a connect result, a send or registration failure). Served after the events; a wait with it
+     non-empty does not sleep.
+   - The wake-up eventfd is in the set (level-triggered) and drained when it fires.
+   Nothing is reported from inside an API call: every result enters the common layer through the
+   zenith__ev_* entry points from the loop, exactly as the io_uring backend's completions do. */
+
+enum {                             /* zenith__conn.bflags on the epoll backend */
+       ZENITH__E_REG = 1u << 0,    /* in the epoll set */
+       ZENITH__E_RD = 1u << 1,     /* may have data (an edge came; no short read since) */
+       ZENITH__E_WBLOCK = 1u << 2, /* a send found the socket full: waiting for EPOLLOUT */
+       ZENITH__E_ERR = 1u << 3,    /* a send or the registration failed with errno berr */
+       ZENITH__E_CDONE = 1u << 4   /* connect(2) answered at once (berr): to report */
+};
+#define ZENITH__EP_IOV 8u      /* pool buffers per readv */
+#define ZENITH__EP_READS 4u    /* readv calls per connection per event */
+#define ZENITH__EP_SENDS 4u    /* sendmsg calls per connection per settle */
+#define ZENITH__EP_EVENTS 128  /* events per epoll_wait */
+#define ZENITH__EP_ACCEPTS 64u /* accept4 calls per listener event */
+
+static void zenith__ep_ready(zenith_server *s, zenith__conn *c) {
+    if (c->lists & ZENITH__L_READY) return;
+    c->lists |= ZENITH__L_READY;
+    ZENITH__LIST_PUSH(s, ready_head, ready_tail, rnext, c);
+}
+
+/* Something to report from the loop: errno e (a send, a registration). */
+static void zenith__ep_fail(zenith_server *s, zenith__conn *c, int e) {
+    c->berr = e;
+    c->bflags |= ZENITH__E_ERR;
+    zenith__ep_ready(s, c);
+}
+
+static int zenith__ep_register(zenith_server *s, zenith__conn *c) {
+    struct epoll_event ev;
+    if (c->bflags & ZENITH__E_REG) return 0;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = ZENITH__UD(ZENITH__OP_RECV, zenith__slot(s, c), c->gen);
+    if (epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0) return errno;
+    c->bflags |= ZENITH__E_REG;
+    return 0;
+}
+
+static int zenith__ep_init(zenith_server *s) {
+    s->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    return s->ep_fd < 0 ? ZENITH_ESYS(errno) : 0;
+}
+
+static void zenith__ep_fini(zenith_server *s) {
+    if (s->ep_fd >= 0) close(s->ep_fd);
+    s->ep_fd = -1;
+    while (s->ep_spare_n) zenith_pool_release(s->pool, zenith__buf(s, s->ep_spare[--s->ep_spare_n]));
+}
+
+static int zenith__ep_start(zenith_server *s) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = ZENITH__UD(ZENITH__OP_WAKE, 0, 0);
+    return epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0 ? ZENITH_ESYS(errno) : 0;
+}
+
+static void zenith__ep_listen_arm(zenith_server *s, uint32_t li) {
+    struct epoll_event ev;
+    zenith__listener *l = &s->lst[li];
+    if (l->armed || l->fd < 0) return;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN; /* level-triggered: a backlog left after a burst is reported again */
+    ev.data.u64 = ZENITH__UD(ZENITH__OP_ACCEPT, li, 0);
+    if (epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, l->fd, &ev) == 0 || errno == EEXIST)
+        l->armed = 1;
+    else
+        zenith__ev_accept(s, li, -errno, 0); /* counted; the common layer retries */
+}
+
+static void zenith__ep_recv_arm(zenith_server *s, zenith__conn *c) {
+    int e;
+    c->recv_armed = 1;
+    if ((e = zenith__ep_register(s, c)) != 0) {
+        zenith__ep_fail(s, c, e);
+        return;
+    }
+    if (c->bflags & ZENITH__E_RD) zenith__ep_ready(s, c); /* data came while paused: read it */
+}
+
+static void zenith__ep_recv_cancel(zenith_server *s, zenith__conn *c) {
+    (void)s; /* nothing in flight: done at once */
+    c->recv_armed = 0;
+    c->flags &= (uint16_t)~ZENITH__C_CANCELING;
+}
+
+static uint32_t zenith__ep_recv_room(zenith_server *s) {
+    return s->cfg.recv_buffers > s->ep_lent ? s->cfg.recv_buffers - s->ep_lent : 0u;
+}
+
+/* A free buffer: kept for the next read while there is room, else back to the pool. */
+static void zenith__ep_buf_put(zenith_server *s, uint32_t idx) {
+    if (s->ep_spare_n < ZENITH__EP_IOV)
+        s->ep_spare[s->ep_spare_n++] = idx;
+    else
+        zenith_pool_release(s->pool, zenith__buf(s, idx));
+}
+
+static void zenith__ep_recv_done(zenith_server *s, uint32_t idx) {
+    s->ep_lent--;
+    zenith__ep_buf_put(s, idx);
+}
+
+static void zenith__ep_recv_kept(zenith_server *s) { s->ep_lent--; /* the application's now */ }
+
+/* An API call queued data: sent when the loop settles the connection, never inside the call. */
+static void zenith__ep_send_kick(zenith_server *s, zenith__conn *c) { zenith__mark(s, c); }
+
+/* The socket is full: wait for EPOLLOUT (registering the connection if it never read). */
+static void zenith__ep_block(zenith_server *s, zenith__conn *c) {
+    int e;
+    c->bflags |= ZENITH__E_WBLOCK;
+    if ((e = zenith__ep_register(s, c)) != 0) zenith__ep_fail(s, c, e);
+}
+
+/* Sends the queue (settle calls this): up to ZENITH__GATHER_MAX buffers per sendmsg. */
+static void zenith__ep_send_now(zenith_server *s, zenith__conn *c) {
+    struct iovec iov[ZENITH__GATHER_MAX];
+    struct msghdr msg;
+    uint32_t round;
+    if (c->sq.head == 0 || c->fd < 0 || (c->flags & ZENITH__C_WR_SHUT) ||
+        (c->bflags & (ZENITH__E_WBLOCK | ZENITH__E_ERR)))
+        return;
+    if (s->ep_hold) { /* a read is handing out its buffers: one send after all of them */
+        zenith__mark(s, c);
+        return;
+    }
+    for (round = 0; round < ZENITH__EP_SENDS && c->sq.head; round++) {
+        uint32_t it, k = 0;
+        size_t total = 0;
+        ssize_t r;
+        for (it = c->sq.head; it && k < ZENITH__GATHER_MAX; it = s->bnext[it - 1u], k++) {
+            iov[k].iov_base = (unsigned char *)zenith__buf(s, it - 1u) + s->boff[it - 1u];
+            iov[k].iov_len = s->blen[it - 1u] - s->boff[it - 1u];
+            total += iov[k].iov_len;
+        }
+        if (k == 1) {
+            r = send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } else {
+            memset(&msg, 0, sizeof msg);
+            msg.msg_iov = iov;
+            msg.msg_iovlen = k;
+            r = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                zenith__ep_block(s, c);
+            else
+                zenith__ep_fail(s, c, errno); /* EPIPE, ECONNRESET, ...: reported from the loop */
+            return;
+        }
+        zenith__sent_bytes(s, c, (uint32_t)r);
+        if ((size_t)r < total) {
+            zenith__ep_block(s, c);
+            return;
+        }
+    }
+    if (c->sq.head) zenith__mark(s, c); /* more: after the others had their turn */
+}
+
+/* Non-blocking connect; the result comes from the loop. Fails only if the socket cannot join
+   the epoll set (the caller then frees the slot: the application never saw it). */
+static int zenith__ep_connect_start(zenith_server *s, zenith__conn *c, const struct sockaddr *sa, socklen_t len) {
+    int e;
+    if ((e = zenith__ep_register(s, c)) != 0) return ZENITH_ESYS(e);
+    if (connect(c->fd, sa, len) == 0)
+        e = 0;
+    else if (errno == EINPROGRESS || errno == EINTR) /* the usual: the first edge tells */
+        return 0;
+    else
+        e = errno; /* refused at once (loopback may): still reported by on_connect, from the loop */
+    c->berr = e;
+    c->bflags |= ZENITH__E_CDONE;
+    zenith__ep_ready(s, c);
+    return 0;
+}
+
+static void zenith__ep_connect_cancel(zenith_server *s, zenith__conn *c) {
+    (void)s; /* closing the socket (finish) ends the attempt */
+    c->flags &= (uint16_t)~ZENITH__C_CONNECTING;
+    c->bflags &= (uint8_t)~ZENITH__E_CDONE;
+}
+
+/* Before waiting: re-arm parked receives, one per buffer the reads can take (as io_uring). */
+static void zenith__ep_prepare(zenith_server *s) {
+    uint32_t budget = zenith__ep_recv_room(s);
+    while (s->parked_head && budget) {
+        zenith__conn *c = zenith__list_pop(s, &s->parked_head, &s->parked_tail, offsetof(zenith__conn, pnext));
+        c->lists &= (uint8_t)~ZENITH__L_PARKED;
+        if (c->state == ZENITH__S_OPEN && !c->recv_armed && !c->pause) budget--;
+        zenith__settle(s, c);
+    }
+}
+
+/* Reads what the socket has (bounded), each filled buffer one delivery. */
+static void zenith__ep_read(zenith_server *s, zenith__conn *c) {
+    uint32_t slot = zenith__slot(s, c), gen = c->gen, round, size = s->cfg.buffer_size;
+    for (round = 0; round < ZENITH__EP_READS; round++) {
+        struct iovec iov[ZENITH__EP_IOV];
+        uint32_t got[ZENITH__EP_IOV], room, k, i, n;
+        ssize_t r;
+        if (c->gen != gen || !c->recv_armed || !(c->bflags & ZENITH__E_RD) ||
+            (c->state != ZENITH__S_OPEN && c->state != ZENITH__S_FLUSHING))
+            return;
+        room = zenith__ep_recv_room(s);
+        if (room > ZENITH__EP_IOV) room = ZENITH__EP_IOV;
+        while (s->ep_spare_n < room) {
+            void *b = zenith_pool_acquire(s->pool);
+            if (b == NULL) break;
+            s->ep_spare[s->ep_spare_n++] = (uint32_t)zenith_pool_index(s->pool, b);
+        }
+        k = s->ep_spare_n < room ? s->ep_spare_n : room;
+        if (k == 0) { /* every receive buffer is out: wait for some (as ENOBUFS on io_uring) */
+            zenith__ev_recv(s, slot, gen, ZENITH__NONE, -ENOBUFS, 0);
+            return;
+        }
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = zenith__buf(s, s->ep_spare[s->ep_spare_n - 1u - i]);
+            iov[i].iov_len = size;
+        }
+        r = k == 1 ? recv(c->fd, iov[0].iov_base, size, MSG_DONTWAIT) : readv(c->fd, iov, (int)k);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->bflags &= (uint8_t)~ZENITH__E_RD;
+            } else {
+                c->bflags &= (uint8_t)~ZENITH__E_RD;
+                zenith__ev_recv(s, slot, gen, ZENITH__NONE, -errno, 0); /* ECONNRESET, ... */
+            }
+            return;
+        }
+        if (r == 0) { /* the peer's EOF */
+            c->bflags &= (uint8_t)~ZENITH__E_RD;
+            zenith__ev_recv(s, slot, gen, ZENITH__NONE, 0, 0);
+            return;
+        }
+        if ((size_t)r < (size_t)k * size) c->bflags &= (uint8_t)~ZENITH__E_RD; /* drained */
+        n = (uint32_t)(((size_t)r + size - 1u) / size);
+        for (i = 0; i < n; i++) got[i] = s->ep_spare[--s->ep_spare_n]; /* before a callback frees one */
+        s->ep_lent += n;
+        s->ep_hold = 1;
+        for (i = 0; i < n; i++) {
+            uint32_t len = (size_t)r > size ? size : (uint32_t)r;
+            r -= (ssize_t)len;
+            zenith__ev_recv(s, slot, gen, got[i], (int)len, 1); /* stale (closed meanwhile): given back */
+        }
+        s->ep_hold = 0;
+    }
+    if (c->gen == gen && c->recv_armed && (c->bflags & ZENITH__E_RD)) zenith__ep_ready(s, c); /* more: next turn */
+}
+
+static void zenith__ep_accept(zenith_server *s, uint32_t li) {
+    uint32_t k;
+    for (k = 0; k < ZENITH__EP_ACCEPTS; k++) {
+        int fd, e;
+        if (li >= s->listeners || s->lst[li].fd < 0 || !s->lst[li].armed) return;
+        fd = accept4(s->lst[li].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            zenith__ev_accept(s, li, fd, 1);
+            zenith__settle_dirty(s);
+            continue;
+        }
+        e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK) return;
+        if (e == EINTR) continue;
+        if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) { /* this one failed, not the listener */
+            s->st.accept_errors++;
+            continue;
+        }
+        /* out of descriptors or memory: stop listening until a descriptor frees or the timer */
+        epoll_ctl(s->ep_fd, EPOLL_CTL_DEL, s->lst[li].fd, NULL);
+        zenith__ev_accept(s, li, -e, 0);
+        return;
+    }
+}
+
+/* A connection's event. */
+static void zenith__ep_conn_event(zenith_server *s, uint32_t slot, uint32_t gen, uint32_t ev) {
+    zenith__conn *c;
+    if (slot >= s->max_conns || (c = &s->conns[slot])->gen != gen || c->state == ZENITH__S_FREE) {
+        s->st.stale_completions++;
+        return;
+    }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->bflags |= ZENITH__E_RD;
+    if (c->flags & ZENITH__C_CONNECTING) {
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) || (c->bflags & ZENITH__E_CDONE)) return;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) err = errno;
+        if (err == 0 && !(ev & EPOLLOUT)) err = ECONNREFUSED; /* hung up without an error: refused */
+        zenith__ev_connect(s, slot, gen, -err);
+        if (c->gen != gen) return;
+    }
+    if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (c->bflags & ZENITH__E_WBLOCK)) {
+        c->bflags &= (uint8_t)~ZENITH__E_WBLOCK;
+        zenith__settle(s, c); /* sends what is queued */
+        if (c->gen != gen) return;
+    }
+    if (c->recv_armed && (c->bflags & ZENITH__E_RD)) zenith__ep_read(s, c);
+}
+
+/* Work from the ready list (what stands there now; what joins meanwhile waits for the next turn). */
+static int zenith__ep_serve_ready(zenith_server *s) {
+    uint32_t last = s->ready_tail;
+    int n = 0;
+    while (s->ready_head) {
+        uint32_t sl = s->ready_head, gen;
+        zenith__conn *c = zenith__list_pop(s, &s->ready_head, &s->ready_tail, offsetof(zenith__conn, rnext));
+        c->lists &= (uint8_t)~ZENITH__L_READY;
+        gen = c->gen;
+        n++;
+        if (c->state != ZENITH__S_FREE) {
+            if (c->bflags & ZENITH__E_ERR) {
+                c->bflags &= (uint8_t)~ZENITH__E_ERR;
+                zenith__ev_sent(s, c, -c->berr);
+            } else {
+                if (c->bflags & ZENITH__E_CDONE) {
+                    c->bflags &= (uint8_t)~ZENITH__E_CDONE;
+                    if (c->flags & ZENITH__C_CONNECTING) zenith__ev_connect(s, sl - 1u, gen, -c->berr);
+                }
+                if (c->gen == gen && c->recv_armed && (c->bflags & ZENITH__E_RD)) zenith__ep_read(s, c);
+            }
+            zenith__settle_dirty(s);
+        }
+        if (sl == last) break;
+    }
+    return n;
+}
+
+static int zenith__ep_pwait(zenith_server *s, struct epoll_event *ev, int64_t timeout_ns) {
+    int ms;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+    if (timeout_ns > 0 && !s->ep_no_pwait2) { /* ns: a timer is never early, and not late by a ms */
+        struct timespec ts;
+        int n;
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        n = epoll_pwait2(s->ep_fd, ev, ZENITH__EP_EVENTS, &ts, NULL);
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+        s->ep_no_pwait2 = 1; /* an older kernel, or a seccomp profile that predates it */
+    }
+#endif
+    ms = timeout_ns < 0                             ? -1
+         : timeout_ns >= (int64_t)INT_MAX * 1000000 ? INT_MAX
+                                                    : (int)((timeout_ns + 999999) / 1000000); /* up: never early */
+    return epoll_wait(s->ep_fd, ev, ZENITH__EP_EVENTS, ms);
+}
+
+static int zenith__ep_wait(zenith_server *s, int64_t timeout_ns) {
+    struct epoll_event ev[ZENITH__EP_EVENTS];
+    int n, i;
+    if (s->ready_head) timeout_ns = 0; /* work is waiting: look, do not sleep */
+    n = zenith__ep_pwait(s, ev, timeout_ns);
+    if (n < 0) {
+        if (errno != EINTR) return ZENITH_ESYS(errno);
+        n = 0;
+    }
+    zenith__woke(s);
+    for (i = 0; i < n; i++) {
+        uint64_t ud = ev[i].data.u64;
+        switch (ZENITH__UD_OP(ud)) {
+            case ZENITH__OP_ACCEPT: zenith__ep_accept(s, ZENITH__UD_SLOT(ud)); break;
+            case ZENITH__OP_WAKE: {
+                uint64_t v;
+                if (read(s->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: already drained */
+                }
+                break;
+            }
+            default: zenith__ep_conn_event(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), ev[i].events); break;
+        }
+        zenith__settle_dirty(s);
+    }
+    return n + zenith__ep_serve_ready(s);
+}
+
+static const zenith__backend zenith__backend_epoll = { "epoll",
+                                                       zenith__ep_init,
+                                                       zenith__ep_fini,
+                                                       zenith__ep_start,
+                                                       zenith__ep_listen_arm,
+                                                       zenith__ep_recv_arm,
+                                                       zenith__ep_recv_cancel,
+                                                       zenith__ep_recv_room,
+                                                       zenith__ep_recv_done,
+                                                       zenith__ep_recv_kept,
+                                                       zenith__ep_buf_put,
+                                                       zenith__ep_send_kick,
+                                                       zenith__ep_connect_start,
+                                                       zenith__ep_connect_cancel,
+                                                       zenith__ur_shut,
+                                                       zenith__ep_prepare,
+                                                       zenith__ep_wait,
+                                                       zenith__ep_send_now,
+                                                       SOCK_NONBLOCK };
 
 /* ---- reactor: life cycle ----------------------------------------------------------------------------- */
+
+/* The backend asked for: the config's, else the environment's (ZENITH_BACKEND), else auto.
+   -1 for a ZENITH_BACKEND value that means nothing (a typo must not pass unnoticed). */
+static int zenith__backend_pick(uint32_t configured, int *reason) {
+    const char *env;
+    if (configured != ZENITH_BACKEND_AUTO) {
+        *reason = ZENITH_BACKEND_BY_CONFIG;
+        return (int)configured;
+    }
+    *reason = ZENITH_BACKEND_BY_DEFAULT;
+    env = getenv("ZENITH_BACKEND");
+    if (env == NULL || *env == '\0' || strcmp(env, "auto") == 0) return ZENITH_BACKEND_AUTO;
+    *reason = ZENITH_BACKEND_BY_ENV;
+    if (strcmp(env, "epoll") == 0) return ZENITH_BACKEND_EPOLL;
+    if (strcmp(env, "io_uring") == 0) return ZENITH_BACKEND_IO_URING;
+    return -1;
+}
+
+/* io_uring was refused: how (ENOSYS or EPERM, asked again with a call that cannot succeed: no
+   ring is made) and whether kernel.io_uring_disabled says why. */
+static void zenith__uring_refusal(zenith_server *s) {
+    char b[8];
+    ssize_t n;
+    int fd;
+    long r = syscall(__NR_io_uring_setup, 0u, NULL);
+    s->uring_errno = r < 0 && errno == ENOSYS ? ENOSYS : EPERM;
+    if (r >= 0) close((int)r);
+    s->uring_sysctl = -1;
+    fd = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, b, sizeof b - 1u);
+        if (n > 0 && b[0] >= '0' && b[0] <= '9') s->uring_sysctl = b[0] - '0';
+        close(fd);
+    }
+    s->be_reason = ZENITH_BACKEND_FALLBACK;
+}
+
+static void zenith__backend_why(zenith_server *s) {
+    const char *name = s->be->name;
+    switch (s->be_reason) {
+        case ZENITH_BACKEND_BY_CONFIG:
+            snprintf(s->be_why, sizeof s->be_why, "%s: asked for by zenith_server_config.backend", name);
+            break;
+        case ZENITH_BACKEND_BY_ENV:
+            snprintf(s->be_why, sizeof s->be_why, "%s: asked for by ZENITH_BACKEND=%s", name, name);
+            break;
+        case ZENITH_BACKEND_FALLBACK:
+            if (s->uring_errno == ENOSYS)
+                snprintf(s->be_why, sizeof s->be_why, "%s: io_uring refused by the kernel (ENOSYS: built without it)",
+                         name);
+            else if (s->uring_sysctl > 0)
+                snprintf(s->be_why, sizeof s->be_why,
+                         "%s: io_uring refused by the kernel (EPERM: kernel.io_uring_disabled=%d)", name,
+                         s->uring_sysctl);
+            else
+                snprintf(
+                    s->be_why, sizeof s->be_why,
+                    "%s: io_uring refused by the kernel (EPERM: a seccomp filter, as in a container's default profile)",
+                    name);
+            break;
+        default: snprintf(s->be_why, sizeof s->be_why, "%s: the default (the kernel allows io_uring)", name); break;
+    }
+}
 
 ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_in, int *err) {
     zenith_server_config cfg;
@@ -4550,7 +5115,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU | ZENITH_SERVER_SQPOLL |
                 ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK | ZENITH_SERVER_NUMA_NODE |
                 ZENITH_SERVER_NO_LISTEN | ZENITH_SERVER_NO_QUEUE_PAUSE;
-    int e = 0, node = -1, mapped = 0, no_listen;
+    int e = 0, node = -1, mapped = 0, no_listen, want, reason;
     if (err) *err = 0;
     if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) {
         zenith__fail(err, e);
@@ -4583,14 +5148,18 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     if (!cfg.backlog) cfg.backlog = 4096u;
     if (!cfg.max_timers) cfg.max_timers = 4096u;
     if (!cfg.post_queue) cfg.post_queue = 4096u;
-    if ((cfg.flags & ~known) || cfg.reserved_ || cfg.reserved2_ || cfg.max_connections > (1u << 24) - 1u ||
-        cfg.buffer_count > 65536u || cfg.recv_buffers > cfg.buffer_count || cfg.recv_buffers > 32768u ||
-        cfg.buffer_size % 64u || cfg.backlog > (uint32_t)INT_MAX || (cfg.address && strlen(cfg.address) >= 64) ||
-        ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
+    if ((cfg.flags & ~known) || cfg.reserved_ || cfg.backend > ZENITH_BACKEND_EPOLL ||
+        cfg.max_connections > (1u << 24) - 1u || cfg.buffer_count > 65536u || cfg.recv_buffers > cfg.buffer_count ||
+        cfg.recv_buffers > 32768u || cfg.buffer_size % 64u || cfg.backlog > (uint32_t)INT_MAX ||
+        (cfg.address && strlen(cfg.address) >= 64) || ((cfg.flags & ZENITH_SERVER_PIN_CPU) && cfg.cpu >= CPU_SETSIZE) ||
         (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
         ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
         cfg.max_timers > (1u << 23) || !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
         cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30)) {
+        zenith__fail(err, ZENITH_E_INVAL);
+        return NULL;
+    }
+    if ((want = zenith__backend_pick(cfg.backend, &reason)) < 0) { /* ZENITH_BACKEND=nonsense */
         zenith__fail(err, ZENITH_E_INVAL);
         return NULL;
     }
@@ -4623,7 +5192,9 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     s->block_mapped = mapped;
     s->block_size = block + 64u;
     s->cfg = cfg;
-    s->be = &zenith__backend_uring;
+    s->be = want == ZENITH_BACKEND_EPOLL ? &zenith__backend_epoll : &zenith__backend_uring;
+    s->be_reason = reason;
+    s->ep_fd = -1;
     s->queue_hard = 2u * (uint64_t)cfg.send_queue_max;
     strcpy(s->address, cfg.address ? cfg.address : "127.0.0.1");
     s->cfg.address = s->address;
@@ -4689,6 +5260,14 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
             s->reserve[s->reserve_n++] = (uint32_t)zenith_pool_index(s->pool, b);
         }
         e = s->be->init(s);
+        if (e == ZENITH_E_URING_DISABLED && want == ZENITH_BACKEND_AUTO) { /* refused: serve on epoll */
+            s->be->fini(s);
+            zenith__uring_refusal(s);
+            s->be = &zenith__backend_epoll;
+            e = s->be->init(s);
+        }
+        s->be_ready = e == 0;
+        zenith__backend_why(s);
     }
     if (e == 0 && !no_listen) {
         int li = zenith__listen_on(s, s->address, cfg.port, cfg.flags & ZENITH_SERVER_REUSEPORT);
@@ -4858,7 +5437,7 @@ ZENITH_API void zenith_server_destroy(zenith_server *s) {
     uint32_t i;
     if (s == NULL) return;
     if (zenith__refuse_in_cb(s)) return; /* refused inside a callback: counted, nothing done */
-    if (s->ring) zenith_server_shutdown(s, 0);
+    if (s->be_ready) zenith_server_shutdown(s, 0);
     for (i = 0; i < s->listeners; i++)
         if (s->lst[i].fd >= 0) close(s->lst[i].fd);
     s->be->fini(s); /* cancels whatever is still in flight; then nothing refers to our memory */
@@ -4894,6 +5473,20 @@ ZENITH_API int zenith_server_get_reactor_stats(const zenith_server *s, zenith_re
     out->timers_armed = s->timers_armed;
     out->posts_refused = __atomic_load_n(&s->posts_refused, __ATOMIC_RELAXED);
     out->wakeups = __atomic_load_n(&s->wakeups, __ATOMIC_RELAXED);
+    return 0;
+}
+
+ZENITH_API int zenith_server_backend_info(const zenith_server *s, zenith_backend_info *out) {
+    if (s == NULL || out == NULL) return ZENITH_E_NULL;
+    if (out->struct_size != 0 && out->struct_size < sizeof *out) return ZENITH_E_INVAL;
+    memset(out, 0, sizeof *out);
+    out->struct_size = (uint32_t)sizeof *out;
+    out->backend = s->be == &zenith__backend_epoll ? ZENITH_BACKEND_EPOLL : ZENITH_BACKEND_IO_URING;
+    out->reason = s->be_reason;
+    out->uring_errno = s->be_reason == ZENITH_BACKEND_FALLBACK ? s->uring_errno : 0;
+    out->uring_sysctl = s->be_reason == ZENITH_BACKEND_FALLBACK ? s->uring_sysctl : 0;
+    out->name = s->be->name;
+    out->why = s->be_why;
     return 0;
 }
 

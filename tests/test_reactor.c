@@ -2170,13 +2170,13 @@ Test(reactor, new_config_fields_and_post_bad_input, .timeout = 15) {
     char big[ZENITH_POST_MAX + 1];
     int err;
     const struct {
-        uint32_t post_queue, max_timers, recv_buffers, send_reserve, reserved2;
+        uint32_t post_queue, max_timers, recv_buffers, send_reserve, backend;
     } bad[] = {
         { 3, 0, 0, 0, 0 },               /* post_queue not a power of two */
         { 1u << 21, 0, 0, 0, 0 },        /* post_queue over 2^20 */
         { 0, (1u << 23) + 1u, 0, 0, 0 }, /* max_timers over 2^23 */
         { 0, 0, 200, 100, 0 },           /* recv_buffers + send_reserve > buffer_count (256) */
-        { 0, 0, 0, 0, 1 },               /* reserved2_ */
+        { 0, 0, 0, 0, 3 },               /* backend: no such backend */
     };
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -2186,7 +2186,7 @@ Test(reactor, new_config_fields_and_post_bad_input, .timeout = 15) {
         cfg.max_timers = bad[i].max_timers;
         cfg.recv_buffers = bad[i].recv_buffers;
         cfg.send_reserve = bad[i].send_reserve;
-        cfg.reserved2_ = bad[i].reserved2;
+        cfg.backend = bad[i].backend;
         err = 0;
         cr_assert_null(zenith_server_create(&cfg, &err), "bad config %zu accepted", i);
         cr_assert_eq(err, ZENITH_E_INVAL, "bad config %zu: %d %s", i, err, zenith_errname(err));
