@@ -12,6 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* 1 when the reactor runs on the epoll backend: make test runs every reactor suite twice, with
+   ZENITH_BACKEND=io_uring and =epoll; a few facts differ (no SEND_ZC on epoll, no ring). */
+static inline int on_epoll(const zenith_server *s) {
+    zenith_backend_info i;
+    memset(&i, 0, sizeof i);
+    cr_assert_eq(zenith_server_backend_info(s, &i), 0);
+    return i.backend == ZENITH_BACKEND_EPOLL;
+}
+
 static inline double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

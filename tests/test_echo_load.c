@@ -59,6 +59,7 @@ typedef struct {
     uint64_t sends, send_errors, full_errors, bytes_echoed;
     int first_err;
     zenith_pool_stats pool0; /* just after start: the receive ring and the reserve lent out */
+    int epoll;               /* the reactor runs on the epoll backend */
 } echo_srv;
 
 static void echo_on_data(void *user, zenith_conn_id conn, const uint8_t *data, size_t len) {
@@ -106,6 +107,7 @@ static void echo_start(echo_srv *e, const zenith_server_config *cfg) {
     e->s = zenith_server_create(cfg, &err);
     if (e->s == NULL && err == ZENITH_E_URING_DISABLED) cr_skip("io_uring is disabled here");
     cr_assert_not_null(e->s, "zenith_server_create: %d %s", err, zenith_errname(err));
+    e->epoll = on_epoll(e->s);
     cr_assert_eq(zenith_server_set_callbacks(e->s, echo_on_accept, echo_on_data, echo_on_close, e), 0);
     cr_assert_eq(pthread_create(&e->thread, NULL, echo_loop, e), 0);
     while (!atomic_load(&e->started)) usleep(1000);
@@ -278,7 +280,10 @@ typedef struct {
     size_t slow_chunk;      /* bytes per read */
     unsigned slow_sleep_us; /* between turns */
     double timeout_s;       /* the clients' deadline */
-    int pool_must_run_dry;  /* the pool must have been found empty (the reserve is what sends live on) */
+    int pool_must_run_dry;  /* the pool must have been found empty (the reserve is what sends live on),
+                               on io_uring, whose ring holds recv_buffers all the time; epoll takes
+                               receive buffers only when data is there, and the same load leaves
+                               the pool some in one run of two (the reserve path is common code) */
 } load_spec;
 
 static void run_echo_load(const zenith_server_config *cfg, const load_spec *ls, const char *name) {
@@ -377,7 +382,7 @@ static void run_echo_load(const zenith_server_config *cfg, const load_spec *ls, 
                  (unsigned long long)total);
     cr_assert_eq(e.bytes_echoed, total);
     cr_assert_eq(rs.send_pool_empty, 0);
-    if (ls->pool_must_run_dry) /* the load reached the path this test is for */
+    if (ls->pool_must_run_dry && !e.epoll) /* the load reached the path this test is for */
         cr_assert_gt(ps.failed_acquires - e.pool0.failed_acquires, 0, "%s: the pool never ran empty", name);
     /* every buffer the echo took came back: what is out is what was out at start (the receive
        ring and the send reserve, both full again) */
