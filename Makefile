@@ -34,6 +34,14 @@ HEADERS := zenith.h zenith_numa.h
 SUITES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 # Suites with threads: these also run under ThreadSanitizer.
 TSAN_SUITES := $(filter %_threads,$(SUITES))
+# The reactor's suites run twice, once per backend (ZENITH_BACKEND=io_uring, =epoll): one body,
+# two runs. The others once (test_backend picks its backends itself).
+REACTOR_SUITES := test_server test_server_threads test_reactor test_reentrancy test_reactor_threads test_echo_load test_proxy
+OTHER_SUITES := $(filter-out $(REACTOR_SUITES),$(SUITES))
+# plain@io_uring <reactor suites> plain@epoll <reactor suites> plain <the rest>, for one build
+run_args = $(1)@io_uring $(addprefix $(BUILD)/$(1)/,$(filter $(REACTOR_SUITES),$(2))) \
+           $(1)@epoll $(addprefix $(BUILD)/$(1)/,$(filter $(REACTOR_SUITES),$(2))) \
+           $(1) $(addprefix $(BUILD)/$(1)/,$(filter-out $(REACTOR_SUITES),$(2)))
 # Suites that also run under valgrind memcheck (the engine's promise is "nothing leaked under
 # valgrind"; the pool, NUMA, config and error suites too). The io_uring suites cannot: valgrind
 # 3.19 does not follow io_uring.
@@ -97,6 +105,8 @@ $(BUILD)/shim/%: tests/%.c $(TEST_DEPS) | $(BUILD)/shim
 
 # test_proxy runs the built example: build it first (order-only: a new proxy does not relink the suite)
 $(BUILD)/plain/test_proxy $(BUILD)/asan/test_proxy: | $(BUILD)/examples/proxy
+# test_backend runs the echo example, unchanged, under a seccomp filter that refuses io_uring
+$(BUILD)/plain/test_backend $(BUILD)/asan/test_backend: | $(BUILD)/examples/echo_server
 
 tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
              $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES)) \
@@ -112,23 +122,22 @@ $(BUILD)/examples/%: examples/%.c $(HEADERS) | $(BUILD)/examples
 # prints one summary line: "zenith: N passed, N failed, N skipped".
 test: deps-test
 	@$(MAKE) --no-print-directory tests-build
-	@tools/run-tests.sh plain $(addprefix $(BUILD)/plain/,$(SUITES)) \
-	                    asan $(addprefix $(BUILD)/asan/,$(SUITES)) \
-	                    tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) \
+	@tools/run-tests.sh $(call run_args,plain,$(SUITES)) $(call run_args,asan,$(SUITES)) \
+	                    $(call run_args,tsan,$(TSAN_SUITES)) \
 	                    valgrind $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES))
 	@$(MAKE) --no-print-directory test-bindings
 
 test-plain: deps-test
 	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/plain/,$(SUITES)) $(BUILD)/examples/numa_info
-	@tools/run-tests.sh plain $(addprefix $(BUILD)/plain/,$(SUITES))
+	@tools/run-tests.sh $(call run_args,plain,$(SUITES))
 
 test-asan: deps-test
 	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/asan/,$(SUITES)) $(BUILD)/examples/numa_info
-	@tools/run-tests.sh asan $(addprefix $(BUILD)/asan/,$(SUITES))
+	@tools/run-tests.sh $(call run_args,asan,$(SUITES))
 
 test-tsan: deps-test
 	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
-	@tools/run-tests.sh tsan $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES))
+	@tools/run-tests.sh $(call run_args,tsan,$(TSAN_SUITES))
 
 # The NUMA suites on two emulated nodes: a QEMU guest (tools/numa-qemu; installs qemu-system-x86,
 # fetches busybox and a Debian kernel into build-qemu/), so the numa_two_nodes tests run too.

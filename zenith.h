@@ -1,5 +1,6 @@
-/* zenith.h v0.2.0 -- zero-copy networking for Linux on io_uring: buffer pool, ring, reactor (TCP
-   listeners, outbound connections, timers, cross-thread messages), Arrow engine. MIT licence, see
+/* zenith.h v0.2.0 -- zero-copy networking for Linux on io_uring (or epoll where io_uring is
+   refused): buffer pool, ring, reactor (TCP listeners, outbound connections, timers, cross-thread
+   messages), Arrow engine. MIT licence, see
    end of file.
 
 CONTENTS (search for the quoted text)
@@ -17,7 +18,8 @@ CONTENTS (search for the quoted text)
                            reserve" -> "reactor: timers" -> "reactor: messages from other
                            threads" -> "reactor: connections" -> "reactor: events from the
                            backend" -> "reactor: connection calls" -> "reactor: the io_uring
-                           backend" -> "reactor: life cycle" -> "data-plane engine". Each part
+                           backend" -> "reactor: the epoll backend" -> "reactor: life cycle"
+                           (the backend's choice) -> "data-plane engine". Each part
                            uses only the parts before it.
 
 QUICK START
@@ -106,7 +108,11 @@ OVERVIEW
     wake per batch). Received data lands in pool buffers and is lent to on_data; keep and
     send_buffer hand buffers over without a copy; send queues are bounded, with backpressure,
     pause/resume and a drain callback; a send reserve keeps the obvious copying echo from ever
-    starving for buffers. The event backend sits behind one internal seam (io_uring today).
+    starving for buffers. The event backend sits behind one internal seam: io_uring, or
+    edge-triggered epoll where io_uring is refused (a container's seccomp profile, ENOSYS,
+    kernel.io_uring_disabled) or asked for (zenith_server_config.backend, or the environment
+    variable ZENITH_BACKEND=epoll|io_uring|auto read at create). Same API, callbacks, ownership
+    and counters on both; zenith_server_backend_info says which one runs and why.
     A plain server is create / set_callbacks / start / run_once / destroy, as in STEP BY STEP;
     docs/SERVER.md has the rest. A reactor pinned to a CPU (ZENITH_SERVER_PIN_CPU) keeps its
     pool and connection table on that CPU's NUMA node. zenith_numa.h holds the NUMA helpers
@@ -213,7 +219,9 @@ THREADING
       concurrently (lock-free). Everything else: the reactor's thread. Kept buffers may be
       released to the server's pool from any thread. Inside a callback, run_once, start,
       shutdown, set_callbacks return ZENITH_E_STATE and destroy is refused (counted):
-      docs/SERVER.md lists what callbacks may call.
+      docs/SERVER.md lists what callbacks may call. zenith_server_create reads the environment
+      (ZENITH_BACKEND, getenv): do not setenv on another thread meanwhile.
+      zenith_server_backend_info: any thread.
     - The engine: zenith_publish, zenith_poll, zenith_batch_release, zenith_engine_get_stats:
       any thread, concurrently, lock-free. zenith_init: any thread; zenith_free: one thread, once
       no other thread uses the engine.
@@ -230,7 +238,7 @@ LIMITS
     - zenith_pool_register: at most 16384 buffers of at most 1 GiB (kernel limits).
     - Provided-buffer rings and the server: buffer ids are 16 bits, so a server's pool holds at
       most 65536 buffers; a buffer ring at most 32768 entries; a server at most 2^24-1
-      connections (80 bytes each), 2^23 timers (40 bytes each),
+      connections (88 bytes each), 2^23 timers (40 bytes each),
       16 listeners, a post queue of 2^20 messages of ZENITH_POST_MAX (40) bytes.
     - Timers: millisecond ticks, delays and periods up to ZENITH_TIMER_MAX_MS (about 12.4 days).
 
@@ -2863,7 +2871,7 @@ ZENITH_API uint32_t zenith_buf_ring_available(const zenith_buf_ring *br) { retur
    One reactor (struct zenith_server) = one event backend = one thread. The common layer below
    owns the connection table, the per-buffer chains, the send reserve, the timer wheel and the
    post queue; everything it asks of the kernel about events goes through one ops table
-   (zenith__backend, "the seam"): io_uring now, epoll in a later release.
+   (zenith__backend, "the seam"): io_uring, or epoll where io_uring is refused or asked for.
 
    Connections (zenith__conn, one slot each, named by slot + generation) move through one state
    machine, and zenith__settle is the one place that moves them on and finishes them:
@@ -4615,8 +4623,10 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
 
    - One epoll set. A connection is registered once, edge-triggered for both directions
      (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), when it first reads or first finds its socket
-     full, and never modified again: pausing and resuming cost no system call (measured against
-     level-triggered with EPOLL_CTL_MOD per pause and per full socket: docs/SERVER.md). The event
+     full, and never modified again: pausing, resuming and a full socket cost no epoll_ctl, where
+     level-triggered needs one per change of interest (a paused socket with data, or a writable
+     one, would otherwise be reported on every wait). Chosen by counting system calls; the echo
+     benchmark compares it with a level-triggered server (docs/PERFORMANCE.md). The event
      data is ZENITH__UD(RECV, slot, generation): an event about a closed slot is stale. The loop
      remembers what the edges said: ZENITH__E_RD "may have data" until a read comes back short or
      with EAGAIN (data arriving after that raises a new edge), ZENITH__E_WBLOCK "the socket was

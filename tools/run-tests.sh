@@ -2,7 +2,9 @@
 # run-tests.sh LABEL BIN... [LABEL BIN...] -- runs Criterion suites, prints their reports and one
 # closing line "zenith: N passed, N failed, N skipped". LABEL is plain, asan, tsan or valgrind
 # (it picks the sanitizer options; valgrind runs each suite under memcheck, which fails a test
-# that leaks or touches memory wrongly). Exit status 1 if any test failed or any suite did not run to the end.
+# that leaks or touches memory wrongly), optionally with @io_uring or @epoll: the suites that
+# follow run with ZENITH_BACKEND set to that backend (the reactor suites run once on each; one
+# suite body, two runs). Exit status 1 if any test failed or any suite did not run to the end.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:strict_string_checks=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
@@ -14,7 +16,12 @@ tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT
 for arg in "$@"; do
     case "$arg" in
-        plain|asan|tsan|valgrind) label=$arg; continue ;;
+        plain|asan|tsan|valgrind) label=$arg; unset ZENITH_BACKEND; continue ;;
+        plain@*|asan@*|tsan@*|valgrind@*)
+            label=$arg
+            ZENITH_BACKEND=${arg#*@}
+            export ZENITH_BACKEND
+            continue ;;
     esac
     name="$label/$(basename "$arg")"
     echo "== $name"
