@@ -752,7 +752,9 @@ typedef struct zenith_server_config {
    same API with the same guarantees; docs/SERVER.md "Two backends" says what differs in cost. */
 enum zenith_backend {
     ZENITH_BACKEND_AUTO = 0,     /* io_uring when it works; epoll when io_uring is refused (ENOSYS,
-                                    EPERM from a seccomp filter or kernel.io_uring_disabled). The
+                                    EPERM from a seccomp filter or kernel.io_uring_disabled) or
+                                    cannot be set up (io_uring_register refused, a kernel without
+                                    provided-buffer rings, the memlock limit). The
                                     environment variable ZENITH_BACKEND=epoll|io_uring|auto, read at
                                     create, decides first (another value: ZENITH_E_INVAL) */
     ZENITH_BACKEND_IO_URING = 1, /* io_uring or nothing: create fails with ZENITH_E_URING_DISABLED */
@@ -772,7 +774,10 @@ typedef struct zenith_backend_info {
     uint32_t struct_size; /* 0 or sizeof(zenith_backend_info) as you compiled it */
     int32_t backend;      /* ZENITH_BACKEND_IO_URING or ZENITH_BACKEND_EPOLL */
     int32_t reason;       /* enum zenith_backend_reason */
-    int32_t uring_errno;  /* FALLBACK: how io_uring_setup was refused (ENOSYS, EPERM), else 0 */
+    int32_t uring_errno;  /* FALLBACK: how io_uring_setup was refused (ENOSYS, EPERM), or, when
+                             setup worked and a later step failed, that step's errno where known
+                             (ENOMEM), else EOPNOTSUPP (a refused io_uring_register, a kernel
+                             without provided-buffer rings); else 0 */
     int32_t uring_sysctl; /* FALLBACK: kernel.io_uring_disabled as read then (0-2; -1 unreadable) */
     uint32_t reserved_;
     const char *name; /* "io_uring" or "epoll" (static storage) */
@@ -2997,7 +3002,8 @@ struct zenith_server {
     const struct zenith__backend *be;
     int be_ready;     /* the backend's init succeeded (fini owed) */
     int be_reason;    /* enum zenith_backend_reason */
-    int uring_errno;  /* fallback: how io_uring_setup was refused */
+    int uring_code;   /* fallback: the code io_uring's init failed with */
+    int uring_errno;  /* fallback: how io_uring_setup was refused, or the errno of what failed */
     int uring_sysctl; /* fallback: kernel.io_uring_disabled then */
     char be_why[160];
     char address[64];
@@ -4378,8 +4384,10 @@ static void zenith__ur_arm_wake(zenith_server *s) {
 }
 
 static int zenith__ur_start(zenith_server *s) {
+    int rc;
     zenith__ur_arm_wake(s);
-    return zenith_ring_submit(s->ring) < 0 ? ZENITH_E_STATE : 0;
+    rc = zenith_ring_submit(s->ring); /* e.g. EPERM: a filter that refuses io_uring_enter alone */
+    return rc < 0 ? rc : 0;
 }
 
 static void zenith__ur_listen_arm(zenith_server *s, uint32_t li) {
@@ -5096,15 +5104,22 @@ static int zenith__backend_pick(uint32_t configured, int *reason) {
     return -1;
 }
 
-/* io_uring was refused: how (ENOSYS or EPERM, asked again with a call that cannot succeed: no
-   ring is made) and whether kernel.io_uring_disabled says why. */
-static void zenith__uring_refusal(zenith_server *s) {
+/* io_uring was refused (code e from its init): how. Setup refused: ENOSYS or EPERM (asked again
+   with a call that cannot succeed: no ring is made), and whether kernel.io_uring_disabled says
+   why. A later step failed (a filter that refuses io_uring_register, a kernel without
+   provided-buffer rings, the memlock limit of kernels before 5.12): its errno. */
+static void zenith__uring_refusal(zenith_server *s, int e) {
     char b[8];
     ssize_t n;
     int fd;
-    long r = syscall(__NR_io_uring_setup, 0u, NULL);
-    s->uring_errno = r < 0 && errno == ENOSYS ? ENOSYS : EPERM;
-    if (r >= 0) close((int)r);
+    s->uring_code = e;
+    if (e == ZENITH_E_URING_DISABLED) {
+        long r = syscall(__NR_io_uring_setup, 0u, NULL);
+        s->uring_errno = r < 0 && errno == ENOSYS ? ENOSYS : EPERM;
+        if (r >= 0) close((int)r);
+    } else {
+        s->uring_errno = zenith_errno(e) ? zenith_errno(e) : e == ZENITH_E_NOMEM ? ENOMEM : EOPNOTSUPP;
+    }
     s->uring_sysctl = -1;
     fd = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -5125,7 +5140,10 @@ static void zenith__backend_why(zenith_server *s) {
             snprintf(s->be_why, sizeof s->be_why, "%s: asked for by ZENITH_BACKEND=%s", name, name);
             break;
         case ZENITH_BACKEND_FALLBACK:
-            if (s->uring_errno == ENOSYS)
+            if (s->uring_code != ZENITH_E_URING_DISABLED)
+                snprintf(s->be_why, sizeof s->be_why, "%s: io_uring unusable here (set up, then %s: %s)", name,
+                         zenith_errname(s->uring_code), zenith_strerror(s->uring_code));
+            else if (s->uring_errno == ENOSYS)
                 snprintf(s->be_why, sizeof s->be_why, "%s: io_uring refused by the kernel (ENOSYS: built without it)",
                          name);
             else if (s->uring_sysctl > 0)
@@ -5298,9 +5316,9 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
             s->reserve[s->reserve_n++] = (uint32_t)zenith_pool_index(s->pool, b);
         }
         e = s->be->init(s);
-        if (e == ZENITH_E_URING_DISABLED && want == ZENITH_BACKEND_AUTO) { /* refused: serve on epoll */
+        if (e != 0 && want == ZENITH_BACKEND_AUTO) { /* refused or unusable: serve on epoll */
             s->be->fini(s);
-            zenith__uring_refusal(s);
+            zenith__uring_refusal(s, e);
             s->be = &zenith__backend_epoll;
             e = s->be->init(s);
         }

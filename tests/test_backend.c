@@ -688,13 +688,16 @@ Test(backend, seccomp_old_profile_without_epoll_pwait2, .timeout = 60) {
    and what a kernel before 5.19 answers for provided-buffer rings: EINVAL): auto should still
    serve, on epoll. Today zenith_server_create fails with ZENITH_E_UNSUPPORTED (the fallback is
    taken for ZENITH_E_URING_DISABLED only). Disabled until zenith.h covers it. */
-Test(backend, seccomp_register_refused_auto_falls_back, .timeout = 60, .disabled = 1) {
+Test(backend, seccomp_register_refused_auto_falls_back, .timeout = 60) {
     static const denial d = { { __NR_io_uring_register }, 1, EPERM };
     child_report r = run_child(&d, SC_AUTO_ECHO);
     cr_assert(r.have_server, "auto with io_uring_register refused: create failed with %d %s", r.create_err,
               zenith_errname(r.create_err));
     cr_assert_eq(r.backend, ZENITH_BACKEND_EPOLL, "backend %s (%s)", r.name, r.why);
     cr_assert_eq(r.reason, ZENITH_BACKEND_FALLBACK, "reason %d (%s)", r.reason, r.why);
+    cr_assert_neq(r.uring_errno, 0, "uring_errno %d (%s)", r.uring_errno,
+                  r.why); /* EOPNOTSUPP: the step said "unsupported" */
+    cr_assert_not_null(strstr(r.why, "io_uring unusable here"), "why: %s", r.why);
     assert_echoed(&r);
 }
 
