@@ -11,10 +11,14 @@
    Run:   ./echo_server -p 9090            then: echo hello | nc -q1 127.0.0.1 9090
    Flags: -a ADDR (127.0.0.1)  -p PORT (9090; 0 = any)  -t THREADS (1)  -c CPU (first CPU to pin)
           -b BYTES (buffer size, a multiple of 64; 16384: one buffer holds a 16 KiB message)
-   Prints "listening on ADDR:PORT" once ready; on SIGINT or SIGTERM prints its stats, exits 0. */
+          --backend io_uring|epoll|auto (auto: io_uring where the kernel allows it, else epoll;
+          the ZENITH_BACKEND environment variable decides first)  -h, --help
+   Prints "listening on ADDR:PORT" once ready, then "backend NAME: why" (zenith_backend_info);
+   on SIGINT or SIGTERM prints its stats, exits 0. */
 #define ZENITH_IMPLEMENTATION
 #include "zenith.h"
 
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,32 +71,52 @@ static void *run(void *arg) {
     return NULL;
 }
 
-static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-t THREADS] [-c CPU]\n", argv0);
-    exit(2);
+static void usage(const char *argv0, int status) { /* status 0 (--help): on stdout */
+    fprintf(status ? stderr : stdout,
+            "usage: %s [-a ADDR] [-p PORT] [-t THREADS] [-c CPU] [-b BYTES] [--backend io_uring|epoll|auto]\n", argv0);
+    exit(status);
+}
+
+/* --backend NAME into zenith_server_config.backend; -1 for a name that means nothing */
+static long backend_of(const char *name) {
+    if (strcmp(name, "io_uring") == 0) return ZENITH_BACKEND_IO_URING;
+    if (strcmp(name, "epoll") == 0) return ZENITH_BACKEND_EPOLL;
+    if (strcmp(name, "auto") == 0) return ZENITH_BACKEND_AUTO; /* ZENITH_BACKEND still decides */
+    return -1;
 }
 
 int main(int argc, char **argv) {
     const char *addr = "127.0.0.1";
-    long port = 9090, threads = 1, cpu = -1, bufsize = 16384;
+    long port = 9090, threads = 1, cpu = -1, bufsize = 16384, backend = ZENITH_BACKEND_AUTO;
+    static const struct option longopts[] = { { "backend", required_argument, NULL, 'B' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
+    zenith_backend_info bi;
     static reactor rs[MAX_THREADS];
     zenith_server_stats total;
     sigset_t sigs;
     int opt, sig, i, failed = 0;
 
-    while ((opt = getopt(argc, argv, "a:p:t:c:b:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "a:p:t:c:b:h", longopts, NULL)) != -1) {
         switch (opt) {
             case 'a': addr = optarg; break;
             case 'p': port = strtol(optarg, NULL, 10); break;
             case 't': threads = strtol(optarg, NULL, 10); break;
             case 'c': cpu = strtol(optarg, NULL, 10); break;
             case 'b': bufsize = strtol(optarg, NULL, 10); break;
-            default: usage(argv[0]);
+            case 'B':
+                if ((backend = backend_of(optarg)) < 0) {
+                    fprintf(stderr, "%s: unknown backend '%s' (io_uring, epoll or auto)\n", argv[0], optarg);
+                    usage(argv[0], 2);
+                }
+                break;
+            case 'h': usage(argv[0], 0); break;
+            default: usage(argv[0], 2);
         }
     }
     if (optind != argc || port < 0 || port > 65535 || threads < 1 || threads > MAX_THREADS || cpu < -1 ||
         bufsize < 64 || bufsize > (1L << 20))
-        usage(argv[0]);
+        usage(argv[0], 2);
 
     /* every thread inherits the blocked signals; main waits for them with sigwait */
     sigemptyset(&sigs);
@@ -112,7 +136,8 @@ int main(int argc, char **argv) {
         cfg->flags = threads > 1 ? ZENITH_SERVER_REUSEPORT : 0;
         cfg->buffer_size = (uint32_t)bufsize;
         cfg->buffer_count = 4096; /* address space: 4096 x buffer size; pages are touched as used */
-        if (cpu >= 0) {           /* pinned, and the server's memory on that CPU's node */
+        cfg->backend = (uint32_t)backend;
+        if (cpu >= 0) { /* pinned, and the server's memory on that CPU's node */
             cfg->flags |= ZENITH_SERVER_PIN_CPU;
             cfg->cpu = (uint32_t)(cpu + i);
         }
@@ -128,6 +153,9 @@ int main(int argc, char **argv) {
     for (i = 0; i < threads; i++) failed |= rs[i].started != 1;
     if (!failed) {
         printf("listening on %s:%u\n", addr, (unsigned)zenith_server_port(rs[0].server));
+        memset(&bi, 0, sizeof bi); /* every reactor has the same config: the same backend */
+        bi.struct_size = sizeof bi;
+        if (zenith_server_backend_info(rs[0].server, &bi) == 0) printf("backend %s\n", bi.why);
         fflush(stdout);
         sigwait(&sigs, &sig);
     } else {

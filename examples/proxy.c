@@ -14,14 +14,18 @@
    Run:   ./proxy -l 127.0.0.1:9000 -u 127.0.0.1:9090     (an upstream: ./echo_server -p 9090)
           then: echo hello | nc -q1 127.0.0.1 9000         (IPv6: -l [::1]:9000 -u [::1]:9090)
    Flags: -l ADDR:PORT (listen; port 0 = any)  -u ADDR:PORT (upstream)  -t THREADS (1)
+          --backend io_uring|epoll|auto (auto: io_uring where the kernel allows it, else epoll;
+          the ZENITH_BACKEND environment variable decides first)  -h, --help
           Numeric addresses only: a name lookup would block the loop.
-   Prints "listening on ADDR:PORT" once every reactor is ready; on SIGINT or SIGTERM shuts down
-   gracefully, prints each reactor's stats line on stderr a last time, exits 0.
+   Prints "listening on ADDR:PORT" once every reactor is ready, then "backend NAME: why"
+   (zenith_backend_info); on SIGINT or SIGTERM shuts down gracefully, prints each reactor's
+   stats line on stderr a last time, exits 0.
    Memory: per reactor a pool of 2048 x 16 KiB buffers (touched as used) and a pair table. */
 #define ZENITH_IMPLEMENTATION
 #include "zenith.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -264,9 +268,19 @@ static int parse_addr_port(const char *arg, char *addr, size_t cap, uint16_t *po
     return 0;
 }
 
-static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s -l ADDR:PORT -u ADDR:PORT [-t threads]   (IPv6: [::1]:9000)\n", argv0);
-    exit(2);
+static void usage(const char *argv0, int status) { /* status 0 (--help): on stdout */
+    fprintf(status ? stderr : stdout,
+            "usage: %s -l ADDR:PORT -u ADDR:PORT [-t threads] [--backend io_uring|epoll|auto]   (IPv6: [::1]:9000)\n",
+            argv0);
+    exit(status);
+}
+
+/* --backend NAME into zenith_server_config.backend; -1 for a name that means nothing */
+static long backend_of(const char *name) {
+    if (strcmp(name, "io_uring") == 0) return ZENITH_BACKEND_IO_URING;
+    if (strcmp(name, "epoll") == 0) return ZENITH_BACKEND_EPOLL;
+    if (strcmp(name, "auto") == 0) return ZENITH_BACKEND_AUTO; /* ZENITH_BACKEND still decides */
+    return -1;
 }
 
 int main(int argc, char **argv) {
@@ -274,24 +288,35 @@ int main(int argc, char **argv) {
     char addr[64];
     const char *listen_arg = NULL;
     uint16_t port = 0;
-    long threads = 1;
+    long threads = 1, backend = ZENITH_BACKEND_AUTO;
+    static const struct option longopts[] = { { "backend", required_argument, NULL, 'B' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
+    zenith_backend_info bi;
     sigset_t sigs;
     int opt, sig, i, failed = 0;
 
-    while ((opt = getopt(argc, argv, "l:u:t:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:u:t:h", longopts, NULL)) != -1) {
         switch (opt) {
             case 'l':
                 listen_arg = optarg;
-                if (parse_addr_port(optarg, addr, sizeof addr, &port) != 0) usage(argv[0]);
+                if (parse_addr_port(optarg, addr, sizeof addr, &port) != 0) usage(argv[0], 2);
                 break;
             case 'u':
-                if (parse_addr_port(optarg, up_addr, sizeof up_addr, &up_port) != 0 || up_port == 0) usage(argv[0]);
+                if (parse_addr_port(optarg, up_addr, sizeof up_addr, &up_port) != 0 || up_port == 0) usage(argv[0], 2);
                 break;
             case 't': threads = strtol(optarg, NULL, 10); break;
-            default: usage(argv[0]);
+            case 'B':
+                if ((backend = backend_of(optarg)) < 0) {
+                    fprintf(stderr, "%s: unknown backend '%s' (io_uring, epoll or auto)\n", argv[0], optarg);
+                    usage(argv[0], 2);
+                }
+                break;
+            case 'h': usage(argv[0], 0); break;
+            default: usage(argv[0], 2);
         }
     }
-    if (optind != argc || listen_arg == NULL || up_port == 0 || threads < 1 || threads > MAX_THREADS) usage(argv[0]);
+    if (optind != argc || listen_arg == NULL || up_port == 0 || threads < 1 || threads > MAX_THREADS) usage(argv[0], 2);
 
     /* every thread inherits the blocked signals; main waits for them with sigwait */
     sigemptyset(&sigs);
@@ -316,6 +341,7 @@ int main(int argc, char **argv) {
         cfg->buffer_count = 2048;
         cfg->send_queue_max = SEND_QUEUE_MAX;
         cfg->idle_timeout_ms = IDLE_MS;
+        cfg->backend = (uint32_t)backend;
         pthread_create(&rs[i].thread, NULL, run, &rs[i]);
         pthread_barrier_wait(&created);
         if (rs[i].server == NULL) {
@@ -328,6 +354,9 @@ int main(int argc, char **argv) {
     if (!failed) {
         printf(listen_arg[0] == '[' ? "listening on [%s]:%u\n" : "listening on %s:%u\n", addr,
                (unsigned)zenith_server_port(rs[0].server));
+        memset(&bi, 0, sizeof bi); /* every reactor has the same config: the same backend */
+        bi.struct_size = sizeof bi;
+        if (zenith_server_backend_info(rs[0].server, &bi) == 0) printf("backend %s\n", bi.why);
         fflush(stdout);
         sigwait(&sigs, &sig);
     } else {
