@@ -1,17 +1,23 @@
 #!/bin/sh
 # Side-by-side TCP echo benchmark over loopback.
 #
-#   sh bench/echo_compare.sh [--quick] SERVER_BIN...
+#   sh bench/echo_compare.sh [--quick] SERVER...
 #   e.g. sh bench/echo_compare.sh build/epoll_echo build/uv_echo
+#        sh bench/echo_compare.sh "build/examples/echo_server --backend io_uring" \
+#            "build/examples/echo_server --backend epoll" build/epoll_echo build/uv_echo
 #
-# Every SERVER_BIN follows bench/epoll_echo.c's contract: started as `SERVER_BIN -p 0 -c 0` it
-# prints "listening on ADDR:PORT", serves until SIGTERM, then exits 0. The server runs on CPU 0,
+# A SERVER is a binary, or ONE word holding a binary and its arguments separated by spaces (the
+# word is split on blanks, no quoting or globbing inside it); it is named in the table by the
+# binary's basename and those arguments, e.g. "echo_server --backend epoll". Every server follows
+# bench/epoll_echo.c's contract: started as `BIN -p 0 -c 0 [ARGS...]` it prints "listening on
+# ADDR:PORT" as its first line, serves until SIGTERM, then exits 0. The server runs on CPU 0,
 # build/loadgen (built from bench/loadgen.c if missing or older) on CPU 1, one row after another:
 #   idle    10000 idle connections held 2 s: the server's VmRSS growth per connection. It runs
 #           first, on the fresh server, so that memory freed by earlier rows is not reused.
-#   1, 50, 1000, 10000 connections x 64 B, and 50 connections x 16 KiB; depth 1, 5 s each after
+#   1, 50, 1000, 10000 connections x 64 B, then the same x 16 KiB; depth 1, 5 s each after
 #           a 0.5 s warm-up: msgs/s, p50/p99/p99.9 latency (us), server CPU (utime+stime from
 #           /proc/PID/stat, over the whole loadgen run, connects included) per echoed message.
+#           10000 x 16 KiB keeps about 160 MiB in flight in the kernel's socket buffers.
 # then the peak RSS (VmHWM), SIGTERM and a check that the server exits 0 within 5 s (else
 # SIGKILL, reported). One table, then ratios against the FIRST server.
 # --quick: only rows 1 and 50 connections, 1 s each (0.2 s warm-up), no idle row.
@@ -20,7 +26,7 @@
 set -u
 
 usage() {
-    echo "usage: sh bench/echo_compare.sh [--quick] SERVER_BIN..." >&2
+    echo "usage: sh bench/echo_compare.sh [--quick] SERVER...   (SERVER: BIN, or \"BIN ARGS...\" as one word)" >&2
     exit 2
 }
 
@@ -48,7 +54,7 @@ if [ "$quick" = 1 ]; then
 else
     SECS=5
     WARM=0.5
-    ROWS="1:64 50:64 1000:64 10000:64 50:16384"
+    ROWS="1:64 50:64 1000:64 10000:64 1:16384 50:16384 1000:16384 10000:16384"
 fi
 IDLE_CONNS=10000
 IDLE_SECS=2
@@ -124,21 +130,46 @@ row_label() {
     if [ "$s" -ge 1024 ]; then echo "$c x $((s / 1024)) KiB"; else echo "$c x $s B"; fi
 }
 
+# start_server OUT ERR BIN [ARGS...]: BIN -p 0 -c SERVER_CPU ARGS... in the background; spid.
+start_server() {
+    ss_out=$1
+    ss_err=$2
+    ss_bin=$3
+    shift 3
+    : > "$ss_out" # there before the first look at it (the child opens it after the fork)
+    : > "$ss_err"
+    "$ss_bin" -p 0 -c "$SERVER_CPU" "$@" > "$ss_out" 2> "$ss_err" &
+    spid=$!
+}
+
 idx=0
-for bin in "$@"; do
+for spec in "$@"; do
     idx=$((idx + 1))
+    # the spec's words: the binary, then its arguments (split on blanks, never globbed)
+    set -f
+    # shellcheck disable=SC2086 # splitting the spec is the point
+    set -- $spec
+    set +f
+    if [ $# -eq 0 ]; then
+        note "[$idx]: an empty server spec, skipped"
+        printf '%s\t%s\t%s\t-\t-\t-\n' "$idx" "(empty)" "empty spec" >> "$SRV"
+        status=1
+        continue
+    fi
+    bin=$1
+    shift
     name=$(basename "$bin")
+    [ $# -gt 0 ] && name="$name $*"
     out=$tmp/srv$idx.out
     err=$tmp/srv$idx.err
     echo "echo_compare: [$idx] $name"
-    if [ ! -x "$bin" ]; then
+    if [ ! -x "$bin" ] || [ -d "$bin" ]; then
         note "$name: $bin is not an executable file, skipped"
         printf '%s\t%s\t%s\t-\t-\t-\n' "$idx" "$name" "not executable" >> "$SRV"
         status=1
         continue
     fi
-    "$bin" -p 0 -c "$SERVER_CPU" > "$out" 2> "$err" &
-    spid=$!
+    start_server "$out" "$err" "$bin" "$@"
     line=""
     i=0
     while [ $i -lt 50 ]; do # 5 s to come up
@@ -263,41 +294,44 @@ FILENAME == ARGV[1] { name[$1] = $2; st[$1] = $3; bpc[$1] = $4; hwm[$1] = $5; ir
 function num(x) { return x != "" && x != "-" }
 function ratio(a, b) { return (num(a) && num(b) && b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
 END {
-    hdr = sprintf("%-14s %-14s %10s %9s %9s %9s %11s %7s", "row", "server", "msgs/s", "p50 us", "p99 us", "p99.9 us", "CPU us/msg", "errors")
+    w = 14 # the server column: as wide as the longest name
+    for (s = 1; s <= n; s++) if (length(name[s]) > w) w = length(name[s])
+    L = "%-14s %-" w "s"
+    hdr = sprintf(L " %10s %9s %9s %9s %11s %7s", "row", "server", "msgs/s", "p50 us", "p99 us", "p99.9 us", "CPU us/msg", "errors")
     print hdr
     for (i = 1; i <= nr; i++)
         for (s = 1; s <= n; s++) {
             lab = (s == 1 || n == 1) ? rows[i] : ""
-            if (st[s] != "ok" && !have[s, rows[i]]) { printf "%-14s %-14s %s\n", lab, name[s], st[s]; continue }
-            if (!have[s, rows[i]]) { printf "%-14s %-14s %s\n", lab, name[s], "(not run)"; continue }
-            printf "%-14s %-14s %10s %9s %9s %9s %11s %7s\n", lab, name[s], \
+            if (st[s] != "ok" && !have[s, rows[i]]) { printf L " %s\n", lab, name[s], st[s]; continue }
+            if (!have[s, rows[i]]) { printf L " %s\n", lab, name[s], "(not run)"; continue }
+            printf L " %10s %9s %9s %9s %11s %7s\n", lab, name[s], \
                 num(r[s, rows[i], 1]) ? sprintf("%.0f", r[s, rows[i], 1]) : "-", \
                 r[s, rows[i], 2], r[s, rows[i], 3], r[s, rows[i], 4], r[s, rows[i], 5], r[s, rows[i], 6]
         }
     for (s = 1; s <= n; s++) {
         lab = s == 1 ? "peak RSS" : ""
-        printf "%-14s %-14s %s\n", lab, name[s], num(hwm[s]) ? sprintf("%.1f MiB (VmHWM)", hwm[s] / 1024) : "-"
+        printf L " %s\n", lab, name[s], num(hwm[s]) ? sprintf("%.1f MiB (VmHWM)", hwm[s] / 1024) : "-"
     }
     if (!quick)
         for (s = 1; s <= n; s++) {
             lab = s == 1 ? ("idle " idle) : ""
-            printf "%-14s %-14s %s%s\n", lab, name[s], num(bpc[s]) ? sprintf("%d B/conn (VmRSS growth)", bpc[s]) : "-", \
+            printf L " %s%s\n", lab, name[s], num(bpc[s]) ? sprintf("%d B/conn (VmRSS growth)", bpc[s]) : "-", \
                 num(irss[s]) ? sprintf(", RSS %.1f MiB holding them", irss[s] / 1024) : ""
         }
     if (n < 2) exit
     print ""
     printf "ratios vs %s (msgs/s: >1 is faster; latency, CPU, memory: <1 is better)\n", name[1]
-    printf "%-14s %-14s %10s %9s %9s %9s %11s\n", "row", "server", "msgs/s", "p50", "p99", "p99.9", "CPU/msg"
+    printf L " %10s %9s %9s %9s %11s\n", "row", "server", "msgs/s", "p50", "p99", "p99.9", "CPU/msg"
     for (i = 1; i <= nr; i++)
         for (s = 2; s <= n; s++) {
             lab = s == 2 ? rows[i] : ""
-            printf "%-14s %-14s", lab, name[s]
+            printf L, lab, name[s]
             for (k = 1; k <= 5; k++) printf(" %" (k == 1 ? 10 : k == 5 ? 11 : 9) "s", ratio(r[s, rows[i], k], r[1, rows[i], k]))
             printf "\n"
         }
-    for (s = 2; s <= n; s++) printf "%-14s %-14s %10s\n", s == 2 ? "peak RSS" : "", name[s], ratio(hwm[s], hwm[1])
+    for (s = 2; s <= n; s++) printf L " %10s\n", s == 2 ? "peak RSS" : "", name[s], ratio(hwm[s], hwm[1])
     if (!quick)
-        for (s = 2; s <= n; s++) printf "%-14s %-14s %10s\n", s == 2 ? ("idle " idle) : "", name[s], ratio(bpc[s], bpc[1])
+        for (s = 2; s <= n; s++) printf L " %10s\n", s == 2 ? ("idle " idle) : "", name[s], ratio(bpc[s], bpc[1])
 }' "$SRV" "$RES"
 if [ -s "$NOTES" ]; then
     echo
