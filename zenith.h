@@ -3100,7 +3100,8 @@ typedef struct zenith__backend {
     /* settle wants the queue sent now (send_kick: an API call queued data). epoll sends here,
        from the loop, never inside an API call: a failure is reported from the loop too */
     void (*send_now)(zenith_server *s, zenith__conn *c);
-    int sock_flags; /* for socket(2) and accept4(2): SOCK_NONBLOCK on epoll */
+    void (*listen_stop)(zenith_server *s, uint32_t li); /* before the listener is closed */
+    int sock_flags;                                     /* for socket(2) and accept4(2): SOCK_NONBLOCK on epoll */
 } zenith__backend;
 
 /* ---- reactor: small helpers ------------------------------------------------------------------ */
@@ -4522,6 +4523,10 @@ static void zenith__ur_shut(zenith_server *s, zenith__conn *c, int how) {
     if (c->fd >= 0) shutdown(c->fd, how);
 }
 
+static void zenith__ur_listen_stop(zenith_server *s, uint32_t li) {
+    shutdown(s->lst[li].fd, SHUT_RDWR); /* ends the multishot accept */
+}
+
 /* Before waiting: lend the ring the buffers it is owed, re-arm receives parked on an empty ring
    (oldest first, one per buffer the ring has: re-arming on every returned buffer turned into
    millions of receives failing with ENOBUFS, measured). */
@@ -4621,6 +4626,7 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
                                                        zenith__ur_prepare,
                                                        zenith__ur_wait,
                                                        zenith__ur_send_kick,
+                                                       zenith__ur_listen_stop,
                                                        0 };
 
 /* ---- reactor: the epoll backend ---------------------------------------------------------------
@@ -4668,8 +4674,10 @@ enum {                             /* zenith__conn.bflags on the epoll backend *
        ZENITH__E_WBLOCK = 1u << 2, /* a send found the socket full: waiting for EPOLLOUT */
        ZENITH__E_ERR = 1u << 3,    /* a send or the registration failed with errno berr */
        ZENITH__E_CDONE = 1u << 4,  /* connect(2) answered at once (berr): to report */
-       ZENITH__E_HUP = 1u << 5     /* the peer's FIN (or an error) came: read to the end, a short
+       ZENITH__E_HUP = 1u << 5,    /* the peer's FIN (or an error) came: read to the end, a short
                                       read is not the end (the edge for it is already spent) */
+       ZENITH__E_BIG = 1u << 6     /* the last read filled every buffer it had: read into several
+                                      (else one: a small message needs no 8-entry readv) */
 };
 #define ZENITH__EP_IOV 8u      /* pool buffers per readv */
 #define ZENITH__EP_READS 4u    /* readv calls per connection per event */
@@ -4749,6 +4757,13 @@ static void zenith__ep_listen_arm(zenith_server *s, uint32_t li) {
         l->armed = 1;
     else
         zenith__ev_accept(s, li, -errno, 0); /* counted; the common layer retries */
+}
+
+/* Out of the set before the close: a forked child that still holds the socket would otherwise
+   keep it reported (level-triggered) with nothing left to accept it. */
+static void zenith__ep_listen_stop(zenith_server *s, uint32_t li) {
+    if (s->lst[li].armed) epoll_ctl(s->ep_fd, EPOLL_CTL_DEL, s->lst[li].fd, NULL);
+    s->lst[li].armed = 0;
 }
 
 static void zenith__ep_recv_arm(zenith_server *s, zenith__conn *c) {
@@ -4897,6 +4912,7 @@ static void zenith__ep_read(zenith_server *s, zenith__conn *c) {
             return;
         if (s->ep_spare_n < zenith__ep_spare_cap(s)) zenith__ep_top_up(s); /* after a keep, a dry pool */
         room = zenith__ep_recv_room(s);
+        if (room > 1u && !(c->bflags & ZENITH__E_BIG)) room = 1u;
         k = s->ep_spare_n < room ? s->ep_spare_n : room;
         if (k == 0) { /* every receive buffer is out: wait for some (as ENOBUFS on io_uring) */
             zenith__ev_recv(s, slot, gen, ZENITH__NONE, -ENOBUFS, 0);
@@ -4922,8 +4938,13 @@ static void zenith__ep_read(zenith_server *s, zenith__conn *c) {
             zenith__ev_recv(s, slot, gen, ZENITH__NONE, 0, 0);
             return;
         }
-        if ((size_t)r < (size_t)k * size && !(c->bflags & ZENITH__E_HUP))
-            c->bflags &= (uint8_t)~ZENITH__E_RD; /* drained: what comes later raises a new edge */
+        if ((size_t)r < (size_t)k * size) {
+            c->bflags &= (uint8_t)~ZENITH__E_BIG;
+            if (!(c->bflags & ZENITH__E_HUP))
+                c->bflags &= (uint8_t)~ZENITH__E_RD; /* drained: what comes later raises a new edge */
+        } else {
+            c->bflags |= ZENITH__E_BIG;
+        }
         n = (uint32_t)(((size_t)r + size - 1u) / size);
         for (i = 0; i < n; i++) got[i] = s->ep_spare[--s->ep_spare_n]; /* before a callback frees one */
         s->ep_lent += n;
@@ -5083,6 +5104,7 @@ static const zenith__backend zenith__backend_epoll = { "epoll",
                                                        zenith__ep_prepare,
                                                        zenith__ep_wait,
                                                        zenith__ep_send_now,
+                                                       zenith__ep_listen_stop,
                                                        SOCK_NONBLOCK };
 
 /* ---- reactor: life cycle ----------------------------------------------------------------------------- */
@@ -5447,7 +5469,7 @@ ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms) {
     s->shutting_down = 1;
     for (i = 0; i < s->listeners; i++) {
         if (s->lst[i].fd >= 0) {
-            shutdown(s->lst[i].fd, SHUT_RDWR); /* ends the multishot accept */
+            s->be->listen_stop(s, i); /* io_uring: ends the multishot accept; epoll: leaves the set */
             close(s->lst[i].fd);
             s->lst[i].fd = -1;
         }

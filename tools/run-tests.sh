@@ -28,9 +28,10 @@ for arg in "$@"; do
     rm -f "$tap"
     run=""
     # numactl is not ours: its own leaks are not our failures
-    [ "$label" = valgrind ] && run="valgrind -q --trace-children=yes --trace-children-skip=*/numactl --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
+    case $label in valgrind*) run="valgrind -q --trace-children=yes --trace-children-skip=*/numactl --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" ;; esac
     # shellcheck disable=SC2086 # $run is a command and its options
-    $run "$arg" --tap="$tap" --short-filename 2>&1 | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error\|^==[0-9]*==/p'
+    # valgrind 3.19 does not know epoll_pwait2 (441): the epoll backend falls back to epoll_wait
+    $run "$arg" --tap="$tap" --short-filename 2>&1 | grep -v 'unhandled amd64-linux syscall: 441' | sed -n '/^\[----\]\|^\[FAIL\]\|^\[SKIP\]\|Synthesis\|WARNING\|ERROR\|runtime error\|^==[0-9]*==/p'
     if [ ! -s "$tap" ]; then
         echo "$name: produced no report"
         failed=$((failed + 1)); broken="$broken $name"; continue
