@@ -117,6 +117,7 @@ static void proxy_start_argv(proxy_t *p, const char *const *args) {
     }
     close(out[0]);
     line[len] = '\0';
+    line[strcspn(line, "\n") + (strchr(line, '\n') != NULL)] = '\0'; /* the first line (a "backend" line follows) */
     cr_assert_eq(strncmp(line, "listening on ", 13), 0, "proxy printed: %s", line);
     cr_assert_not_null(colon = strrchr(line, ':'));
     p->port = (uint16_t)strtoul(colon + 1, NULL, 10);
