@@ -4710,8 +4710,11 @@ static int zenith__ep_register(zenith_server *s, zenith__conn *c) {
 }
 
 /* The read buffers: up to ZENITH__EP_IOV pool buffers a read can fill (never more than
-   recv_buffers). Held for the reactor's life like the ring's buffers on io_uring, and topped up
-   after every read, so the pool's in_use does not wander with the traffic. */
+   recv_buffers). Held for the reactor's life like the ring's buffers on io_uring, topped up from
+   the pool before a read that lacks one and before every wait, so the pool's in_use does not
+   wander with the traffic. A freed buffer refills them first: an echo that keeps its buffer and
+   sends it back touches the pool not at all (it did twice per message when every read topped up
+   at once and the send's buffer went back to the pool). */
 static uint32_t zenith__ep_spare_cap(const zenith_server *s) {
     return s->cfg.recv_buffers < ZENITH__EP_IOV ? s->cfg.recv_buffers : ZENITH__EP_IOV;
 }
@@ -4802,9 +4805,8 @@ static void zenith__ep_recv_done(zenith_server *s, uint32_t idx) {
     zenith__ep_buf_put(s, idx);
 }
 
-static void zenith__ep_recv_kept(zenith_server *s) { /* the application's now: replace it */
+static void zenith__ep_recv_kept(zenith_server *s) { /* the application's now (replaced lazily) */
     s->ep_lent--;
-    zenith__ep_top_up(s);
 }
 
 /* An API call queued data: sent when the loop settles the connection, never inside the call. */
@@ -4947,8 +4949,7 @@ static void zenith__ep_read(zenith_server *s, zenith__conn *c) {
         }
         n = (uint32_t)(((size_t)r + size - 1u) / size);
         for (i = 0; i < n; i++) got[i] = s->ep_spare[--s->ep_spare_n]; /* before a callback frees one */
-        s->ep_lent += n;
-        zenith__ep_top_up(s);
+        s->ep_lent += n; /* not topped up here: the buffer a send frees refills the spares, not the pool */
         s->ep_hold = 1;
         for (i = 0; i < n; i++) {
             uint32_t len = (size_t)r > size ? size : (uint32_t)r;

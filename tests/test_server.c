@@ -806,6 +806,9 @@ Test(server, kept_buffer_handed_to_another_thread, .timeout = 15) {
         cr_assert_eq(memcmp(k.kept[i], msg, (size_t)n), 0, "the kept buffer still holds message %d", i);
         total += k.kept_len[i];
     }
+    /* one more turn: the epoll backend replaces a kept read buffer before it waits (not at the
+       keep: the buffer a send frees usually does it without the pool) */
+    cr_assert_geq(zenith_server_run_once(k.s, 0), 0);
     cr_assert_eq(zenith_pool_get_stats(zenith_server_pool(k.s), &ps1), 0);
     cr_assert_eq(ps1.in_use, ps0.in_use + 10, "10 buffers are out with the application");
     for (i = 0; i < 10; i++) /* later receives went to fresh buffers: kept ones were not reused */
