@@ -81,7 +81,7 @@ deps-check:
 	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
 	@tools/deps.sh pkg-config liburing numa
-	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind haproxy sockperf nginx-stream
+	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind strace haproxy sockperf nginx-stream
 
 # ---- build ------------------------------------------------------------------------------------
 all: deps-test
@@ -369,7 +369,7 @@ ECHO_SERVERS = "$(BUILD)/examples/echo_server --backend io_uring" "$(BUILD)/exam
 bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo \
              $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith $(BUILD)/post_bench $(if $(HAVE_UV),$(BUILD)/uv_echo $(BUILD)/timer_bench)
 
-# The full benchmarks (about three minutes) and the callgrind instruction counts.
+# The full benchmarks (about fifteen minutes) and the callgrind instruction counts.
 bench: deps-bench
 	@$(MAKE) --no-print-directory bench-build $(BUILD)/examples/echo_server
 	$(BUILD)/pool_bench
@@ -382,6 +382,7 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory bench-reactor
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi
+	BUILD=$(BUILD) CC=$(CC) sh bench/callgrind_echo.sh
 
 # The reactor's benchmarks alone (issue 9): timers vs libuv, posting, busy-poll ping-pong vs
 # sockperf and an epoll pair, the proxy vs HAProxy and nginx's stream module.
