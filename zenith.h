@@ -729,7 +729,7 @@ typedef struct zenith_server_config {
     uint32_t idle_timeout_ms; /* close connections idle this long (nothing received, nothing sent,
                                  not paused, nothing held back); also gives up a close that
                                  cannot flush for that long (the peer reads nothing); 0 = never */
-    uint32_t sq_entries;      /* 0 = 1024 */
+    uint32_t sq_entries;      /* 0 = 1024 (io_uring only; epoll ignores it and zerocopy_min) */
     uint32_t backlog;         /* listen backlog; 0 = 4096 */
     uint32_t cpu;             /* with ZENITH_SERVER_PIN_CPU; below CPU_SETSIZE (1024) */
     int32_t numa_node;        /* with ZENITH_SERVER_NUMA_NODE (else must be 0) */
