@@ -4518,7 +4518,7 @@ static void zenith__ur_connect_cancel(zenith_server *s, zenith__conn *c) {
     io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
 }
 
-static void zenith__ur_shut(zenith_server *s, zenith__conn *c, int how) {
+static void zenith__sock_shut(zenith_server *s, zenith__conn *c, int how) {
     (void)s;
     if (c->fd >= 0) shutdown(c->fd, how);
 }
@@ -4622,7 +4622,7 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
                                                        zenith__ur_send_kick,
                                                        zenith__ur_connect_start,
                                                        zenith__ur_connect_cancel,
-                                                       zenith__ur_shut,
+                                                       zenith__sock_shut,
                                                        zenith__ur_prepare,
                                                        zenith__ur_wait,
                                                        zenith__ur_send_kick,
@@ -4645,8 +4645,9 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
      remembers what the edges said: ZENITH__E_RD "may have data" until a read comes back short or
      with EAGAIN (data arriving after that raises a new edge), ZENITH__E_WBLOCK "the socket was
      full" until EPOLLOUT.
-   - Receives: readv(2) into up to ZENITH__EP_IOV pool buffers at once -- a 16 KiB message at
-     4 KiB buffers is one system call, as for a server reading into one large buffer -- then
+   - Receives: readv(2) into 2 pool buffers, or up to ZENITH__EP_IOV once a read filled more than
+     one -- a 16 KiB message at 4 KiB buffers is one system call, as for a server reading into
+     one large buffer -- then
      each filled buffer is one on_data, borrowed and keepable exactly as on io_uring. At most
      recv_buffers buffers are out at once, like the provided-buffer ring; with none left the
      connection parks (recv_buffer_exhausted, as ENOBUFS) and is re-armed when buffers return.
@@ -4676,10 +4677,11 @@ enum {                             /* zenith__conn.bflags on the epoll backend *
        ZENITH__E_CDONE = 1u << 4,  /* connect(2) answered at once (berr): to report */
        ZENITH__E_HUP = 1u << 5,    /* the peer's FIN (or an error) came: read to the end, a short
                                       read is not the end (the edge for it is already spent) */
-       ZENITH__E_BIG = 1u << 6     /* the last read filled every buffer it had: read into up to 8
-                                      (else 2: a message that fills one buffer exactly still comes
-                                      back short, so no second read to find EAGAIN -- measured
-                                      1.5 reads per 16 KiB message at 16 KiB buffers with 1) */
+       ZENITH__E_BIG = 1u << 6     /* the last read filled more than one buffer: offer up to 8 (a
+                                      16 KiB message at 4 KiB buffers: one readv); else 2, so a
+                                      message that fills one buffer exactly still comes back short
+                                      and needs no second read to find EAGAIN (measured: 1.5 reads
+                                      per 16 KiB message at 16 KiB buffers when 1 was offered) */
 };
 #define ZENITH__EP_IOV 8u      /* pool buffers per readv */
 #define ZENITH__EP_READS 4u    /* readv calls per connection per event */
@@ -4942,13 +4944,12 @@ static void zenith__ep_read(zenith_server *s, zenith__conn *c) {
             zenith__ev_recv(s, slot, gen, ZENITH__NONE, 0, 0);
             return;
         }
-        if ((size_t)r < (size_t)k * size) {
-            c->bflags &= (uint8_t)~ZENITH__E_BIG;
-            if (!(c->bflags & ZENITH__E_HUP))
-                c->bflags &= (uint8_t)~ZENITH__E_RD; /* drained: what comes later raises a new edge */
-        } else {
+        if ((size_t)r > size || (size_t)r == (size_t)k * size) /* bulk: offer 8 next time */
             c->bflags |= ZENITH__E_BIG;
-        }
+        else
+            c->bflags &= (uint8_t)~ZENITH__E_BIG;
+        if ((size_t)r < (size_t)k * size && !(c->bflags & ZENITH__E_HUP))
+            c->bflags &= (uint8_t)~ZENITH__E_RD; /* drained: what comes later raises a new edge */
         n = (uint32_t)(((size_t)r + size - 1u) / size);
         for (i = 0; i < n; i++) got[i] = s->ep_spare[--s->ep_spare_n]; /* before a callback frees one */
         s->ep_lent += n; /* not topped up here: the buffer a send frees refills the spares, not the pool */
@@ -5103,7 +5104,7 @@ static const zenith__backend zenith__backend_epoll = { "epoll",
                                                        zenith__ep_send_kick,
                                                        zenith__ep_connect_start,
                                                        zenith__ep_connect_cancel,
-                                                       zenith__ur_shut,
+                                                       zenith__sock_shut,
                                                        zenith__ep_prepare,
                                                        zenith__ep_wait,
                                                        zenith__ep_send_now,
