@@ -315,13 +315,14 @@ extern "C" {
     X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
     X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)") \
     X(ZENITH_E_STATE, -17, "not allowed in the object's current state (or inside a callback)")     \
-    X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")
+    X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")            \
+    X(ZENITH_E_NOT_FOUND, -19, "not found (no such interface, or nothing of that name joined)")
 
 enum zenith_error {
 #define ZENITH__ENUM(name, value, text) name = value,
     ZENITH_ERROR_LIST(ZENITH__ENUM)
 #undef ZENITH__ENUM
-        ZENITH_E_LAST_ = -19
+        ZENITH_E_LAST_ = -20
 };
 
 /* Kernel errors: one code per errno, in a range of their own, never colliding with the above. */
@@ -746,6 +747,9 @@ typedef struct zenith_server_config {
                               not exceed buffer_count */
     uint32_t backend;      /* enum zenith_backend: 0 = auto (io_uring where the kernel allows it, else
                               epoll; the ZENITH_BACKEND environment variable decides first) */
+    uint32_t max_udp;   /* UDP sockets open at once; 0 = 16; at most 1024 */
+    uint32_t udp_queue; /* datagrams queued per UDP socket (sends waiting or in flight); 0 = 256;
+                           a power of two, at most 4096. 160 bytes each, allocated at create */
 } zenith_server_config;
 
 /* The event backend (zenith_server_config.backend, zenith_backend_info.backend). Both serve the
@@ -1096,6 +1100,249 @@ ZENITH_API int zenith_server_backend_info(const zenith_server *s, zenith_backend
    the epoll backend. */
 ZENITH_API zenith_pool *zenith_server_pool(zenith_server *s);
 ZENITH_API zenith_ring *zenith_server_ring(zenith_server *s);
+
+/* ---- UDP sockets on the reactor ----------------------------------------------------------------
+
+   Datagram sockets on the same loop as the TCP connections, on both backends: io_uring receives
+   with one multishot recvmsg per socket into the provided-buffer ring, epoll with recvmmsg(2) in
+   batches of up to 64 into pool buffers. Each datagram is one on_recv call, borrowed (keepable
+   without a copy); boundaries are always kept; one longer than the receive capacity is cut and
+   flagged ZENITH_UDP_TRUNC with its real length, never passed off as whole. Sends are queued
+   (a copy, or a pool buffer you filled) and leave from the loop, several per system call
+   (linked SENDMSG operations on io_uring, sendmmsg on epoll), in the order they were queued.
+   Multicast: any-source and source-specific joins (IPv4 and IPv6, on a chosen interface) and
+   the sender's interface, TTL/hops and loopback. docs/UDP.md has the whole story. */
+
+/* A UDP socket of a reactor: slot (low 32 bits) and generation (high 32 bits), like a
+   connection id but a space of its own. 0 is never a live socket; after zenith_udp_close the
+   id is stale for ever (ZENITH_E_STALE). */
+typedef uint64_t zenith_udp_id;
+
+/* An IPv4 or IPv6 socket address: sa holds a struct sockaddr_in or sockaddr_in6 exactly as the
+   kernel takes it (C callers may cast a->sa to const struct sockaddr *), len its length (16
+   or 28; 0 = no address). 32 bytes, 4-byte aligned. Fill it with zenith_addr_set. */
+typedef struct zenith_addr {
+    uint8_t sa[28];
+    uint32_t len;
+} zenith_addr;
+
+/* Fills *out from an IPv4 or IPv6 literal ("10.0.0.1", "::1"; a scope such as "fe80::1%eth0"
+   is refused: give the interface to the join call) and a port. Returns 0, ZENITH_E_NULL,
+   ZENITH_E_INVAL (not a numeric address; *out is then cleared). Any thread; no system call. */
+ZENITH_API int zenith_addr_set(zenith_addr *out, const char *ip, uint16_t port);
+/* Writes "a.b.c.d:port" or "[v6]:port" into buf (cap bytes with the NUL; 56 always suffice).
+   Returns the length written, or ZENITH_E_NULL, ZENITH_E_INVAL (not an address),
+   ZENITH_E_RANGE (cap too small: nothing written). Any thread. */
+ZENITH_API int zenith_addr_format(const zenith_addr *a, char *buf, size_t cap);
+/* The port of an address (host order), 0 for NULL or no address. Any thread. */
+ZENITH_API uint16_t zenith_addr_port(const zenith_addr *a);
+
+enum zenith_udp_flags {
+    ZENITH_UDP_REUSEADDR = 1u << 0, /* SO_REUSEADDR (several sockets on one multicast port) */
+    ZENITH_UDP_REUSEPORT = 1u << 1, /* SO_REUSEPORT (one socket per reactor on one port: the
+                                       kernel spreads unicast datagrams by flow; every socket of
+                                       a multicast group gets every datagram) */
+    ZENITH_UDP_V6ONLY = 1u << 2,    /* an IPv6 socket that takes no IPv4 (IPV6_V6ONLY) */
+    /* UDP_GRO: the kernel may hand several datagrams of one flow over in one receive; they are
+       split back, each one on_recv as if it came alone (ZENITH_UDP_GRO_SEGMENT set). A
+       coalesced receive can be 64 KiB: needs buffer_size >= ZENITH_UDP_GRO_BUFFER (else
+       ZENITH_E_INVAL). Silently off where the kernel lacks it (zenith_udp_info.features). */
+    ZENITH_UDP_GRO = 1u << 3,
+    ZENITH_UDP_NO_TIMESTAMPS = 1u << 4, /* no SO_TIMESTAMPING (receive timestamps are on by default) */
+    ZENITH_UDP_HW_TIMESTAMPS = 1u << 5, /* ask for hardware receive timestamps too (the NIC must
+                                           stamp: SIOCSHWTSTAMP, e.g. hwstamp_ctl; else none come) */
+    ZENITH_UDP_BROADCAST = 1u << 6      /* SO_BROADCAST */
+};
+
+/* Bytes of each receive buffer that hold the sender's address and the kernel's ancillary data
+   (io_uring puts them in the buffer; epoll keeps the same capacity): a datagram longer than
+   buffer_size - this is cut (ZENITH_UDP_TRUNC). 3,920 bytes of payload at 4096-byte buffers. */
+#define ZENITH_UDP_RECV_HEADROOM 176u
+/* The smallest buffer_size that takes a whole coalesced (GRO) receive: 64 KiB of payload plus
+   ZENITH_UDP_RECV_HEADROOM, rounded up to 64. */
+#define ZENITH_UDP_GRO_BUFFER 65728u
+/* Longest datagram zenith_udp_send copies (the IPv4 limit; an IPv6 socket's is 65527). */
+#define ZENITH_UDP_MAX_DATAGRAM 65507u
+
+enum zenith_udp_datagram_flags {
+    ZENITH_UDP_TRUNC = 1u << 0,      /* longer than the receive capacity: len bytes of orig_len */
+    ZENITH_UDP_GRO_SEGMENT = 1u << 1 /* one of several the kernel coalesced (GRO), split back */
+};
+
+/* One received datagram, lent to on_recv for the call (everything it points to included). */
+typedef struct zenith_udp_datagram {
+    const uint8_t *data;     /* the payload (pool memory; keep it with zenith_udp_keep) */
+    uint32_t len;            /* bytes at data */
+    uint32_t orig_len;       /* its length as sent (len, unless ZENITH_UDP_TRUNC) */
+    uint32_t flags;          /* enum zenith_udp_datagram_flags */
+    uint32_t kernel_drops;   /* the kernel's drop counter for the socket when this datagram was
+                                queued (SO_RXQ_OVFL; 0 until the first drop): a rise between two
+                                datagrams means the kernel dropped that many in between */
+    const zenith_addr *from; /* the sender */
+    int64_t ts_ns;           /* kernel software receive timestamp, ns since the epoch
+                                (CLOCK_REALTIME, as clock_gettime); 0 if none */
+    int64_t hw_ts_ns;        /* the NIC's raw hardware timestamp, ns; 0 if none */
+} zenith_udp_datagram;
+
+/* A datagram arrived. user is the socket's user pointer. Runs on the loop thread; the same
+   calls are allowed inside it as inside on_data (zenith_udp_keep instead of zenith_server_keep). */
+typedef void (*zenith_udp_recv_fn)(void *user, zenith_udp_id sock, const zenith_udp_datagram *d);
+/* The socket's send queue, which refused a send with ZENITH_E_FULL, has room again (below half
+   of udp_queue, and the pool has buffers). */
+typedef void (*zenith_udp_writable_fn)(void *user, zenith_udp_id sock);
+
+/* Zero means default in every field. Borrowed for the call (strings are read, not kept). */
+typedef struct zenith_udp_config {
+    uint32_t struct_size;     /* sizeof(zenith_udp_config) as you compiled it; 0 = this layout */
+    uint32_t flags;           /* enum zenith_udp_flags */
+    const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "0.0.0.0". A multicast
+                                 receiver binds the group itself (only its datagrams) or any */
+    uint16_t port;            /* 0 = the kernel picks (zenith_udp_port tells which) */
+    uint16_t peer_port;       /* with peer_address */
+    uint32_t rcvbuf;          /* SO_RCVBUF bytes (SO_RCVBUFFORCE when allowed); 0 = the kernel's */
+    const char *peer_address; /* nullable: connect(2) to it; sends without an address go there
+                                 and only its datagrams are received */
+    uint32_t sndbuf;          /* SO_SNDBUF bytes (SO_SNDBUFFORCE when allowed); 0 = the kernel's */
+    uint32_t reserved_;       /* must be 0 */
+    zenith_udp_recv_fn on_recv;         /* nullable: a send-only socket (nothing is read) */
+    zenith_udp_writable_fn on_writable; /* nullable */
+    void *user;                         /* passed to the callbacks; zenith_udp_get_user */
+} zenith_udp_config;
+
+enum zenith_udp_features {              /* zenith_udp_info.features: what is on for this socket */
+    ZENITH_UDP_F_GSO = 1u << 0,         /* UDP_SEGMENT works (else zenith_udp_send_gso queues each
+                                           segment as its own datagram: the same datagrams) */
+    ZENITH_UDP_F_GRO = 1u << 1,         /* UDP_GRO is on (asked for, and the kernel took it) */
+    ZENITH_UDP_F_TS_SOFTWARE = 1u << 2, /* software receive timestamps */
+    ZENITH_UDP_F_TS_HARDWARE = 1u << 3, /* hardware receive timestamps asked for and accepted */
+    ZENITH_UDP_F_CONNECTED = 1u << 4,   /* connected to peer_address */
+    ZENITH_UDP_F_IPV6 = 1u << 5         /* an IPv6 socket */
+};
+
+/* One socket's state and counters (zenith_udp_get_info). */
+typedef struct zenith_udp_info {
+    uint32_t struct_size;              /* 0 or sizeof(zenith_udp_info) as you compiled it */
+    uint32_t features;                 /* enum zenith_udp_features */
+    zenith_addr local;                 /* the bound address and port */
+    zenith_addr peer;                  /* the connected peer (len 0 if none) */
+    uint32_t recv_capacity;            /* longest datagram received whole: buffer_size -
+                                          ZENITH_UDP_RECV_HEADROOM */
+    uint32_t queued;                   /* datagrams waiting to be sent or in flight */
+    uint64_t datagrams_in, bytes_in;   /* delivered to on_recv (GRO segments one by one) */
+    uint64_t datagrams_out, bytes_out; /* sent (a GSO send counts its segments) */
+    uint64_t truncated;                /* delivered cut (ZENITH_UDP_TRUNC) */
+    uint64_t gro_batches;              /* coalesced receives split back */
+    uint64_t gso_sends;                /* sends the kernel cut into segments (UDP_SEGMENT) */
+    uint64_t recv_stalls;  /* receives that found the reactor's receive buffers all out (kept by
+                              the application, or a burst outran the loop): reading waits until
+                              buffers return; datagrams wait in the socket's receive buffer and
+                              what overflows it is in kernel_drops. Zenith itself never drops a
+                              received datagram */
+    uint64_t kernel_drops; /* datagrams the kernel dropped for this socket (receive buffer full),
+                              read now (SO_MEMINFO): nothing is lost uncounted */
+    uint64_t recv_errors;  /* receive errors (ICMP errors on a connected socket: ECONNREFUSED) */
+    uint64_t send_full;    /* sends refused with ZENITH_E_FULL (queue or pool) */
+    uint64_t send_errors;  /* datagrams the kernel refused to send (dropped, counted) */
+    int32_t last_error;    /* the last send or receive error (a ZENITH_ESYS code), 0 if none */
+    uint32_t reserved_;
+} zenith_udp_info;
+
+/* Opens a UDP socket on the reactor (bound; connected if cfg->peer_address) and starts receiving
+   at once if the loop runs (else at zenith_server_start).
+   Params: cfg (in, borrowed); out (out): the id (0 on error).
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_INVAL (address, peer, flags, struct_size, reserved,
+   GRO with buffers smaller than ZENITH_UDP_GRO_BUFFER), ZENITH_E_FULL (max_udp sockets open),
+   ZENITH_E_STATE (stopped or shutting down), ZENITH_ESYS(e) (EADDRINUSE, EADDRNOTAVAIL,
+   EMFILE, ...). On error nothing is left open.
+   Thread safety: the server's thread (or any thread before start). Callback safety: yes. */
+ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg, zenith_udp_id *out);
+
+/* Closes a socket: receiving stops now (nothing more is delivered, not even the rest of a batch
+   being delivered), what is queued is still sent, then the fd is closed and the slot reused.
+   Memberships end with the fd. Returns 0, ZENITH_E_NULL, ZENITH_E_STALE.
+   Thread safety: the server's thread. Callback safety: yes (its own on_recv included). */
+ZENITH_API int zenith_udp_close(zenith_server *s, zenith_udp_id sock);
+
+/* Queues a copy of data[0..len) as one datagram to `to` (NULL: the connected peer). It leaves
+   from the loop, after the callback or call that queued it, in queue order with the socket's
+   other sends. len 0 sends an empty datagram.
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (to NULL on an unconnected
+   socket, to given on a connected one, to of another family or not an address),
+   ZENITH_E_RANGE (len over ZENITH_UDP_MAX_DATAGRAM or 16 buffers), ZENITH_E_FULL (udp_queue
+   datagrams queued, or the pool has no buffer: nothing queued; on_writable follows).
+   A datagram the kernel refuses later (EMSGSIZE, ENETUNREACH, ...) is dropped and counted
+   (send_errors, last_error). Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_send(zenith_server *s, zenith_udp_id sock, const void *data, size_t len,
+                               const zenith_addr *to);
+
+/* Zero-copy send of a pool buffer you filled (zenith_server_pool; the payload at its start):
+   ownership moves to the reactor, which releases it once the kernel has it -- also on every
+   error return. Returns as zenith_udp_send, or ZENITH_E_FOREIGN / ZENITH_E_MISALIGNED (not a
+   buffer of the pool), ZENITH_E_RANGE (len over buffer_size).
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_send_buffer(zenith_server *s, zenith_udp_id sock, void *buf, size_t len,
+                                      const zenith_addr *to);
+
+/* Many datagrams of one size to one peer in one send: data[0..len) is cut into segments of
+   seg_size bytes (the last may be shorter), each its own datagram on the wire. With
+   UDP_SEGMENT (GSO) the kernel cuts it: one system call, one pass through the stack; without
+   it the segments are queued one by one (the same datagrams; zenith_udp_info.features says
+   which). At most 64 segments; len at most ZENITH_UDP_MAX_DATAGRAM and 16 buffers.
+   Returns as zenith_udp_send, or ZENITH_E_INVAL (seg_size 0), ZENITH_E_RANGE (over the limits).
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_send_gso(zenith_server *s, zenith_udp_id sock, const void *data, size_t len,
+                                   uint32_t seg_size, const zenith_addr *to);
+
+/* Inside on_recv only: keeps the buffer holding the datagram beyond the callback (zero-copy
+   hand-off). Returns that buffer (a pool buffer: release it with zenith_pool_release(
+   zenith_server_pool(s), buf) from any thread) and sets *data (nullable) to where the
+   datagram's bytes are in it: d->data itself, unless the datagram was one GRO segment of
+   several -- then it is copied into a buffer of its own, at its start. NULL outside on_recv, if
+   called twice in one call, or (GRO segment) when the pool is empty. */
+ZENITH_API void *zenith_udp_keep(zenith_server *s, const uint8_t **data);
+
+/* Joins a multicast group on the socket: any-source (source NULL) or source-specific (only
+   datagrams from source: IGMPv3 / MLDv2), on interface ifname (NULL: the one the routing table
+   gives for the group). group and source are literals of the socket's family (RFC 3678
+   MCAST_JOIN_GROUP / MCAST_JOIN_SOURCE_GROUP, the protocol-independent form of
+   IP_ADD_MEMBERSHIP / IP_ADD_SOURCE_MEMBERSHIP and IPV6_JOIN_GROUP). At most 20 memberships
+   per socket.
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (group not a multicast address,
+   source not a unicast one, a family that is not the socket's), ZENITH_E_NOT_FOUND (no
+   interface of that name), ZENITH_E_EXIST (this group, source and interface already joined;
+   or an any-source and a source-specific join of one group on one interface), ZENITH_E_FULL
+   (20 memberships), ZENITH_ESYS(e) (the kernel refused: ENODEV for an interface without
+   multicast, ENOBUFS past net.ipv4.igmp_max_memberships, ...). Nothing changes on error.
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_join(zenith_server *s, zenith_udp_id sock, const char *group, const char *source,
+                               const char *ifname);
+/* Leaves what zenith_udp_join joined (the same arguments). Returns 0, or the codes of join, with
+   ZENITH_E_NOT_FOUND also for a membership this socket does not have. */
+ZENITH_API int zenith_udp_leave(zenith_server *s, zenith_udp_id sock, const char *group, const char *source,
+                                const char *ifname);
+
+/* Sender options for multicast: the outgoing interface (ifname; NULL leaves it), the TTL / hop
+   limit (0-255; -1 leaves it; the kernel's default is 1: the local network) and whether this
+   host's own sockets receive what it sends (loop 0 or 1; -1 leaves it; on by default).
+   Returns 0, or ZENITH_E_NULL, ZENITH_E_STALE, ZENITH_E_INVAL (ttl or loop out of range),
+   ZENITH_E_NOT_FOUND (no such interface), ZENITH_ESYS(e). Checked before anything is set.
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_multicast_send_opts(zenith_server *s, zenith_udp_id sock, const char *ifname, int ttl,
+                                              int loop);
+
+/* The socket's state and counters into *out (out->struct_size: 0 or at least this layout's
+   size). kernel_drops is read from the kernel (one getsockopt). Returns 0, ZENITH_E_NULL,
+   ZENITH_E_STALE, ZENITH_E_INVAL (a smaller struct_size).
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_get_info(zenith_server *s, zenith_udp_id sock, zenith_udp_info *out);
+/* The bound port (host order), or 0 for NULL or a stale id. Thread safety: the server's thread.
+   Callback safety: yes. */
+ZENITH_API uint16_t zenith_udp_port(zenith_server *s, zenith_udp_id sock);
+/* The socket's user pointer (borrowed both ways; starts as cfg->user). set returns 0,
+   ZENITH_E_NULL, ZENITH_E_STALE; get returns NULL for a stale id.
+   Thread safety: the server's thread. Callback safety: yes. */
+ZENITH_API int zenith_udp_set_user(zenith_server *s, zenith_udp_id sock, void *user);
+ZENITH_API void *zenith_udp_get_user(zenith_server *s, zenith_udp_id sock);
 
 /* ---- the data-plane engine (Arrow C Data Interface) ------------------------------------------
 
