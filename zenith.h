@@ -315,7 +315,7 @@ extern "C" {
     X(ZENITH_E_RANGE, -15, "value out of range")                                                   \
     X(ZENITH_E_URING_DISABLED, -16, "io_uring unavailable (ENOSYS, seccomp or io_uring_disabled)") \
     X(ZENITH_E_STATE, -17, "not allowed in the object's current state (or inside a callback)")     \
-    X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")            \
+    X(ZENITH_E_CANCELED, -18, "cancelled: closed or destroyed before it completed")                \
     X(ZENITH_E_NOT_FOUND, -19, "not found (no such interface, or nothing of that name joined)")
 
 enum zenith_error {
@@ -747,8 +747,8 @@ typedef struct zenith_server_config {
                               not exceed buffer_count */
     uint32_t backend;      /* enum zenith_backend: 0 = auto (io_uring where the kernel allows it, else
                               epoll; the ZENITH_BACKEND environment variable decides first) */
-    uint32_t max_udp;   /* UDP sockets open at once; 0 = 16; at most 1024 */
-    uint32_t udp_queue; /* datagrams queued per UDP socket (sends waiting or in flight); 0 = 256;
+    uint32_t max_udp;      /* UDP sockets open at once; 0 = 16; at most 1024 */
+    uint32_t udp_queue;    /* datagrams queued per UDP socket (sends waiting or in flight); 0 = 256;
                            a power of two, at most 4096. 160 bytes each, allocated at create */
 } zenith_server_config;
 
@@ -1193,30 +1193,30 @@ typedef void (*zenith_udp_writable_fn)(void *user, zenith_udp_id sock);
 
 /* Zero means default in every field. Borrowed for the call (strings are read, not kept). */
 typedef struct zenith_udp_config {
-    uint32_t struct_size;     /* sizeof(zenith_udp_config) as you compiled it; 0 = this layout */
-    uint32_t flags;           /* enum zenith_udp_flags */
-    const char *address;      /* IPv4 or IPv6 literal to bind; NULL = "0.0.0.0". A multicast
+    uint32_t struct_size;               /* sizeof(zenith_udp_config) as you compiled it; 0 = this layout */
+    uint32_t flags;                     /* enum zenith_udp_flags */
+    const char *address;                /* IPv4 or IPv6 literal to bind; NULL = "0.0.0.0". A multicast
                                  receiver binds the group itself (only its datagrams) or any */
-    uint16_t port;            /* 0 = the kernel picks (zenith_udp_port tells which) */
-    uint16_t peer_port;       /* with peer_address */
-    uint32_t rcvbuf;          /* SO_RCVBUF bytes (SO_RCVBUFFORCE when allowed); 0 = the kernel's */
-    const char *peer_address; /* nullable: connect(2) to it; sends without an address go there
+    uint16_t port;                      /* 0 = the kernel picks (zenith_udp_port tells which) */
+    uint16_t peer_port;                 /* with peer_address */
+    uint32_t rcvbuf;                    /* SO_RCVBUF bytes (SO_RCVBUFFORCE when allowed); 0 = the kernel's */
+    const char *peer_address;           /* nullable: connect(2) to it; sends without an address go there
                                  and only its datagrams are received */
-    uint32_t sndbuf;          /* SO_SNDBUF bytes (SO_SNDBUFFORCE when allowed); 0 = the kernel's */
-    uint32_t reserved_;       /* must be 0 */
+    uint32_t sndbuf;                    /* SO_SNDBUF bytes (SO_SNDBUFFORCE when allowed); 0 = the kernel's */
+    uint32_t reserved_;                 /* must be 0 */
     zenith_udp_recv_fn on_recv;         /* nullable: a send-only socket (nothing is read) */
     zenith_udp_writable_fn on_writable; /* nullable */
     void *user;                         /* passed to the callbacks; zenith_udp_get_user */
 } zenith_udp_config;
 
-enum zenith_udp_features {              /* zenith_udp_info.features: what is on for this socket */
-    ZENITH_UDP_F_GSO = 1u << 0,         /* UDP_SEGMENT works (else zenith_udp_send_gso queues each
+enum zenith_udp_features {                             /* zenith_udp_info.features: what is on for this socket */
+                           ZENITH_UDP_F_GSO = 1u << 0, /* UDP_SEGMENT works (else zenith_udp_send_gso queues each
                                            segment as its own datagram: the same datagrams) */
-    ZENITH_UDP_F_GRO = 1u << 1,         /* UDP_GRO is on (asked for, and the kernel took it) */
-    ZENITH_UDP_F_TS_SOFTWARE = 1u << 2, /* software receive timestamps */
-    ZENITH_UDP_F_TS_HARDWARE = 1u << 3, /* hardware receive timestamps asked for and accepted */
-    ZENITH_UDP_F_CONNECTED = 1u << 4,   /* connected to peer_address */
-    ZENITH_UDP_F_IPV6 = 1u << 5         /* an IPv6 socket */
+                           ZENITH_UDP_F_GRO = 1u << 1, /* UDP_GRO is on (asked for, and the kernel took it) */
+                           ZENITH_UDP_F_TS_SOFTWARE = 1u << 2, /* software receive timestamps */
+                           ZENITH_UDP_F_TS_HARDWARE = 1u << 3, /* hardware receive timestamps asked for and accepted */
+                           ZENITH_UDP_F_CONNECTED = 1u << 4,   /* connected to peer_address */
+                           ZENITH_UDP_F_IPV6 = 1u << 5         /* an IPv6 socket */
 };
 
 /* One socket's state and counters (zenith_udp_get_info). */
@@ -1233,17 +1233,17 @@ typedef struct zenith_udp_info {
     uint64_t truncated;                /* delivered cut (ZENITH_UDP_TRUNC) */
     uint64_t gro_batches;              /* coalesced receives split back */
     uint64_t gso_sends;                /* sends the kernel cut into segments (UDP_SEGMENT) */
-    uint64_t recv_stalls;  /* receives that found the reactor's receive buffers all out (kept by
+    uint64_t recv_stalls;              /* receives that found the reactor's receive buffers all out (kept by
                               the application, or a burst outran the loop): reading waits until
                               buffers return; datagrams wait in the socket's receive buffer and
                               what overflows it is in kernel_drops. Zenith itself never drops a
                               received datagram */
-    uint64_t kernel_drops; /* datagrams the kernel dropped for this socket (receive buffer full),
+    uint64_t kernel_drops;             /* datagrams the kernel dropped for this socket (receive buffer full),
                               read now (SO_MEMINFO): nothing is lost uncounted */
-    uint64_t recv_errors;  /* receive errors (ICMP errors on a connected socket: ECONNREFUSED) */
-    uint64_t send_full;    /* sends refused with ZENITH_E_FULL (queue or pool) */
-    uint64_t send_errors;  /* datagrams the kernel refused to send (dropped, counted) */
-    int32_t last_error;    /* the last send or receive error (a ZENITH_ESYS code), 0 if none */
+    uint64_t recv_errors;              /* receive errors (ICMP errors on a connected socket: ECONNREFUSED) */
+    uint64_t send_full;                /* sends refused with ZENITH_E_FULL (queue or pool) */
+    uint64_t send_errors;              /* datagrams the kernel refused to send (dropped, counted) */
+    int32_t last_error;                /* the last send or receive error (a ZENITH_ESYS code), 0 if none */
     uint32_t reserved_;
 } zenith_udp_info;
 
