@@ -1275,12 +1275,14 @@ ZENITH_API int zenith_udp_close(zenith_server *s, zenith_udp_id sock);
 ZENITH_API int zenith_udp_send(zenith_server *s, zenith_udp_id sock, const void *data, size_t len,
                                const zenith_addr *to);
 
-/* Zero-copy send of a pool buffer you filled (zenith_server_pool; the payload at its start):
-   ownership moves to the reactor, which releases it once the kernel has it -- also on every
-   error return. Returns as zenith_udp_send, or ZENITH_E_FOREIGN / ZENITH_E_MISALIGNED (not a
-   buffer of the pool), ZENITH_E_RANGE (len over buffer_size).
+/* Zero-copy send from a pool buffer you own: data points into it (its start when you filled a
+   buffer from zenith_server_pool, or where zenith_udp_keep said a received datagram is: an echo
+   is keep + send_buffer, no copy) and the datagram is data[0..len), which must end inside that
+   buffer. Ownership of the whole buffer moves to the reactor, which releases it once the kernel
+   has the datagram -- also on every error return. Returns as zenith_udp_send, or
+   ZENITH_E_FOREIGN (not inside a buffer of the pool), ZENITH_E_RANGE (runs past its end).
    Thread safety: the server's thread. Callback safety: yes. */
-ZENITH_API int zenith_udp_send_buffer(zenith_server *s, zenith_udp_id sock, void *buf, size_t len,
+ZENITH_API int zenith_udp_send_buffer(zenith_server *s, zenith_udp_id sock, void *data, size_t len,
                                       const zenith_addr *to);
 
 /* Many datagrams of one size to one peer in one send: data[0..len) is cut into segments of
