@@ -749,7 +749,8 @@ typedef struct zenith_server_config {
                               epoll; the ZENITH_BACKEND environment variable decides first) */
     uint32_t max_udp;      /* UDP sockets open at once; 0 = 16; at most 1024 */
     uint32_t udp_queue;    /* datagrams queued per UDP socket (sends waiting or in flight); 0 = 256;
-                           a power of two, at most 4096. 160 bytes each, allocated at create */
+                           a power of two, at most 4096. 160 bytes each, allocated when a
+                              socket opens */
 } zenith_server_config;
 
 /* The event backend (zenith_server_config.backend, zenith_backend_info.backend). Both serve the
@@ -1717,6 +1718,8 @@ static inline void zenith_ring_advance_inline(zenith_ring *ring, unsigned n) {
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
@@ -3244,6 +3247,89 @@ typedef struct zenith__listener {
     uint8_t reserved_;
 } zenith__listener;
 
+/* ---- reactor: UDP sockets (state) ------------------------------------------------------------------
+
+   A UDP socket (zenith__udp, one slot each, named by slot + generation like a connection):
+   FREE -> OPEN -(zenith_udp_close)-> CLOSING -> FREE. CLOSING delivers nothing more, sends what
+   is queued, waits for an armed receive to end (io_uring: its cancel), then closes the fd.
+
+   Sends are a ring of udp_queue entries per socket (zenith__udp_tx, 160 bytes, allocated when
+   the socket opens): each one datagram (or one GSO send), its msghdr, its destination, its
+   buffers (a chain through the per-buffer bnext, as pool index + 1) and the UDP_SEGMENT control
+   message. qhead <= qsub <= qtail: [qhead, qsub) handed to the kernel (io_uring: one linked
+   chain of SENDMSG operations, so they leave in order), [qsub, qtail) waiting. Receives use the
+   reactor's receive buffers: the provided-buffer ring on io_uring (its recvmsg header, name and
+   control data at the start of the buffer: ZENITH_UDP_RECV_HEADROOM), recvmmsg into pool
+   buffers on epoll (the payload at the start, the same capacity). */
+
+enum zenith__udp_state { ZENITH__U_FREE = 0, ZENITH__U_OPEN, ZENITH__U_CLOSING };
+enum {                                /* zenith__udp.flags */
+       ZENITH__U_CONNECTED = 1u << 0, /* connect(2)ed to the peer */
+       ZENITH__U_V6 = 1u << 1,        /* AF_INET6 */
+       ZENITH__U_GRO = 1u << 2,       /* UDP_GRO on */
+       ZENITH__U_GSO = 1u << 3,       /* UDP_SEGMENT works */
+       ZENITH__U_TS = 1u << 4,        /* software receive timestamps on */
+       ZENITH__U_HWTS = 1u << 5,      /* hardware receive timestamps asked for and accepted */
+       ZENITH__U_RD = 1u << 6,        /* epoll: may have data (an edge came; no EAGAIN since) */
+       ZENITH__U_WBLOCK = 1u << 7,    /* epoll: a send found the socket full: wait for EPOLLOUT */
+       ZENITH__U_NEED_WR = 1u << 8,   /* a send was refused (ZENITH_E_FULL): on_writable owed */
+       ZENITH__U_REWIND = 1u << 9,    /* io_uring: a linked send was cancelled: resubmit */
+       ZENITH__U_REG = 1u << 10,      /* epoll: in the set */
+       ZENITH__U_CANCELING = 1u << 11 /* io_uring: the receive's cancel is in flight */
+};
+enum { ZENITH__UL_DIRTY = 1u, ZENITH__UL_PARKED = 2u, ZENITH__UL_READY = 4u }; /* zenith__udp.lists */
+enum { ZENITH__TX_QUEUED = 0, ZENITH__TX_INFLIGHT, ZENITH__TX_DONE };
+#define ZENITH__UDP_NAME 32u     /* sender address room in a receive buffer (sockaddr_in6: 28) */
+#define ZENITH__UDP_CTL 128u     /* control data room: SCM_TIMESTAMPING 64 + SO_RXQ_OVFL 20 + UDP_GRO 20 */
+#define ZENITH__UDP_MEMB 20u     /* memberships per socket */
+#define ZENITH__UDP_BATCH 64u    /* datagrams per recvmmsg / sendmmsg / linked chain */
+#define ZENITH__UDP_MAX_BUFS 16u /* pool buffers per queued datagram */
+
+typedef struct zenith__udp_tx {
+    struct msghdr msg;
+    struct iovec iov[2]; /* a datagram of up to two buffers; more: iovecs in buffer iovbuf */
+    zenith_addr to;      /* the destination (msg.msg_name), unless connected */
+    uint32_t head;       /* its buffers: pool index + 1, chained by bnext (0: none, an empty datagram) */
+    uint32_t iovbuf;     /* pool index + 1 of the buffer holding the iovecs (0: inline) */
+    uint32_t len;        /* bytes */
+    uint16_t nseg;       /* datagrams on the wire (UDP_SEGMENT), else 1 */
+    uint8_t state;       /* ZENITH__TX_* */
+    uint8_t retried;     /* resent once after a connected socket's pending ECONNREFUSED */
+    union {
+        size_t align; /* a cmsghdr's alignment (it ends in a flexible array: no member of its type) */
+        unsigned char b[CMSG_SPACE(sizeof(uint16_t))]; /* UDP_SEGMENT */
+    } ctl;
+} zenith__udp_tx;
+
+typedef struct zenith__udp_memb {
+    uint32_t ifindex;
+    uint8_t ssm; /* source-specific */
+    uint8_t reserved_[3];
+    uint8_t group[16], source[16];
+} zenith__udp_memb;
+
+typedef struct zenith__udp {
+    int fd;
+    uint32_t gen; /* generation of the live id; bumped when the slot is freed */
+    uint8_t state;
+    uint8_t recv_armed; /* io_uring: a multishot recvmsg is armed; epoll: reading is on */
+    uint8_t lists;      /* ZENITH__UL_*: kept across slot reuse */
+    uint8_t nmemb;
+    uint32_t flags;                     /* ZENITH__U_* */
+    uint32_t next, dnext, pnext, rnext; /* free list, dirty, parked, ready (epoll): slot + 1 */
+    uint32_t qmask, qhead, qsub, qtail, inflight;
+    zenith__udp_tx *tx; /* udp_queue entries, then the memberships: one allocation */
+    zenith__udp_memb *memb;
+    struct msghdr rmsg; /* io_uring: the multishot recvmsg's layout (name and control lengths) */
+    zenith_udp_recv_fn on_recv;
+    zenith_udp_writable_fn on_writable;
+    void *user;
+    zenith_addr local, peer;
+    uint64_t datagrams_in, bytes_in, datagrams_out, bytes_out, truncated, gro_batches, gso_sends;
+    uint64_t recv_stalls, recv_errors, send_full, send_errors;
+    int32_t last_error;
+} zenith__udp;
+
 struct zenith__backend;
 
 struct zenith_server {
@@ -3283,6 +3369,15 @@ struct zenith_server {
     void *user_data;
     zenith__listener lst[ZENITH__MAX_LISTENERS];
     uint32_t listeners;
+    /* UDP sockets */
+    zenith__udp *udp;
+    uint32_t max_udp, udp_free_head, udp_live, udp_need_wr;
+    uint32_t udp_dirty_head, udp_dirty_tail, udp_parked_head, udp_parked_tail, udp_ready_head, udp_ready_tail;
+    int udp_in, udp_kept, udp_kept_buf, udp_cur_seg; /* on_recv: the datagram being delivered */
+    uint32_t udp_cur_idx, udp_cur_len;
+    const uint8_t *udp_cur_data;
+    uint32_t udp_spare_n;
+    uint32_t udp_spare[ZENITH__UDP_BATCH]; /* epoll: buffers taken for the next recvmmsg */
     zenith__conn *conns;
     zenith_conn_id closing_id; /* the connection on_close (or a failed on_connect) is about */
     void *closing_user;
@@ -3351,6 +3446,13 @@ typedef struct zenith__backend {
     void (*send_now)(zenith_server *s, zenith__conn *c);
     void (*listen_stop)(zenith_server *s, uint32_t li); /* before the listener is closed */
     int sock_flags;                                     /* for socket(2) and accept4(2): SOCK_NONBLOCK on epoll */
+    /* UDP sockets */
+    int (*udp_open)(zenith_server *s, zenith__udp *u);    /* a new socket (epoll: joins the set) */
+    void (*udp_close)(zenith_server *s, zenith__udp *u);  /* before its fd is closed */
+    void (*udp_arm)(zenith_server *s, zenith__udp *u);    /* start receiving */
+    void (*udp_cancel)(zenith_server *s, zenith__udp *u); /* stop receiving (close) */
+    void (*udp_kick)(zenith_server *s, zenith__udp *u);   /* send what is queued */
+    void (*udp_done)(zenith_server *s, uint32_t idx);     /* a received buffer is free again */
 } zenith__backend;
 
 /* ---- reactor: small helpers ------------------------------------------------------------------ */
@@ -4125,13 +4227,16 @@ static void zenith__settle(zenith_server *s, zenith__conn *c) {
     }
 }
 
-/* Settles every connection put on the dirty list (more may join while it runs). */
+static void zenith__udp_settle_all(zenith_server *s);
+
+/* Settles every connection (and UDP socket) put on the dirty list (more may join while it runs). */
 static void zenith__settle_dirty(zenith_server *s) {
     zenith__conn *c;
     while ((c = zenith__list_pop(s, &s->dirty_head, &s->dirty_tail, offsetof(zenith__conn, dnext))) != NULL) {
         c->lists &= (uint8_t)~ZENITH__L_DIRTY;
         zenith__settle(s, c);
     }
+    if (s->udp_dirty_head) zenith__udp_settle_all(s);
 }
 
 /* The queue reached send_queue_max: on_drain is owed once it is below half, and (unless the
@@ -4579,6 +4684,249 @@ static void zenith__woke(zenith_server *s) {
     if (s->timers_linked || s->cfg.idle_timeout_ms) s->now_ms = zenith__tick_now(s);
 }
 
+/* ---- reactor: UDP sockets (common to both backends) ------------------------------------------------ */
+
+#ifndef SOF_TIMESTAMPING_RX_HARDWARE
+#define SOF_TIMESTAMPING_RX_HARDWARE (1u << 2)
+#define SOF_TIMESTAMPING_RX_SOFTWARE (1u << 3)
+#define SOF_TIMESTAMPING_SOFTWARE (1u << 4)
+#define SOF_TIMESTAMPING_RAW_HARDWARE (1u << 6)
+#endif
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+#define ZENITH__SK_MEMINFO_DROPS 8 /* <linux/sock_diag.h> SK_MEMINFO_DROPS */
+
+static zenith_udp_id zenith__udp_id(const zenith_server *s, const zenith__udp *u) {
+    return ((zenith_udp_id)u->gen << 32) | (zenith_udp_id)(uint32_t)(u - s->udp);
+}
+
+/* The socket an id names, open (CLOSING too with `closing`), or NULL. */
+static zenith__udp *zenith__udp_at(zenith_server *s, zenith_udp_id id, int closing) {
+    uint32_t slot = (uint32_t)id;
+    zenith__udp *u;
+    if (s == NULL || slot >= s->max_udp) return NULL;
+    u = &s->udp[slot];
+    if (u->gen != (uint32_t)(id >> 32)) return NULL;
+    return (u->state == ZENITH__U_OPEN || (closing && u->state == ZENITH__U_CLOSING)) ? u : NULL;
+}
+
+/* Intrusive FIFO lists of UDP sockets (dirty, parked, ready), linked by slot + 1. */
+static void zenith__ulist_push(zenith_server *s, uint32_t *head, uint32_t *tail, size_t link_off, zenith__udp *u) {
+    uint32_t sl = (uint32_t)(u - s->udp) + 1u, zero = 0;
+    memcpy((unsigned char *)u + link_off, &zero, sizeof zero);
+    if (*tail)
+        memcpy((unsigned char *)&s->udp[*tail - 1u] + link_off, &sl, sizeof sl);
+    else
+        *head = sl;
+    *tail = sl;
+}
+
+static zenith__udp *zenith__ulist_pop(zenith_server *s, uint32_t *head, uint32_t *tail, size_t link_off) {
+    zenith__udp *u;
+    if (*head == 0) return NULL;
+    u = &s->udp[*head - 1u];
+    memcpy(head, (unsigned char *)u + link_off, sizeof *head);
+    if (*head == 0) *tail = 0;
+    return u;
+}
+
+/* Settled after the current event: its sends go out, on_writable, the end of a close. */
+static void zenith__udp_mark(zenith_server *s, zenith__udp *u) {
+    if (u->lists & ZENITH__UL_DIRTY) return;
+    u->lists |= ZENITH__UL_DIRTY;
+    zenith__ulist_push(s, &s->udp_dirty_head, &s->udp_dirty_tail, offsetof(zenith__udp, dnext), u);
+}
+
+/* Receiving waits for buffers: re-armed before a wait once the receive buffers are back. */
+static void zenith__udp_park(zenith_server *s, zenith__udp *u) {
+    if (u->lists & ZENITH__UL_PARKED) return;
+    u->lists |= ZENITH__UL_PARKED;
+    zenith__ulist_push(s, &s->udp_parked_head, &s->udp_parked_tail, offsetof(zenith__udp, pnext), u);
+}
+
+/* A send was refused: on_writable once the queue is below half and the pool has buffers. */
+static int zenith__udp_refused(zenith_server *s, zenith__udp *u) {
+    u->send_full++;
+    if (!(u->flags & ZENITH__U_NEED_WR)) {
+        u->flags |= ZENITH__U_NEED_WR;
+        s->udp_need_wr++;
+    }
+    return ZENITH_E_FULL;
+}
+
+/* The buffers of a queued datagram go back (reserve first, as every freed send buffer). */
+static void zenith__udp_tx_release(zenith_server *s, zenith__udp_tx *e) {
+    uint32_t it = e->head;
+    while (it) {
+        uint32_t b = it - 1u;
+        it = s->bnext[b];
+        zenith__buf_free(s, b);
+    }
+    if (e->iovbuf) zenith__buf_free(s, e->iovbuf - 1u);
+    e->head = e->iovbuf = 0;
+}
+
+/* A queued datagram is done: sent (res >= 0) or refused by the kernel (dropped, counted). */
+static void zenith__udp_tx_done(zenith_server *s, zenith__udp *u, zenith__udp_tx *e, int res) {
+    if (res >= 0) {
+        u->datagrams_out += e->nseg;
+        u->bytes_out += e->len;
+        if (e->nseg > 1) u->gso_sends++;
+    } else {
+        u->send_errors += e->nseg;
+        u->last_error = ZENITH_ESYS(-res);
+    }
+    zenith__udp_tx_release(s, e);
+    e->state = ZENITH__TX_DONE;
+}
+
+/* A connected socket's pending ICMP error (ECONNREFUSED) fails the next send, which the kernel
+   did not send: counted as a receive error, and that datagram is tried once more. */
+static int zenith__udp_retry(zenith__udp *u, zenith__udp_tx *e, int e_no) {
+    if (e_no != ECONNREFUSED || e->retried || !(u->flags & ZENITH__U_CONNECTED)) return 0;
+    e->retried = 1;
+    u->recv_errors++;
+    u->last_error = ZENITH_ESYS(e_no);
+    return 1;
+}
+
+static void zenith__udp_cmsgs(struct msghdr *mh, zenith_udp_datagram *d, uint32_t *gro) {
+    struct cmsghdr *c;
+    for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
+            c->cmsg_len >= CMSG_LEN(3 * sizeof(struct timespec))) {
+            struct timespec ts[3];
+            memcpy(ts, CMSG_DATA(c), sizeof ts);
+            d->ts_ns = (int64_t)ts[0].tv_sec * 1000000000 + ts[0].tv_nsec;
+            d->hw_ts_ns = (int64_t)ts[2].tv_sec * 1000000000 + ts[2].tv_nsec;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+                   c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+            memcpy(&d->kernel_drops, CMSG_DATA(c), sizeof(uint32_t));
+        } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int g;
+            memcpy(&g, CMSG_DATA(c), sizeof g);
+            *gro = g > 0 ? (uint32_t)g : 0u;
+        }
+    }
+}
+
+/* Hands one received buffer to on_recv: one datagram, or the datagrams a GRO receive
+   coalesced, one call each. `payload` (inbuf bytes of a datagram orig bytes long) lies in
+   buffer idx; ctl (nullable) holds the control data. Then the buffer goes back, or stays with
+   the application (zenith_udp_keep). */
+static void zenith__udp_deliver(zenith_server *s, zenith__udp *u, uint32_t idx, const uint8_t *payload, uint32_t inbuf,
+                                uint32_t orig, int mflags, const void *name, uint32_t namelen, struct msghdr *ctl) {
+    zenith_udp_datagram d;
+    zenith_addr from;
+    uint32_t gro = 0, gen = u->gen, off = 0;
+    int trunc, segmented;
+    zenith_udp_id id = zenith__udp_id(s, u);
+    if (u->state != ZENITH__U_OPEN || u->on_recv == NULL) { /* closed meanwhile: nothing more is delivered */
+        s->be->udp_done(s, idx);
+        return;
+    }
+    memset(&d, 0, sizeof d);
+    memset(&from, 0, sizeof from);
+    if (namelen > sizeof from.sa) namelen = sizeof from.sa;
+    if (name != NULL && namelen) memcpy(from.sa, name, namelen);
+    from.len = namelen;
+    if (ctl != NULL && ctl->msg_controllen) zenith__udp_cmsgs(ctl, &d, &gro);
+    d.from = &from;
+    trunc = orig > inbuf || (mflags & MSG_TRUNC);
+    segmented = !trunc && gro && gro < inbuf;
+    if (segmented) u->gro_batches++;
+    s->udp_in = 1;
+    s->udp_kept_buf = 0;
+    s->udp_cur_idx = idx;
+    s->udp_cur_seg = segmented;
+    do {
+        uint32_t seg = segmented ? (inbuf - off < gro ? inbuf - off : gro) : inbuf;
+        d.data = payload + off;
+        d.len = seg;
+        d.orig_len = trunc ? (orig > inbuf ? orig : inbuf) : seg;
+        d.flags = (trunc ? (uint32_t)ZENITH_UDP_TRUNC : 0u) | (segmented ? (uint32_t)ZENITH_UDP_GRO_SEGMENT : 0u);
+        u->datagrams_in++;
+        u->bytes_in += seg;
+        if (trunc) u->truncated++;
+        s->udp_cur_data = d.data;
+        s->udp_cur_len = seg;
+        s->udp_kept = 0;
+        s->in_cb++;
+        u->on_recv(u->user, id, &d);
+        s->in_cb--;
+        off += seg;
+    } while (segmented && off < inbuf && u->gen == gen && u->state == ZENITH__U_OPEN);
+    s->udp_in = 0;
+    if (s->udp_kept_buf)
+        s->be->recv_kept(s);
+    else
+        s->be->udp_done(s, idx);
+}
+
+/* The slot is free again: the fd closed, the queue's memory freed. */
+static void zenith__udp_finish(zenith_server *s, zenith__udp *u) {
+    s->be->udp_close(s, u);
+    if (u->fd >= 0) close(u->fd);
+    u->fd = -1;
+    if (u->flags & ZENITH__U_NEED_WR) s->udp_need_wr--;
+    ZENITH_FREE(u->tx);
+    u->tx = NULL;
+    u->memb = NULL;
+    u->nmemb = 0;
+    u->flags = 0;
+    u->state = ZENITH__U_FREE;
+    u->gen = u->gen + 1u ? u->gen + 1u : 1u;
+    u->next = s->udp_free_head;
+    s->udp_free_head = (uint32_t)(u - s->udp) + 1u;
+    s->udp_live--;
+}
+
+/* Moves a socket on: sends what waits, owes on_writable, ends a close. */
+static void zenith__udp_settle(zenith_server *s, zenith__udp *u) {
+    if (u->state == ZENITH__U_FREE) return;
+    if (u->qsub != u->qtail) s->be->udp_kick(s, u);
+    if ((u->flags & ZENITH__U_NEED_WR) && u->qtail - u->qhead <= (u->qmask + 1u) / 2u && !s->holding &&
+        (s->reserve_n || !s->reserve_cap)) {
+        u->flags &= ~(uint32_t)ZENITH__U_NEED_WR;
+        s->udp_need_wr--;
+        if (u->state == ZENITH__U_OPEN && u->on_writable) {
+            s->in_cb++;
+            u->on_writable(u->user, zenith__udp_id(s, u));
+            s->in_cb--;
+            if (u->state != ZENITH__U_FREE && u->qsub != u->qtail) s->be->udp_kick(s, u);
+        }
+    }
+    if (u->state == ZENITH__U_CLOSING && !u->recv_armed && u->qhead == u->qtail && !u->inflight)
+        zenith__udp_finish(s, u);
+}
+
+static void zenith__udp_settle_all(zenith_server *s) {
+    zenith__udp *u;
+    while ((u = zenith__ulist_pop(s, &s->udp_dirty_head, &s->udp_dirty_tail, offsetof(zenith__udp, dnext))) != NULL) {
+        u->lists &= (uint8_t)~ZENITH__UL_DIRTY;
+        zenith__udp_settle(s, u);
+    }
+}
+
+/* Before waiting: re-arm receives parked on dry buffers (one per buffer there is, oldest
+   first) and look again at sockets owed on_writable. */
+static void zenith__udp_prepare(zenith_server *s, uint32_t budget) {
+    uint32_t i;
+    while (s->udp_parked_head && budget) {
+        zenith__udp *u = zenith__ulist_pop(s, &s->udp_parked_head, &s->udp_parked_tail, offsetof(zenith__udp, pnext));
+        u->lists &= (uint8_t)~ZENITH__UL_PARKED;
+        if (u->state == ZENITH__U_OPEN && u->on_recv && !u->recv_armed) {
+            s->be->udp_arm(s, u);
+            budget--;
+        }
+    }
+    if (s->udp_need_wr)
+        for (i = 0; i < s->max_udp; i++)
+            if (s->udp[i].state != ZENITH__U_FREE && (s->udp[i].flags & ZENITH__U_NEED_WR))
+                zenith__udp_mark(s, &s->udp[i]);
+}
+
 /* ---- reactor: the io_uring backend -------------------------------------------------------------------
 
    Multishot accept per listener; one multishot receive per connection on one provided-buffer
@@ -4596,7 +4944,9 @@ enum {
     ZENITH__OP_SENDMSG, /* several queued buffers gathered; tag = pool index of the msghdr buffer */
     ZENITH__OP_CONNECT,
     ZENITH__OP_WAKE,
-    ZENITH__OP_IGNORE
+    ZENITH__OP_IGNORE,
+    ZENITH__OP_UDP_RECV, /* a UDP socket's multishot RECVMSG (tag: its generation); epoll: its events */
+    ZENITH__OP_UDP_SEND  /* a queued datagram's SENDMSG (tag: its place in the queue) */
 };
 #define ZENITH__GATHER_MAX 64u /* buffers per SENDMSG */
 #define ZENITH__BUF_GROUP 0x5a5a
@@ -4789,6 +5139,141 @@ static void zenith__ur_prepare(zenith_server *s) {
         if (c->state == ZENITH__S_OPEN && !c->recv_armed && !c->pause) budget--;
         zenith__settle(s, c);
     }
+    zenith__udp_prepare(s, budget);
+}
+
+/* UDP on io_uring: one multishot RECVMSG per socket on the provided-buffer ring (the kernel
+   writes struct io_uring_recvmsg_out, the sender's address and the control data at the start
+   of each buffer, the payload after them; MSG_TRUNC so a cut datagram reports its length); the
+   queue goes out as one chain of linked SENDMSG operations (IOSQE_IO_LINK: in order), at most
+   ZENITH__UDP_BATCH at a time. */
+static int zenith__ur_udp_open(zenith_server *s, zenith__udp *u) {
+    (void)s;
+    memset(&u->rmsg, 0, sizeof u->rmsg);
+    u->rmsg.msg_namelen = ZENITH__UDP_NAME;
+    u->rmsg.msg_controllen = ZENITH__UDP_CTL;
+    return 0;
+}
+
+static void zenith__ur_udp_close(zenith_server *s, zenith__udp *u) { (void)s, (void)u; }
+
+static void zenith__ur_udp_arm(zenith_server *s, zenith__udp *u) {
+    struct io_uring_sqe *sqe = zenith__ur_sqe(s);
+    if (sqe == NULL) return;
+    io_uring_prep_recvmsg_multishot(sqe, u->fd, &u->rmsg, MSG_TRUNC);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = ZENITH__BUF_GROUP;
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_UDP_RECV, (uint32_t)(u - s->udp), u->gen));
+    u->recv_armed = 1;
+}
+
+static void zenith__ur_udp_cancel(zenith_server *s, zenith__udp *u) {
+    struct io_uring_sqe *sqe;
+    if (u->flags & ZENITH__U_CANCELING) return;
+    if ((sqe = zenith__ur_sqe(s)) == NULL) return;
+    io_uring_prep_cancel64(sqe, ZENITH__UD(ZENITH__OP_UDP_RECV, (uint32_t)(u - s->udp), u->gen), 0);
+    io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_IGNORE, 0, 0));
+    u->flags |= ZENITH__U_CANCELING;
+}
+
+/* Submits the waiting part of the queue as one linked chain, if no chain is in flight. */
+static void zenith__ur_udp_kick(zenith_server *s, zenith__udp *u) {
+    struct io_uring *r = zenith_ring_raw(s->ring);
+    uint32_t n = u->qtail - u->qsub, i, space, slot = (uint32_t)(u - s->udp);
+    if (u->inflight || n == 0) return;
+    if (n > ZENITH__UDP_BATCH) n = ZENITH__UDP_BATCH;
+    space = io_uring_sq_space_left(r);
+    if (space < n) {
+        zenith_ring_submit(s->ring);
+        space = io_uring_sq_space_left(r);
+        if (space == 0) { /* the ring is broken: try again after the next wait */
+            zenith__udp_mark(s, u);
+            return;
+        }
+        if (n > space) n = space;
+    }
+    for (i = 0; i < n; i++) {
+        zenith__udp_tx *e = &u->tx[u->qsub & u->qmask];
+        struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+        io_uring_prep_sendmsg(sqe, u->fd, &e->msg, 0);
+        if (i + 1u < n) sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(sqe, ZENITH__UD(ZENITH__OP_UDP_SEND, slot, u->qsub));
+        e->state = ZENITH__TX_INFLIGHT;
+        u->qsub++;
+    }
+    u->inflight = n;
+}
+
+/* A linked SENDMSG completed (in queue order). A cancelled one (an earlier link failed) goes
+   again once the whole chain is back. */
+static void zenith__ur_udp_sent(zenith_server *s, uint32_t slot, uint32_t seq, int res) {
+    zenith__udp *u;
+    zenith__udp_tx *e;
+    if (slot >= s->max_udp || (u = &s->udp[slot])->tx == NULL || !u->inflight) {
+        s->st.stale_completions++;
+        return;
+    }
+    e = &u->tx[seq & u->qmask];
+    u->inflight--;
+    if (res == -ECANCELED || (res < 0 && zenith__udp_retry(u, e, -res))) {
+        e->state = ZENITH__TX_QUEUED;
+        u->flags |= ZENITH__U_REWIND;
+    } else {
+        zenith__udp_tx_done(s, u, e, res);
+    }
+    while (u->qhead != u->qsub && u->tx[u->qhead & u->qmask].state == ZENITH__TX_DONE) u->qhead++;
+    if (!u->inflight && (u->flags & ZENITH__U_REWIND)) {
+        uint32_t i;
+        u->flags &= ~(uint32_t)ZENITH__U_REWIND;
+        for (i = u->qhead; i != u->qsub; i++) u->tx[i & u->qmask].state = ZENITH__TX_QUEUED;
+        u->qsub = u->qhead;
+    }
+    zenith__udp_mark(s, u);
+}
+
+/* A multishot RECVMSG completion: one datagram in buffer idx, or the end of the receive. */
+static void zenith__ur_udp_recv(zenith_server *s, uint32_t slot, uint32_t gen, struct io_uring_cqe *cqe) {
+    zenith__udp *u;
+    int res = cqe->res, more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    uint32_t idx = zenith__buf_ring_claim_idx(s->br, cqe->flags);
+    if (slot >= s->max_udp || (u = &s->udp[slot])->gen != gen) {
+        if (idx != ZENITH__NONE) s->be->recv_done(s, idx);
+        s->st.stale_completions++;
+        return;
+    }
+    if (!more) {
+        u->recv_armed = 0;
+        u->flags &= ~(uint32_t)ZENITH__U_CANCELING;
+    }
+    if (res >= 0 && idx != ZENITH__NONE) {
+        unsigned char *b = (unsigned char *)zenith__buf(s, idx);
+        struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(b, res, &u->rmsg);
+        if (o == NULL) { /* cannot happen with a buffer of at least the headroom */
+            s->be->recv_done(s, idx);
+            u->recv_errors++;
+        } else {
+            struct msghdr ctl;
+            memset(&ctl, 0, sizeof ctl);
+            ctl.msg_control = b + sizeof *o + u->rmsg.msg_namelen;
+            ctl.msg_controllen = o->controllen;
+            zenith__udp_deliver(s, u, idx, (const uint8_t *)io_uring_recvmsg_payload(o, &u->rmsg),
+                                io_uring_recvmsg_payload_length(o, res, &u->rmsg), o->payloadlen, (int)o->flags,
+                                io_uring_recvmsg_name(o), o->namelen, &ctl);
+        }
+    } else {
+        if (idx != ZENITH__NONE) s->be->recv_done(s, idx);
+        if (res == -ENOBUFS) { /* every receive buffer is out: the datagrams wait in the socket */
+            u->recv_stalls++;
+            s->st.recv_buffer_exhausted++;
+        } else if (res < 0 && res != -ECANCELED) {
+            u->recv_errors++;
+            u->last_error = ZENITH_ESYS(-res);
+        }
+    }
+    if (!u->recv_armed) {
+        if (u->state == ZENITH__U_OPEN) zenith__udp_park(s, u); /* re-armed when buffers are there */
+        zenith__udp_mark(s, u);
+    }
 }
 
 static void zenith__ur_on_send(zenith_server *s, struct io_uring_cqe *cqe) {
@@ -4824,6 +5309,8 @@ static void zenith__ur_handle(zenith_server *s, struct io_uring_cqe *cqe) {
         case ZENITH__OP_WAKE:
             if (!zenith_server_stopped(s)) zenith__ur_arm_wake(s);
             break;
+        case ZENITH__OP_UDP_RECV: zenith__ur_udp_recv(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), cqe); break;
+        case ZENITH__OP_UDP_SEND: zenith__ur_udp_sent(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), cqe->res); break;
         default: break;
     }
 }
@@ -4876,7 +5363,13 @@ static const zenith__backend zenith__backend_uring = { "io_uring",
                                                        zenith__ur_wait,
                                                        zenith__ur_send_kick,
                                                        zenith__ur_listen_stop,
-                                                       0 };
+                                                       0,
+                                                       zenith__ur_udp_open,
+                                                       zenith__ur_udp_close,
+                                                       zenith__ur_udp_arm,
+                                                       zenith__ur_udp_cancel,
+                                                       zenith__ur_udp_kick,
+                                                       zenith__ur_recv_done };
 
 /* ---- reactor: the epoll backend ---------------------------------------------------------------
 
@@ -5153,6 +5646,8 @@ static void zenith__ep_prepare(zenith_server *s) {
         if (c->state == ZENITH__S_OPEN && !c->recv_armed && !c->pause) budget--;
         zenith__settle(s, c);
     }
+    if (s->udp_parked_head || s->udp_need_wr) /* a UDP read needs no spare of TCP's: room is enough */
+        zenith__udp_prepare(s, s->cfg.recv_buffers > s->ep_lent ? s->cfg.recv_buffers - s->ep_lent : 0u);
 }
 
 /* Reads what the socket has (bounded), each filled buffer one delivery. */
@@ -5293,6 +5788,191 @@ static int zenith__ep_serve_ready(zenith_server *s) {
     return n;
 }
 
+/* UDP on epoll: the socket is registered once, edge-triggered (EPOLLIN | EPOLLOUT); reads are
+   recvmmsg(2) batches of up to ZENITH__UDP_BATCH into pool buffers (MSG_TRUNC: a cut datagram
+   reports its length), at most ZENITH__EP_READS batches per event (the rest waits on the ready
+   list), within recv_buffers buffers out at once as on io_uring; sends are sendmmsg(2) of up to
+   ZENITH__UDP_BATCH queued datagrams, from the loop. */
+static void zenith__ep_udp_ready(zenith_server *s, zenith__udp *u) {
+    if (u->lists & ZENITH__UL_READY) return;
+    u->lists |= ZENITH__UL_READY;
+    zenith__ulist_push(s, &s->udp_ready_head, &s->udp_ready_tail, offsetof(zenith__udp, rnext), u);
+}
+
+static int zenith__ep_udp_open(zenith_server *s, zenith__udp *u) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLOUT | EPOLLET | (u->on_recv ? (uint32_t)EPOLLIN : 0u);
+    ev.data.u64 = ZENITH__UD(ZENITH__OP_UDP_RECV, (uint32_t)(u - s->udp), u->gen);
+    if (epoll_ctl(s->ep_fd, EPOLL_CTL_ADD, u->fd, &ev) < 0) return ZENITH_ESYS(errno);
+    u->flags |= ZENITH__U_REG;
+    return 0;
+}
+
+static void zenith__ep_udp_close(zenith_server *s, zenith__udp *u) {
+    if (u->flags & ZENITH__U_REG) epoll_ctl(s->ep_fd, EPOLL_CTL_DEL, u->fd, NULL);
+    u->flags &= ~(uint32_t)ZENITH__U_REG;
+}
+
+static void zenith__ep_udp_arm(zenith_server *s, zenith__udp *u) {
+    u->recv_armed = 1;
+    if (u->flags & ZENITH__U_RD) zenith__ep_udp_ready(s, u); /* data came meanwhile: read it */
+}
+
+static void zenith__ep_udp_cancel(zenith_server *s, zenith__udp *u) {
+    (void)s;
+    u->recv_armed = 0;
+}
+
+static uint32_t zenith__ep_udp_spare_cap(const zenith_server *s) {
+    return s->cfg.recv_buffers < ZENITH__UDP_BATCH ? s->cfg.recv_buffers : ZENITH__UDP_BATCH;
+}
+
+static void zenith__ep_udp_done(zenith_server *s, uint32_t idx) {
+    s->ep_lent--;
+    if (s->udp_spare_n < zenith__ep_udp_spare_cap(s))
+        s->udp_spare[s->udp_spare_n++] = idx;
+    else
+        zenith__ep_buf_put(s, idx);
+}
+
+/* Sends the queue: sendmmsg of up to ZENITH__UDP_BATCH, at most ZENITH__EP_SENDS per settle. */
+static void zenith__ep_udp_kick(zenith_server *s, zenith__udp *u) {
+    struct mmsghdr v[ZENITH__UDP_BATCH];
+    uint32_t round;
+    if (u->flags & ZENITH__U_WBLOCK) return;
+    for (round = 0; round < ZENITH__EP_SENDS && u->qhead != u->qtail; round++) {
+        uint32_t n = u->qtail - u->qhead, i;
+        int r;
+        if (n > ZENITH__UDP_BATCH) n = ZENITH__UDP_BATCH;
+        for (i = 0; i < n; i++) {
+            v[i].msg_hdr = u->tx[(u->qhead + i) & u->qmask].msg;
+            v[i].msg_len = 0;
+        }
+        r = sendmmsg(u->fd, v, n, MSG_DONTWAIT);
+        if (r < 0) {
+            int e = errno;
+            zenith__udp_tx *h = &u->tx[u->qhead & u->qmask];
+            if (e == EINTR || zenith__udp_retry(u, h, e)) continue;
+            if (e == EAGAIN || e == EWOULDBLOCK) { /* the socket is full: EPOLLOUT says when */
+                u->flags |= ZENITH__U_WBLOCK;
+                break;
+            }
+            zenith__udp_tx_done(s, u, h, -e); /* this datagram cannot go: dropped, counted */
+            u->qhead++;
+            continue;
+        }
+        for (i = 0; i < (uint32_t)r; i++) {
+            zenith__udp_tx_done(s, u, &u->tx[u->qhead & u->qmask], (int)v[i].msg_len);
+            u->qhead++;
+        }
+    }
+    u->qsub = u->qhead;
+    if (u->qhead != u->qtail && !(u->flags & ZENITH__U_WBLOCK)) zenith__ep_udp_ready(s, u); /* next turn */
+}
+
+/* Reads what the socket has (bounded), each datagram one delivery. */
+static void zenith__ep_udp_read(zenith_server *s, zenith__udp *u) {
+    uint32_t gen = u->gen, round, cap = s->cfg.buffer_size - ZENITH_UDP_RECV_HEADROOM;
+    for (round = 0; round < ZENITH__EP_READS; round++) {
+        struct mmsghdr v[ZENITH__UDP_BATCH];
+        struct iovec iov[ZENITH__UDP_BATCH];
+        struct sockaddr_in6 names[ZENITH__UDP_BATCH];
+        union {
+            size_t align;
+            unsigned char b[ZENITH__UDP_CTL];
+        } ctl[ZENITH__UDP_BATCH];
+        uint32_t got[ZENITH__UDP_BATCH], room, k, i, want = zenith__ep_udp_spare_cap(s);
+        int r;
+        if (u->gen != gen || !u->recv_armed || !(u->flags & ZENITH__U_RD) || u->state != ZENITH__U_OPEN) return;
+        room = s->cfg.recv_buffers > s->ep_lent ? s->cfg.recv_buffers - s->ep_lent : 0u;
+        if (want > room) want = room;
+        while (s->udp_spare_n < want) {
+            void *b = zenith_pool_acquire(s->pool);
+            if (b == NULL) break;
+            s->udp_spare[s->udp_spare_n++] = (uint32_t)zenith_pool_index(s->pool, b);
+        }
+        k = s->udp_spare_n < want ? s->udp_spare_n : want;
+        if (k == 0) { /* every receive buffer is out: wait for some (as ENOBUFS on io_uring) */
+            u->recv_stalls++;
+            s->st.recv_buffer_exhausted++;
+            u->recv_armed = 0;
+            zenith__udp_park(s, u);
+            return;
+        }
+        for (i = 0; i < k; i++) {
+            iov[i].iov_base = zenith__buf(s, s->udp_spare[s->udp_spare_n - 1u - i]);
+            iov[i].iov_len = cap;
+            memset(&v[i].msg_hdr, 0, sizeof v[i].msg_hdr);
+            v[i].msg_hdr.msg_iov = &iov[i];
+            v[i].msg_hdr.msg_iovlen = 1;
+            v[i].msg_hdr.msg_name = &names[i];
+            v[i].msg_hdr.msg_namelen = sizeof names[i];
+            v[i].msg_hdr.msg_control = ctl[i].b;
+            v[i].msg_hdr.msg_controllen = sizeof ctl[i].b;
+            v[i].msg_len = 0;
+        }
+        r = recvmmsg(u->fd, v, k, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        if (r < 0) {
+            int e = errno;
+            if (e == EINTR) continue;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                u->flags &= ~(uint32_t)ZENITH__U_RD;
+                return;
+            }
+            u->recv_errors++; /* ECONNREFUSED (an ICMP error on a connected socket): reported once */
+            u->last_error = ZENITH_ESYS(e);
+            continue;
+        }
+        for (i = 0; i < (uint32_t)r; i++) got[i] = s->udp_spare[--s->udp_spare_n]; /* before a callback frees one */
+        s->ep_lent += (uint32_t)r;
+        for (i = 0; i < (uint32_t)r; i++) {
+            uint32_t len = v[i].msg_len, inbuf = len < cap ? len : cap;
+            zenith__udp_deliver(s, u, got[i], (const uint8_t *)zenith__buf(s, got[i]), inbuf, len,
+                                v[i].msg_hdr.msg_flags, &names[i], v[i].msg_hdr.msg_namelen, &v[i].msg_hdr);
+        }
+        zenith__udp_settle_all(s); /* what the callbacks queued leaves before the next batch */
+        if ((uint32_t)r < k) {     /* drained: what comes later raises a new edge */
+            if (u->gen == gen) u->flags &= ~(uint32_t)ZENITH__U_RD;
+            return;
+        }
+    }
+    if (u->gen == gen && u->recv_armed && (u->flags & ZENITH__U_RD)) zenith__ep_udp_ready(s, u); /* more: next turn */
+}
+
+static void zenith__ep_udp_event(zenith_server *s, uint32_t slot, uint32_t gen, uint32_t ev) {
+    zenith__udp *u;
+    if (slot >= s->max_udp || (u = &s->udp[slot])->gen != gen || u->state == ZENITH__U_FREE) {
+        s->st.stale_completions++;
+        return;
+    }
+    if (ev & (EPOLLIN | EPOLLERR)) u->flags |= ZENITH__U_RD;
+    if ((ev & (EPOLLOUT | EPOLLERR)) && (u->flags & ZENITH__U_WBLOCK)) {
+        u->flags &= ~(uint32_t)ZENITH__U_WBLOCK;
+        zenith__udp_mark(s, u);
+    }
+    if (u->recv_armed && (u->flags & ZENITH__U_RD)) zenith__ep_udp_read(s, u);
+}
+
+/* UDP sockets with work no edge will announce: more to read, more to send. */
+static int zenith__ep_udp_serve_ready(zenith_server *s) {
+    uint32_t last = s->udp_ready_tail;
+    int n = 0;
+    while (s->udp_ready_head) {
+        uint32_t sl = s->udp_ready_head;
+        zenith__udp *u = zenith__ulist_pop(s, &s->udp_ready_head, &s->udp_ready_tail, offsetof(zenith__udp, rnext));
+        u->lists &= (uint8_t)~ZENITH__UL_READY;
+        n++;
+        if (u->state != ZENITH__U_FREE) {
+            if (u->recv_armed && (u->flags & ZENITH__U_RD)) zenith__ep_udp_read(s, u);
+            if (u->state != ZENITH__U_FREE && u->qsub != u->qtail) zenith__udp_mark(s, u);
+            zenith__settle_dirty(s);
+        }
+        if (sl == last) break;
+    }
+    return n;
+}
+
 static int zenith__ep_pwait(zenith_server *s, struct epoll_event *ev, int64_t timeout_ns) {
     int ms;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
@@ -5315,7 +5995,7 @@ static int zenith__ep_pwait(zenith_server *s, struct epoll_event *ev, int64_t ti
 static int zenith__ep_wait(zenith_server *s, int64_t timeout_ns) {
     struct epoll_event ev[ZENITH__EP_EVENTS];
     int n, i;
-    if (s->ready_head) timeout_ns = 0; /* work is waiting: look, do not sleep */
+    if (s->ready_head || s->udp_ready_head) timeout_ns = 0; /* work is waiting: look, do not sleep */
     n = zenith__ep_pwait(s, ev, timeout_ns);
     if (n < 0) {
         if (errno != EINTR) return ZENITH_ESYS(errno);
@@ -5332,11 +6012,15 @@ static int zenith__ep_wait(zenith_server *s, int64_t timeout_ns) {
                 }
                 break;
             }
+            case ZENITH__OP_UDP_RECV:
+                zenith__ep_udp_event(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), ev[i].events);
+                break;
             default: zenith__ep_conn_event(s, ZENITH__UD_SLOT(ud), ZENITH__UD_TAG(ud), ev[i].events); break;
         }
         zenith__settle_dirty(s);
     }
-    return n + zenith__ep_serve_ready(s);
+    n += zenith__ep_serve_ready(s);
+    return s->udp_ready_head ? n + zenith__ep_udp_serve_ready(s) : n;
 }
 
 static const zenith__backend zenith__backend_epoll = { "epoll",
@@ -5358,7 +6042,581 @@ static const zenith__backend zenith__backend_epoll = { "epoll",
                                                        zenith__ep_wait,
                                                        zenith__ep_send_now,
                                                        zenith__ep_listen_stop,
-                                                       SOCK_NONBLOCK };
+                                                       SOCK_NONBLOCK,
+                                                       zenith__ep_udp_open,
+                                                       zenith__ep_udp_close,
+                                                       zenith__ep_udp_arm,
+                                                       zenith__ep_udp_cancel,
+                                                       zenith__ep_udp_kick,
+                                                       zenith__ep_udp_done };
+
+/* ---- UDP sockets: the API ------------------------------------------------------------------------------ */
+
+ZENITH_API int zenith_addr_set(zenith_addr *out, const char *ip, uint16_t port) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (out == NULL || ip == NULL) return ZENITH_E_NULL;
+    memset(out, 0, sizeof *out);
+    if (zenith__parse_addr(ip, port, &ss, &len) != 0) return ZENITH_E_INVAL;
+    memcpy(out->sa, &ss, len);
+    out->len = (uint32_t)len;
+    return 0;
+}
+
+/* The family of an address (AF_INET, AF_INET6), or 0 when it is not one. */
+static int zenith__addr_family(const zenith_addr *a) {
+    sa_family_t f;
+    if (a == NULL) return 0;
+    memcpy(&f, a->sa, sizeof f);
+    if (f == AF_INET && a->len == sizeof(struct sockaddr_in)) return AF_INET;
+    if (f == AF_INET6 && a->len == sizeof(struct sockaddr_in6)) return AF_INET6;
+    return 0;
+}
+
+ZENITH_API int zenith_addr_format(const zenith_addr *a, char *buf, size_t cap) {
+    char ip[INET6_ADDRSTRLEN], tmp[64];
+    int fam, n;
+    if (a == NULL || buf == NULL) return ZENITH_E_NULL;
+    if ((fam = zenith__addr_family(a)) == 0) return ZENITH_E_INVAL;
+    if (fam == AF_INET) {
+        struct sockaddr_in v4;
+        memcpy(&v4, a->sa, sizeof v4);
+        inet_ntop(AF_INET, &v4.sin_addr, ip, sizeof ip);
+        n = snprintf(tmp, sizeof tmp, "%s:%u", ip, (unsigned)ntohs(v4.sin_port));
+    } else {
+        struct sockaddr_in6 v6;
+        memcpy(&v6, a->sa, sizeof v6);
+        inet_ntop(AF_INET6, &v6.sin6_addr, ip, sizeof ip);
+        n = snprintf(tmp, sizeof tmp, "[%s]:%u", ip, (unsigned)ntohs(v6.sin6_port));
+    }
+    if (n < 0 || (size_t)n >= cap) return ZENITH_E_RANGE;
+    memcpy(buf, tmp, (size_t)n + 1u);
+    return n;
+}
+
+ZENITH_API uint16_t zenith_addr_port(const zenith_addr *a) {
+    int fam = zenith__addr_family(a);
+    if (fam == AF_INET) {
+        struct sockaddr_in v4;
+        memcpy(&v4, a->sa, sizeof v4);
+        return ntohs(v4.sin_port);
+    }
+    if (fam == AF_INET6) {
+        struct sockaddr_in6 v6;
+        memcpy(&v6, a->sa, sizeof v6);
+        return ntohs(v6.sin6_port);
+    }
+    return 0;
+}
+
+/* SO_RCVBUF / SO_SNDBUF: the FORCE variant first (root: past net.core.rmem_max). */
+static void zenith__bufsize(int fd, int force, int plain, uint32_t bytes) {
+    int v = bytes > (uint32_t)INT_MAX / 2u ? INT_MAX / 2 : (int)bytes;
+    if (bytes == 0) return;
+    if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, plain, &v, sizeof v);
+}
+
+ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in, zenith_udp_id *out) {
+    zenith_udp_config cfg;
+    struct sockaddr_storage ss, ps;
+    socklen_t sl = 0, pl = 0;
+    zenith__udp *u;
+    void *mem;
+    int fd, e, one = 1, fam;
+    uint32_t known = ZENITH_UDP_REUSEADDR | ZENITH_UDP_REUSEPORT | ZENITH_UDP_V6ONLY | ZENITH_UDP_GRO |
+                     ZENITH_UDP_NO_TIMESTAMPS | ZENITH_UDP_HW_TIMESTAMPS | ZENITH_UDP_BROADCAST,
+             flags = 0, qn;
+    if (out) *out = 0;
+    if (s == NULL || cfg_in == NULL || out == NULL) return ZENITH_E_NULL;
+    if ((e = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in)) != 0) return e;
+    if ((cfg.flags & ~known) || cfg.reserved_ ||
+        ((cfg.flags & ZENITH_UDP_GRO) && s->cfg.buffer_size < ZENITH_UDP_GRO_BUFFER) ||
+        s->cfg.buffer_size < ZENITH_UDP_RECV_HEADROOM + 64u || (cfg.peer_address == NULL && cfg.peer_port) ||
+        (cfg.peer_address != NULL && cfg.peer_port == 0) ||
+        zenith__parse_addr(cfg.address ? cfg.address : "0.0.0.0", cfg.port, &ss, &sl) != 0 ||
+        (cfg.peer_address &&
+         (zenith__parse_addr(cfg.peer_address, cfg.peer_port, &ps, &pl) != 0 || ps.ss_family != ss.ss_family)) ||
+        ((cfg.flags & ZENITH_UDP_V6ONLY) && ss.ss_family != AF_INET6))
+        return ZENITH_E_INVAL;
+    if (s->shutting_down || zenith_server_stopped(s)) return ZENITH_E_STATE;
+    if (s->udp_free_head == 0) return ZENITH_E_FULL;
+    fam = ss.ss_family;
+    qn = s->cfg.udp_queue;
+    mem = ZENITH_MALLOC((size_t)qn * sizeof(zenith__udp_tx) + ZENITH__UDP_MEMB * sizeof(zenith__udp_memb));
+    if (mem == NULL) return ZENITH_E_NOMEM;
+    fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC | s->be->sock_flags, 0);
+    if (fd < 0) {
+        e = ZENITH_ESYS(errno);
+        ZENITH_FREE(mem);
+        return e;
+    }
+    if (fam == AF_INET6) {
+        int v6only = (cfg.flags & ZENITH_UDP_V6ONLY) != 0;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+        flags |= ZENITH__U_V6;
+    }
+    e = 0;
+    if ((cfg.flags & ZENITH_UDP_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        e = errno;
+    if ((cfg.flags & ZENITH_UDP_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        e = errno;
+    if ((cfg.flags & ZENITH_UDP_BROADCAST) && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) != 0)
+        e = errno;
+    zenith__bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg.rcvbuf);
+    zenith__bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, cfg.sndbuf);
+    if (cfg.on_recv) {
+        if (!(cfg.flags & ZENITH_UDP_NO_TIMESTAMPS)) {
+            int ts = (int)(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
+            int hw = (int)(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RX_HARDWARE |
+                           SOF_TIMESTAMPING_RAW_HARDWARE);
+            if ((cfg.flags & ZENITH_UDP_HW_TIMESTAMPS) &&
+                setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &hw, sizeof hw) == 0)
+                flags |= ZENITH__U_TS | ZENITH__U_HWTS;
+            else if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) == 0)
+                flags |= ZENITH__U_TS;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one); /* the kernel's drop counter */
+        if ((cfg.flags & ZENITH_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0)
+            flags |= ZENITH__U_GRO;
+    }
+    {
+        int seg = 0;
+        socklen_t l = sizeof seg;
+        if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, &l) == 0) flags |= ZENITH__U_GSO; /* kernel 4.18+ */
+    }
+    if (e == 0 && bind(fd, (struct sockaddr *)&ss, sl) != 0) e = errno;
+    if (e == 0 && cfg.peer_address) {
+        if (connect(fd, (struct sockaddr *)&ps, pl) != 0)
+            e = errno;
+        else
+            flags |= ZENITH__U_CONNECTED;
+    }
+    if (e != 0) {
+        close(fd);
+        ZENITH_FREE(mem);
+        return ZENITH_ESYS(e);
+    }
+    u = &s->udp[s->udp_free_head - 1u];
+    s->udp_free_head = u->next;
+    u->fd = fd;
+    u->flags = flags;
+    u->state = ZENITH__U_OPEN;
+    u->recv_armed = 0;
+    u->tx = (zenith__udp_tx *)mem;
+    u->memb = (zenith__udp_memb *)(void *)((unsigned char *)mem + (size_t)qn * sizeof(zenith__udp_tx));
+    u->nmemb = 0;
+    u->qmask = qn - 1u;
+    u->qhead = u->qsub = u->qtail = u->inflight = 0;
+    u->on_recv = cfg.on_recv;
+    u->on_writable = cfg.on_writable;
+    u->user = cfg.user;
+    memset(&u->local, 0, sizeof u->local);
+    memset(&u->peer, 0, sizeof u->peer);
+    {
+        socklen_t l = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &l) == 0 && l <= sizeof u->local.sa) {
+            memcpy(u->local.sa, &ss, l);
+            u->local.len = l;
+        }
+    }
+    if (cfg.peer_address) {
+        memcpy(u->peer.sa, &ps, pl);
+        u->peer.len = pl;
+    }
+    u->datagrams_in = u->bytes_in = u->datagrams_out = u->bytes_out = u->truncated = u->gro_batches = u->gso_sends = 0;
+    u->recv_stalls = u->recv_errors = u->send_full = u->send_errors = 0;
+    u->last_error = 0;
+    s->udp_live++;
+    if ((e = s->be->udp_open(s, u)) != 0) {
+        zenith__udp_finish(s, u);
+        return e;
+    }
+    if (cfg.on_recv && s->started) s->be->udp_arm(s, u);
+    *out = zenith__udp_id(s, u);
+    return 0;
+}
+
+ZENITH_API int zenith_udp_close(zenith_server *s, zenith_udp_id sock) {
+    zenith__udp *u = zenith__udp_at(s, sock, 0);
+    if (s == NULL) return ZENITH_E_NULL;
+    if (u == NULL) return ZENITH_E_STALE;
+    u->state = ZENITH__U_CLOSING;
+    if (u->recv_armed) s->be->udp_cancel(s, u);
+    zenith__udp_mark(s, u);
+    if (!s->started) zenith__udp_settle_all(s); /* nothing in flight: closed now */
+    return 0;
+}
+
+/* Whether `to` suits the socket: NULL on a connected one, an address of its family otherwise. */
+static int zenith__udp_to_ok(const zenith__udp *u, const zenith_addr *to) {
+    if (u->flags & ZENITH__U_CONNECTED) return to == NULL ? 0 : ZENITH_E_INVAL;
+    if (to == NULL) return ZENITH_E_INVAL;
+    return zenith__addr_family(to) == ((u->flags & ZENITH__U_V6) ? AF_INET6 : AF_INET) ? 0 : ZENITH_E_INVAL;
+}
+
+/* A new entry at the tail of the queue (not counted in until the caller moves qtail). */
+static zenith__udp_tx *zenith__udp_tx_new(zenith__udp *u, uint32_t at, const zenith_addr *to) {
+    zenith__udp_tx *e = &u->tx[at & u->qmask];
+    memset(&e->msg, 0, sizeof e->msg);
+    e->head = e->iovbuf = 0;
+    e->len = 0;
+    e->nseg = 1;
+    e->state = ZENITH__TX_QUEUED;
+    e->retried = 0;
+    if (to != NULL) {
+        e->to = *to;
+        e->msg.msg_name = e->to.sa;
+        e->msg.msg_namelen = to->len;
+    }
+    return e;
+}
+
+/* Copies data[0..len) into fresh buffers for entry e: all or nothing. */
+static int zenith__udp_tx_copy(zenith_server *s, zenith__udp_tx *e, const void *data, size_t len) {
+    uint32_t size = s->cfg.buffer_size, n = (uint32_t)((len + size - 1u) / size), idx[ZENITH__UDP_MAX_BUFS + 1u], i;
+    uint32_t extra = n > 2u;
+    struct iovec *iov = e->iov;
+    if (n > ZENITH__UDP_MAX_BUFS || (extra && n * sizeof(struct iovec) > size)) return ZENITH_E_RANGE;
+    if (n + extra && !zenith__take_bufs(s, idx, n + extra)) return ZENITH_E_FULL;
+    if (extra) {
+        iov = (struct iovec *)zenith__buf(s, idx[n]);
+        e->iovbuf = idx[n] + 1u;
+    }
+    for (i = 0; i < n; i++) {
+        size_t chunk = len - (size_t)i * size < size ? len - (size_t)i * size : size;
+        unsigned char *b = (unsigned char *)zenith__buf(s, idx[i]);
+        memcpy(b, (const unsigned char *)data + (size_t)i * size, chunk);
+        iov[i].iov_base = b;
+        iov[i].iov_len = chunk;
+        s->bnext[idx[i]] = i + 1u < n ? idx[i + 1u] + 1u : 0u;
+    }
+    e->head = n ? idx[0] + 1u : 0u;
+    e->msg.msg_iov = iov;
+    e->msg.msg_iovlen = n;
+    e->len = (uint32_t)len;
+    return 0;
+}
+
+static void zenith__udp_tx_gso(zenith__udp_tx *e, uint32_t seg, uint32_t nseg) {
+    struct cmsghdr *c = (struct cmsghdr *)(void *)e->ctl.b;
+    uint16_t v = (uint16_t)seg;
+    e->msg.msg_control = e->ctl.b;
+    e->msg.msg_controllen = sizeof e->ctl.b;
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof v);
+    memcpy(CMSG_DATA(c), &v, sizeof v);
+    e->nseg = (uint16_t)nseg;
+}
+
+static size_t zenith__udp_max(const zenith__udp *u) {
+    return (u->flags & ZENITH__U_V6) ? 65527u : ZENITH_UDP_MAX_DATAGRAM;
+}
+
+ZENITH_API int zenith_udp_send(zenith_server *s, zenith_udp_id sock, const void *data, size_t len,
+                               const zenith_addr *to) {
+    zenith__udp *u;
+    zenith__udp_tx *e;
+    int rc;
+    if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((rc = zenith__udp_to_ok(u, to)) != 0) return rc;
+    if (len > zenith__udp_max(u)) return ZENITH_E_RANGE;
+    if (u->qtail - u->qhead > u->qmask) return zenith__udp_refused(s, u);
+    e = zenith__udp_tx_new(u, u->qtail, to);
+    if ((rc = zenith__udp_tx_copy(s, e, data, len)) != 0) return rc == ZENITH_E_FULL ? zenith__udp_refused(s, u) : rc;
+    u->qtail++;
+    zenith__udp_mark(s, u);
+    return 0;
+}
+
+ZENITH_API int zenith_udp_send_buffer(zenith_server *s, zenith_udp_id sock, void *data, size_t len,
+                                      const zenith_addr *to) {
+    zenith__udp *u;
+    zenith__udp_tx *e;
+    uintptr_t base, off;
+    uint32_t idx, in;
+    size_t size;
+    int rc;
+    if (s == NULL || data == NULL) return ZENITH_E_NULL;
+    base = (uintptr_t)zenith_pool_at(s->pool, 0);
+    size = s->cfg.buffer_size;
+    off = (uintptr_t)data - base;
+    if ((uintptr_t)data < base || off >= (uintptr_t)s->cfg.buffer_count * size)
+        return ZENITH_E_FOREIGN; /* not ours to free */
+    idx = (uint32_t)(off / size);
+    in = (uint32_t)(off % size);
+    u = zenith__udp_at(s, sock, 0);
+    rc = u == NULL                                     ? ZENITH_E_STALE
+         : (rc = zenith__udp_to_ok(u, to)) != 0        ? rc
+         : len > size - in || len > zenith__udp_max(u) ? ZENITH_E_RANGE
+         : u->qtail - u->qhead > u->qmask              ? zenith__udp_refused(s, u)
+                                                       : 0;
+    if (rc != 0) {
+        zenith__buf_free(s, idx); /* ownership moved to us on every return */
+        return rc;
+    }
+    e = zenith__udp_tx_new(u, u->qtail, to);
+    e->iov[0].iov_base = data;
+    e->iov[0].iov_len = len;
+    e->msg.msg_iov = e->iov;
+    e->msg.msg_iovlen = 1;
+    s->bnext[idx] = 0;
+    e->head = idx + 1u;
+    e->len = (uint32_t)len;
+    u->qtail++;
+    zenith__udp_mark(s, u);
+    return 0;
+}
+
+ZENITH_API int zenith_udp_send_gso(zenith_server *s, zenith_udp_id sock, const void *data, size_t len,
+                                   uint32_t seg_size, const zenith_addr *to) {
+    zenith__udp *u;
+    zenith__udp_tx *e;
+    size_t nseg;
+    uint32_t t0, i;
+    int rc;
+    if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((rc = zenith__udp_to_ok(u, to)) != 0) return rc;
+    if (seg_size == 0) return ZENITH_E_INVAL;
+    nseg = (len + seg_size - 1u) / seg_size;
+    if (len > zenith__udp_max(u) || nseg > 64u || seg_size > zenith__udp_max(u)) return ZENITH_E_RANGE;
+    if (nseg <= 1u) return zenith_udp_send(s, sock, data, len, to);
+    if (u->flags & ZENITH__U_GSO) {
+        if (u->qtail - u->qhead > u->qmask) return zenith__udp_refused(s, u);
+        e = zenith__udp_tx_new(u, u->qtail, to);
+        if ((rc = zenith__udp_tx_copy(s, e, data, len)) != 0)
+            return rc == ZENITH_E_FULL ? zenith__udp_refused(s, u) : rc;
+        zenith__udp_tx_gso(e, seg_size, (uint32_t)nseg);
+        u->qtail++;
+        zenith__udp_mark(s, u);
+        return 0;
+    }
+    /* no UDP_SEGMENT: the same datagrams, queued one by one (all or nothing) */
+    if ((u->qmask + 1u) - (u->qtail - u->qhead) < nseg) return zenith__udp_refused(s, u);
+    t0 = u->qtail;
+    for (i = 0; i < (uint32_t)nseg; i++) {
+        size_t at = (size_t)i * seg_size, n = len - at < seg_size ? len - at : seg_size;
+        e = zenith__udp_tx_new(u, t0 + i, to);
+        if ((rc = zenith__udp_tx_copy(s, e, (const unsigned char *)data + at, n)) != 0) {
+            while (i-- > 0) zenith__udp_tx_release(s, &u->tx[(t0 + i) & u->qmask]);
+            return rc == ZENITH_E_FULL ? zenith__udp_refused(s, u) : rc;
+        }
+    }
+    u->qtail = t0 + (uint32_t)nseg;
+    zenith__udp_mark(s, u);
+    return 0;
+}
+
+ZENITH_API void *zenith_udp_keep(zenith_server *s, const uint8_t **data) {
+    void *b;
+    if (s == NULL || !s->udp_in || s->udp_kept) return NULL;
+    if (s->udp_cur_seg) { /* one GRO segment of several: a buffer of its own */
+        if ((b = zenith_pool_acquire(s->pool)) == NULL) return NULL;
+        memcpy(b, s->udp_cur_data, s->udp_cur_len);
+        s->udp_kept = 1;
+        if (data) *data = (const uint8_t *)b;
+        return b;
+    }
+    s->udp_kept = 1;
+    s->udp_kept_buf = 1;
+    if (data) *data = s->udp_cur_data;
+    return zenith__buf(s, s->udp_cur_idx);
+}
+
+/* Parses a join's arguments into a membership record and the request for the kernel. */
+static int zenith__udp_group(const zenith__udp *u, const char *group, const char *source, const char *ifname,
+                             zenith__udp_memb *m, struct group_source_req *req) {
+    struct sockaddr_storage gs, srcs;
+    socklen_t gl, sl;
+    int fam = (u->flags & ZENITH__U_V6) ? AF_INET6 : AF_INET;
+    memset(m, 0, sizeof *m);
+    memset(req, 0, sizeof *req);
+    if (zenith__parse_addr(group, 0, &gs, &gl) != 0 || gs.ss_family != fam) return ZENITH_E_INVAL;
+    if (fam == AF_INET) {
+        const struct sockaddr_in *g = (const struct sockaddr_in *)(const void *)&gs;
+        if (!IN_MULTICAST(ntohl(g->sin_addr.s_addr))) return ZENITH_E_INVAL;
+        memcpy(m->group, &g->sin_addr, 4);
+    } else {
+        const struct sockaddr_in6 *g = (const struct sockaddr_in6 *)(const void *)&gs;
+        if (!IN6_IS_ADDR_MULTICAST(&g->sin6_addr)) return ZENITH_E_INVAL;
+        memcpy(m->group, &g->sin6_addr, 16);
+    }
+    if (source != NULL) {
+        if (zenith__parse_addr(source, 0, &srcs, &sl) != 0 || srcs.ss_family != fam) return ZENITH_E_INVAL;
+        if (fam == AF_INET) {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)&srcs;
+            uint32_t h = ntohl(a->sin_addr.s_addr);
+            if (IN_MULTICAST(h) || h == 0 || h == 0xffffffffu) return ZENITH_E_INVAL;
+            memcpy(m->source, &a->sin_addr, 4);
+        } else {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)&srcs;
+            if (IN6_IS_ADDR_MULTICAST(&a->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) return ZENITH_E_INVAL;
+            memcpy(m->source, &a->sin6_addr, 16);
+        }
+        m->ssm = 1;
+        memcpy(&req->gsr_source, &srcs, sl);
+    }
+    if (ifname != NULL) {
+        if (strlen(ifname) >= IF_NAMESIZE || (m->ifindex = if_nametoindex(ifname)) == 0) return ZENITH_E_NOT_FOUND;
+    }
+    req->gsr_interface = m->ifindex;
+    memcpy(&req->gsr_group, &gs, gl);
+    return 0;
+}
+
+static int zenith__udp_memb_find(const zenith__udp *u, const zenith__udp_memb *m, int *clash) {
+    uint32_t i;
+    *clash = 0;
+    for (i = 0; i < u->nmemb; i++) {
+        const zenith__udp_memb *x = &u->memb[i];
+        if (x->ifindex != m->ifindex || memcmp(x->group, m->group, 16) != 0) continue;
+        if (x->ssm != m->ssm)
+            *clash = 1; /* any-source and source-specific on one group */
+        else if (!m->ssm || memcmp(x->source, m->source, 16) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int zenith__udp_membership(zenith_server *s, zenith_udp_id sock, const char *group, const char *source,
+                                  const char *ifname, int join) {
+    zenith__udp *u;
+    zenith__udp_memb m;
+    struct group_source_req req;
+    int rc, at, clash, level, opt;
+    if (s == NULL || group == NULL) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((rc = zenith__udp_group(u, group, source, ifname, &m, &req)) != 0) return rc;
+    at = zenith__udp_memb_find(u, &m, &clash);
+    if (join) {
+        if (at >= 0 || clash) return ZENITH_E_EXIST;
+        if (u->nmemb >= ZENITH__UDP_MEMB) return ZENITH_E_FULL;
+    } else if (at < 0) {
+        return ZENITH_E_NOT_FOUND;
+    }
+    level = (u->flags & ZENITH__U_V6) ? IPPROTO_IPV6 : IPPROTO_IP;
+    if (m.ssm) {
+        opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+        rc = setsockopt(u->fd, level, opt, &req, sizeof req);
+    } else {
+        struct group_req g;
+        memset(&g, 0, sizeof g);
+        g.gr_interface = req.gsr_interface;
+        memcpy(&g.gr_group, &req.gsr_group, sizeof g.gr_group);
+        opt = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
+        rc = setsockopt(u->fd, level, opt, &g, sizeof g);
+    }
+    if (rc != 0) return errno == EADDRINUSE ? ZENITH_E_EXIST : ZENITH_ESYS(errno);
+    if (join) {
+        u->memb[u->nmemb++] = m;
+    } else {
+        u->memb[at] = u->memb[u->nmemb - 1u];
+        u->nmemb--;
+    }
+    return 0;
+}
+
+ZENITH_API int zenith_udp_join(zenith_server *s, zenith_udp_id sock, const char *group, const char *source,
+                               const char *ifname) {
+    return zenith__udp_membership(s, sock, group, source, ifname, 1);
+}
+
+ZENITH_API int zenith_udp_leave(zenith_server *s, zenith_udp_id sock, const char *group, const char *source,
+                                const char *ifname) {
+    return zenith__udp_membership(s, sock, group, source, ifname, 0);
+}
+
+ZENITH_API int zenith_udp_multicast_send_opts(zenith_server *s, zenith_udp_id sock, const char *ifname, int ttl,
+                                              int loop) {
+    zenith__udp *u;
+    unsigned ifindex = 0;
+    int v6;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if (ttl < -1 || ttl > 255 || loop < -1 || loop > 1) return ZENITH_E_INVAL;
+    if (ifname != NULL && (strlen(ifname) >= IF_NAMESIZE || (ifindex = if_nametoindex(ifname)) == 0))
+        return ZENITH_E_NOT_FOUND;
+    v6 = (u->flags & ZENITH__U_V6) != 0;
+    if (ifname != NULL) {
+        int rc;
+        if (v6) {
+            int i = (int)ifindex;
+            rc = setsockopt(u->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &i, sizeof i);
+        } else {
+            struct ip_mreqn r;
+            memset(&r, 0, sizeof r);
+            r.imr_ifindex = (int)ifindex;
+            rc = setsockopt(u->fd, IPPROTO_IP, IP_MULTICAST_IF, &r, sizeof r);
+        }
+        if (rc != 0) return ZENITH_ESYS(errno);
+    }
+    if (ttl >= 0 && setsockopt(u->fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL, &ttl,
+                               sizeof ttl) != 0)
+        return ZENITH_ESYS(errno);
+    if (loop >= 0 && setsockopt(u->fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP,
+                                &loop, sizeof loop) != 0)
+        return ZENITH_ESYS(errno);
+    return 0;
+}
+
+ZENITH_API int zenith_udp_get_info(zenith_server *s, zenith_udp_id sock, zenith_udp_info *out) {
+    zenith__udp *u;
+    zenith_udp_info i;
+    uint32_t mem[16];
+    socklen_t ml = sizeof mem;
+    if (s == NULL || out == NULL) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 1)) == NULL) return ZENITH_E_STALE;
+    if (out->struct_size != 0 && out->struct_size < sizeof *out) return ZENITH_E_INVAL;
+    memset(&i, 0, sizeof i);
+    i.struct_size = sizeof i;
+    i.features = ((u->flags & ZENITH__U_GSO) ? (uint32_t)ZENITH_UDP_F_GSO : 0u) |
+                 ((u->flags & ZENITH__U_GRO) ? (uint32_t)ZENITH_UDP_F_GRO : 0u) |
+                 ((u->flags & ZENITH__U_TS) ? (uint32_t)ZENITH_UDP_F_TS_SOFTWARE : 0u) |
+                 ((u->flags & ZENITH__U_HWTS) ? (uint32_t)ZENITH_UDP_F_TS_HARDWARE : 0u) |
+                 ((u->flags & ZENITH__U_CONNECTED) ? (uint32_t)ZENITH_UDP_F_CONNECTED : 0u) |
+                 ((u->flags & ZENITH__U_V6) ? (uint32_t)ZENITH_UDP_F_IPV6 : 0u);
+    i.local = u->local;
+    i.peer = u->peer;
+    i.recv_capacity = s->cfg.buffer_size - ZENITH_UDP_RECV_HEADROOM;
+    i.queued = u->qtail - u->qhead;
+    i.datagrams_in = u->datagrams_in;
+    i.bytes_in = u->bytes_in;
+    i.datagrams_out = u->datagrams_out;
+    i.bytes_out = u->bytes_out;
+    i.truncated = u->truncated;
+    i.gro_batches = u->gro_batches;
+    i.gso_sends = u->gso_sends;
+    i.recv_stalls = u->recv_stalls;
+    memset(mem, 0, sizeof mem);
+    if (getsockopt(u->fd, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 && ml > ZENITH__SK_MEMINFO_DROPS * sizeof(uint32_t))
+        i.kernel_drops = mem[ZENITH__SK_MEMINFO_DROPS];
+    i.recv_errors = u->recv_errors;
+    i.send_full = u->send_full;
+    i.send_errors = u->send_errors;
+    i.last_error = u->last_error;
+    *out = i;
+    return 0;
+}
+
+ZENITH_API uint16_t zenith_udp_port(zenith_server *s, zenith_udp_id sock) {
+    zenith__udp *u = zenith__udp_at(s, sock, 1);
+    return u ? zenith_addr_port(&u->local) : 0;
+}
+
+ZENITH_API int zenith_udp_set_user(zenith_server *s, zenith_udp_id sock, void *user) {
+    zenith__udp *u;
+    if (s == NULL) return ZENITH_E_NULL;
+    if ((u = zenith__udp_at(s, sock, 1)) == NULL) return ZENITH_E_STALE;
+    u->user = user;
+    return 0;
+}
+
+ZENITH_API void *zenith_udp_get_user(zenith_server *s, zenith_udp_id sock) {
+    zenith__udp *u = zenith__udp_at(s, sock, 1);
+    return u ? u->user : NULL;
+}
 
 /* ---- reactor: life cycle ----------------------------------------------------------------------------- */
 
@@ -5441,7 +6699,7 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     zenith_pool_config pc;
     zenith_allocator none;
     void *raw;
-    size_t conns_bytes, per_buf, tn_bytes, cells_bytes, reserve_bytes, block, off;
+    size_t conns_bytes, per_buf, tn_bytes, cells_bytes, reserve_bytes, udp_bytes, block, off;
     uint32_t i, tn_total,
         known = ZENITH_SERVER_REUSEPORT | ZENITH_SERVER_NO_NODELAY | ZENITH_SERVER_PIN_CPU | ZENITH_SERVER_SQPOLL |
                 ZENITH_SERVER_NO_ZEROCOPY | ZENITH_SERVER_ZEROCOPY_LOOPBACK | ZENITH_SERVER_NUMA_NODE |
@@ -5479,6 +6737,8 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     if (!cfg.backlog) cfg.backlog = 4096u;
     if (!cfg.max_timers) cfg.max_timers = 4096u;
     if (!cfg.post_queue) cfg.post_queue = 4096u;
+    if (!cfg.max_udp) cfg.max_udp = 16u;
+    if (!cfg.udp_queue) cfg.udp_queue = 256u;
     if ((cfg.flags & ~known) || cfg.reserved_ || cfg.backend > ZENITH_BACKEND_EPOLL ||
         cfg.max_connections > (1u << 24) - 1u || cfg.buffer_count > 65536u || cfg.recv_buffers > cfg.buffer_count ||
         cfg.recv_buffers > 32768u || cfg.buffer_size % 64u || cfg.backlog > (uint32_t)INT_MAX ||
@@ -5486,7 +6746,8 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
         (!(cfg.flags & ZENITH_SERVER_NUMA_NODE) && cfg.numa_node) ||
         ((cfg.flags & ZENITH_SERVER_NUMA_NODE) && (cfg.numa_node < 0 || cfg.numa_node >= ZENITH__NUMA_MAX_NODES)) ||
         cfg.max_timers > (1u << 23) || !zenith__is_pow2(cfg.post_queue) || cfg.post_queue > (1u << 20) ||
-        cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30)) {
+        cfg.recv_buffers + cfg.send_reserve > cfg.buffer_count || cfg.send_queue_max > (1u << 30) ||
+        cfg.max_udp > 1024u || !zenith__is_pow2(cfg.udp_queue) || cfg.udp_queue > 4096u) {
         zenith__fail(err, ZENITH_E_INVAL);
         return NULL;
     }
@@ -5500,8 +6761,10 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     per_buf = zenith__align_up((size_t)cfg.buffer_count * (3u * sizeof(uint32_t) + 1u), 64u);
     tn_bytes = zenith__align_up((size_t)tn_total * sizeof(zenith__tnode), 64u);
     cells_bytes = (size_t)cfg.post_queue * sizeof(zenith__post_cell);
-    reserve_bytes = (size_t)cfg.send_reserve * sizeof(uint32_t);
-    block = zenith__align_up(sizeof *s, 64u) + conns_bytes + per_buf + tn_bytes + cells_bytes + reserve_bytes;
+    reserve_bytes = zenith__align_up((size_t)cfg.send_reserve * sizeof(uint32_t), 64u);
+    udp_bytes = (size_t)cfg.max_udp * sizeof(zenith__udp);
+    block =
+        zenith__align_up(sizeof *s, 64u) + conns_bytes + per_buf + tn_bytes + cells_bytes + reserve_bytes + udp_bytes;
     memset(&none, 0, sizeof none);
     if (cfg.flags & ZENITH_SERVER_NUMA_NODE)
         node = cfg.numa_node;
@@ -5545,6 +6808,15 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     s->cells = (zenith__post_cell *)(void *)((unsigned char *)s + off);
     off += cells_bytes;
     s->reserve = (uint32_t *)(void *)((unsigned char *)s + off);
+    off += reserve_bytes;
+    s->udp = (zenith__udp *)(void *)((unsigned char *)s + off);
+    s->max_udp = cfg.max_udp;
+    for (i = s->max_udp; i-- > 0;) { /* free list, slot 0 first */
+        s->udp[i].fd = -1;
+        s->udp[i].gen = 1;
+        s->udp[i].next = s->udp_free_head;
+        s->udp_free_head = i + 1u;
+    }
     for (i = s->max_conns; i-- > 0;) { /* free list, slot 0 first */
         s->conns[i].fd = -1;
         s->conns[i].gen = 1;
@@ -5652,6 +6924,10 @@ ZENITH_API int zenith_server_start(zenith_server *s) {
     }
     s->started = 1;
     for (li = 0; li < s->listeners; li++) s->be->listen_arm(s, li);
+    for (li = 0; li < s->max_udp; li++) { /* UDP sockets opened before the start */
+        zenith__udp *u = &s->udp[li];
+        if (u->state == ZENITH__U_OPEN && u->on_recv && !u->recv_armed) s->be->udp_arm(s, u);
+    }
     return s->be->start(s);
 }
 
@@ -5706,6 +6982,7 @@ ZENITH_API int zenith_server_stopped(const zenith_server *s) {
 
 static int zenith__busy(const zenith_server *s) {
     uint32_t i;
+    if (s->udp_live) return 1;
     for (i = 0; i < s->max_conns; i++)
         if (s->conns[i].state != ZENITH__S_FREE) return 1;
     return 0;
@@ -5727,6 +7004,8 @@ ZENITH_API int zenith_server_shutdown(zenith_server *s, int deadline_ms) {
             s->lst[i].fd = -1;
         }
     }
+    for (i = 0; i < s->max_udp; i++) /* UDP sockets: what is queued is still sent */
+        if (s->udp[i].state == ZENITH__U_OPEN) zenith_udp_close(s, zenith__udp_id(s, &s->udp[i]));
     if (!s->started) return 0;
     for (i = 0; i < s->max_conns; i++) {
         zenith__conn *c = &s->conns[i];
@@ -5780,6 +7059,21 @@ ZENITH_API void zenith_server_destroy(zenith_server *s) {
         zenith__drop_queue(s, c);
         while (c->rb.head) zenith_pool_release(s->pool, zenith__buf(s, zenith__chain_pop(s, &c->rb)));
         if (c->fd >= 0) close(c->fd);
+    }
+    for (i = 0; i < s->max_udp; i++) { /* UDP sockets the kernel never let go of in time */
+        zenith__udp *u = &s->udp[i];
+        if (u->state == ZENITH__U_FREE) continue;
+        for (; u->qhead != u->qtail; u->qhead++) { /* straight to the pool: the backend is gone */
+            zenith__udp_tx *e = &u->tx[u->qhead & u->qmask];
+            uint32_t it = e->head;
+            while (it) {
+                zenith_pool_release(s->pool, zenith__buf(s, it - 1u));
+                it = s->bnext[it - 1u];
+            }
+            if (e->iovbuf) zenith_pool_release(s->pool, zenith__buf(s, e->iovbuf - 1u));
+        }
+        if (u->fd >= 0) close(u->fd);
+        ZENITH_FREE(u->tx);
     }
     if (s->wake_fd >= 0) close(s->wake_fd);
     zenith_pool_destroy(s->pool);
