@@ -36,7 +36,8 @@ SUITES := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TSAN_SUITES := $(filter %_threads,$(SUITES))
 # The reactor's suites run twice, once per backend (ZENITH_BACKEND=io_uring, =epoll): one body,
 # two runs. The others once (test_backend picks its backends itself).
-REACTOR_SUITES := test_server test_server_threads test_reactor test_reentrancy test_reactor_threads test_echo_load test_proxy
+REACTOR_SUITES := test_server test_server_threads test_reactor test_reentrancy test_reactor_threads test_echo_load test_proxy \
+                  test_udp test_multicast test_udp_threads
 OTHER_SUITES := $(filter-out $(REACTOR_SUITES),$(SUITES))
 # plain@io_uring <reactor suites> plain@epoll <reactor suites> plain <the rest>, for one build
 run_args = $(1)@io_uring $(addprefix $(BUILD)/$(1)/,$(filter $(REACTOR_SUITES),$(2))) \
@@ -49,7 +50,7 @@ VALGRIND_SUITES := test_engine test_engine_threads test_pool test_numa test_numa
 # ... and the reactor suites that finish in reasonable time under memcheck, on the epoll backend
 # (valgrind follows epoll, not io_uring): test_server's 10,000-connection and RLIMIT_NOFILE tests
 # do not (valgrind keeps descriptors of its own near the limit)
-VALGRIND_EPOLL_SUITES := test_reactor test_reentrancy test_echo_load
+VALGRIND_EPOLL_SUITES := test_reactor test_reentrancy test_echo_load test_udp
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h tests/fuzz/*.c bench/*.c examples/*.c)
 
@@ -76,7 +77,7 @@ help:
 deps-build:
 	@tools/deps.sh pkg-config liburing numa
 deps-test:
-	@tools/deps.sh pkg-config liburing numa criterion numactl valgrind
+	@tools/deps.sh pkg-config liburing numa criterion numactl valgrind ip
 deps-check:
 	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
@@ -111,6 +112,8 @@ $(BUILD)/shim/%: tests/%.c $(TEST_DEPS) | $(BUILD)/shim
 $(BUILD)/plain/test_proxy $(BUILD)/asan/test_proxy: | $(BUILD)/examples/proxy
 # test_backend runs the echo example, unchanged, under a seccomp filter that refuses io_uring
 $(BUILD)/plain/test_backend $(BUILD)/asan/test_backend: | $(BUILD)/examples/echo_server
+# test_multicast runs the feed example between two network namespaces
+$(BUILD)/plain/test_multicast $(BUILD)/asan/test_multicast: | $(BUILD)/examples/feed
 
 tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
              $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES)) \
@@ -360,6 +363,14 @@ $(BUILD)/timer_bench: bench/timer_bench.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) $(LIBS)
 
+$(BUILD)/udp_sink $(BUILD)/udp_blast: $(BUILD)/%: bench/%.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
+$(BUILD)/uv_udp: bench/uv_udp.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) -pthread
+
 $(BUILD)/uv_echo: bench/uv_echo.c
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) -Wall -Wextra -Werror $< -o $@ $(shell $(PKG_CONFIG) --cflags --libs libuv) -pthread
@@ -367,7 +378,8 @@ $(BUILD)/uv_echo: bench/uv_echo.c
 ECHO_SERVERS = "$(BUILD)/examples/echo_server --backend io_uring" "$(BUILD)/examples/echo_server --backend epoll" $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
 bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo \
-             $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith $(BUILD)/post_bench $(if $(HAVE_UV),$(BUILD)/uv_echo $(BUILD)/timer_bench)
+             $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith $(BUILD)/post_bench $(BUILD)/udp_sink $(BUILD)/udp_blast \
+             $(if $(HAVE_UV),$(BUILD)/uv_echo $(BUILD)/timer_bench $(BUILD)/uv_udp)
 
 # The full benchmarks (about fifteen minutes) and the callgrind instruction counts.
 bench: deps-bench
@@ -379,6 +391,7 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so
 	sh bench/ffi_overhead.sh $(BUILD)
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
+	sh bench/udp_compare.sh $(BUILD)
 	@$(MAKE) --no-print-directory bench-reactor
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi

@@ -25,6 +25,7 @@ pkg_of() {
         nginx-stream) echo "nginx libnginx-mod-stream" ;;
         go) echo golang-go ;;
         node) echo nodejs ;;
+        ip) echo iproute2 ;;
         *) echo "$1" ;;
     esac
 }
