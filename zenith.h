@@ -749,8 +749,8 @@ typedef struct zenith_server_config {
                               epoll; the ZENITH_BACKEND environment variable decides first) */
     uint32_t max_udp;      /* UDP sockets open at once; 0 = 16; at most 1024 */
     uint32_t udp_queue;    /* datagrams queued per UDP socket (sends waiting or in flight); 0 = 256;
-                           a power of two, at most 4096. 160 bytes each, allocated when a
-                              socket opens */
+                           a power of two, at most 4096. 160 bytes each, allocated at create
+                              (max_udp x udp_queue: 640 KiB at the defaults) */
 } zenith_server_config;
 
 /* The event backend (zenith_server_config.backend, zenith_backend_info.backend). Both serve the
@@ -3253,8 +3253,8 @@ typedef struct zenith__listener {
    FREE -> OPEN -(zenith_udp_close)-> CLOSING -> FREE. CLOSING delivers nothing more, sends what
    is queued, waits for an armed receive to end (io_uring: its cancel), then closes the fd.
 
-   Sends are a ring of udp_queue entries per socket (zenith__udp_tx, 160 bytes, allocated when
-   the socket opens): each one datagram (or one GSO send), its msghdr, its destination, its
+   Sends are a ring of udp_queue entries per socket (zenith__udp_tx, 160 bytes, in the server's
+   block: nothing is allocated after create): each one datagram (or one GSO send), its msghdr, its destination, its
    buffers (a chain through the per-buffer bnext, as pool index + 1) and the UDP_SEGMENT control
    message. qhead <= qsub <= qtail: [qhead, qsub) handed to the kernel (io_uring: one linked
    chain of SENDMSG operations, so they leave in order), [qsub, qtail) waiting. Receives use the
@@ -4870,9 +4870,6 @@ static void zenith__udp_finish(zenith_server *s, zenith__udp *u) {
     if (u->fd >= 0) close(u->fd);
     u->fd = -1;
     if (u->flags & ZENITH__U_NEED_WR) s->udp_need_wr--;
-    ZENITH_FREE(u->tx);
-    u->tx = NULL;
-    u->memb = NULL;
     u->nmemb = 0;
     u->flags = 0;
     u->state = ZENITH__U_FREE;
@@ -5209,7 +5206,7 @@ static void zenith__ur_udp_kick(zenith_server *s, zenith__udp *u) {
 static void zenith__ur_udp_sent(zenith_server *s, uint32_t slot, uint32_t seq, int res) {
     zenith__udp *u;
     zenith__udp_tx *e;
-    if (slot >= s->max_udp || (u = &s->udp[slot])->tx == NULL || !u->inflight) {
+    if (slot >= s->max_udp || (u = &s->udp[slot])->state == ZENITH__U_FREE || !u->inflight) {
         s->st.stale_completions++;
         return;
     }
@@ -6121,7 +6118,6 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
     struct sockaddr_storage ss, ps;
     socklen_t sl = 0, pl = 0;
     zenith__udp *u;
-    void *mem;
     int fd, e, one = 1, fam;
     uint32_t known = ZENITH_UDP_REUSEADDR | ZENITH_UDP_REUSEPORT | ZENITH_UDP_V6ONLY | ZENITH_UDP_GRO |
                      ZENITH_UDP_NO_TIMESTAMPS | ZENITH_UDP_HW_TIMESTAMPS | ZENITH_UDP_BROADCAST,
@@ -6142,14 +6138,8 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
     if (s->udp_free_head == 0) return ZENITH_E_FULL;
     fam = ss.ss_family;
     qn = s->cfg.udp_queue;
-    mem = ZENITH_MALLOC((size_t)qn * sizeof(zenith__udp_tx) + ZENITH__UDP_MEMB * sizeof(zenith__udp_memb));
-    if (mem == NULL) return ZENITH_E_NOMEM;
     fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC | s->be->sock_flags, 0);
-    if (fd < 0) {
-        e = ZENITH_ESYS(errno);
-        ZENITH_FREE(mem);
-        return e;
-    }
+    if (fd < 0) return ZENITH_ESYS(errno);
     if (fam == AF_INET6) {
         int v6only = (cfg.flags & ZENITH_UDP_V6ONLY) != 0;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
@@ -6193,7 +6183,6 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
     }
     if (e != 0) {
         close(fd);
-        ZENITH_FREE(mem);
         return ZENITH_ESYS(e);
     }
     u = &s->udp[s->udp_free_head - 1u];
@@ -6202,8 +6191,6 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
     u->flags = flags;
     u->state = ZENITH__U_OPEN;
     u->recv_armed = 0;
-    u->tx = (zenith__udp_tx *)mem;
-    u->memb = (zenith__udp_memb *)(void *)((unsigned char *)mem + (size_t)qn * sizeof(zenith__udp_tx));
     u->nmemb = 0;
     u->qmask = qn - 1u;
     u->qhead = u->qsub = u->qtail = u->inflight = 0;
@@ -6762,7 +6749,8 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     tn_bytes = zenith__align_up((size_t)tn_total * sizeof(zenith__tnode), 64u);
     cells_bytes = (size_t)cfg.post_queue * sizeof(zenith__post_cell);
     reserve_bytes = zenith__align_up((size_t)cfg.send_reserve * sizeof(uint32_t), 64u);
-    udp_bytes = (size_t)cfg.max_udp * sizeof(zenith__udp);
+    udp_bytes = (size_t)cfg.max_udp * (sizeof(zenith__udp) + (size_t)cfg.udp_queue * sizeof(zenith__udp_tx) +
+                                       ZENITH__UDP_MEMB * sizeof(zenith__udp_memb));
     block =
         zenith__align_up(sizeof *s, 64u) + conns_bytes + per_buf + tn_bytes + cells_bytes + reserve_bytes + udp_bytes;
     memset(&none, 0, sizeof none);
@@ -6811,7 +6799,13 @@ ZENITH_API zenith_server *zenith_server_create(const zenith_server_config *cfg_i
     off += reserve_bytes;
     s->udp = (zenith__udp *)(void *)((unsigned char *)s + off);
     s->max_udp = cfg.max_udp;
-    for (i = s->max_udp; i-- > 0;) { /* free list, slot 0 first */
+    off += (size_t)cfg.max_udp * sizeof(zenith__udp);
+    for (i = s->max_udp; i-- > 0;) { /* free list, slot 0 first; each slot's queue and memberships */
+        s->udp[i].tx =
+            (zenith__udp_tx *)(void *)((unsigned char *)s + off + (size_t)i * cfg.udp_queue * sizeof(zenith__udp_tx));
+        s->udp[i].memb = (zenith__udp_memb *)(void *)((unsigned char *)s + off +
+                                                      (size_t)cfg.max_udp * cfg.udp_queue * sizeof(zenith__udp_tx) +
+                                                      (size_t)i * ZENITH__UDP_MEMB * sizeof(zenith__udp_memb));
         s->udp[i].fd = -1;
         s->udp[i].gen = 1;
         s->udp[i].next = s->udp_free_head;
@@ -7073,7 +7067,6 @@ ZENITH_API void zenith_server_destroy(zenith_server *s) {
             if (e->iovbuf) zenith_pool_release(s->pool, zenith__buf(s, e->iovbuf - 1u));
         }
         if (u->fd >= 0) close(u->fd);
-        ZENITH_FREE(u->tx);
     }
     if (s->wake_fd >= 0) close(s->wake_fd);
     zenith_pool_destroy(s->pool);
