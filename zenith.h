@@ -4686,12 +4686,11 @@ static void zenith__woke(zenith_server *s) {
 
 /* ---- reactor: UDP sockets (common to both backends) ------------------------------------------------ */
 
-#ifndef SOF_TIMESTAMPING_RX_HARDWARE
-#define SOF_TIMESTAMPING_RX_HARDWARE (1u << 2)
-#define SOF_TIMESTAMPING_RX_SOFTWARE (1u << 3)
-#define SOF_TIMESTAMPING_SOFTWARE (1u << 4)
-#define SOF_TIMESTAMPING_RAW_HARDWARE (1u << 6)
-#endif
+/* <linux/net_tstamp.h>'s SOF_TIMESTAMPING_* (enumerators there: a program may include it after us) */
+#define ZENITH__SOF_RX_HARDWARE (1u << 2)
+#define ZENITH__SOF_RX_SOFTWARE (1u << 3)
+#define ZENITH__SOF_SOFTWARE (1u << 4)
+#define ZENITH__SOF_RAW_HARDWARE (1u << 6)
 #ifndef SO_MEMINFO
 #define SO_MEMINFO 55
 #endif
@@ -4701,14 +4700,13 @@ static zenith_udp_id zenith__udp_id(const zenith_server *s, const zenith__udp *u
     return ((zenith_udp_id)u->gen << 32) | (zenith_udp_id)(uint32_t)(u - s->udp);
 }
 
-/* The socket an id names, open (CLOSING too with `closing`), or NULL. */
-static zenith__udp *zenith__udp_at(zenith_server *s, zenith_udp_id id, int closing) {
+/* The open socket an id names, or NULL (stale, closing, unknown). */
+static zenith__udp *zenith__udp_at(zenith_server *s, zenith_udp_id id) {
     uint32_t slot = (uint32_t)id;
     zenith__udp *u;
     if (s == NULL || slot >= s->max_udp) return NULL;
     u = &s->udp[slot];
-    if (u->gen != (uint32_t)(id >> 32)) return NULL;
-    return (u->state == ZENITH__U_OPEN || (closing && u->state == ZENITH__U_CLOSING)) ? u : NULL;
+    return u->gen == (uint32_t)(id >> 32) && u->state == ZENITH__U_OPEN ? u : NULL;
 }
 
 /* Intrusive FIFO lists of UDP sockets (dirty, parked, ready), linked by slot + 1. */
@@ -6156,9 +6154,9 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
     zenith__bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, cfg.sndbuf);
     if (cfg.on_recv) {
         if (!(cfg.flags & ZENITH_UDP_NO_TIMESTAMPS)) {
-            int ts = (int)(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE);
-            int hw = (int)(SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RX_HARDWARE |
-                           SOF_TIMESTAMPING_RAW_HARDWARE);
+            int ts = (int)(ZENITH__SOF_RX_SOFTWARE | ZENITH__SOF_SOFTWARE);
+            int hw = (int)(ZENITH__SOF_RX_SOFTWARE | ZENITH__SOF_SOFTWARE | ZENITH__SOF_RX_HARDWARE |
+                           ZENITH__SOF_RAW_HARDWARE);
             if ((cfg.flags & ZENITH_UDP_HW_TIMESTAMPS) &&
                 setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &hw, sizeof hw) == 0)
                 flags |= ZENITH__U_TS | ZENITH__U_HWTS;
@@ -6224,7 +6222,7 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
 }
 
 ZENITH_API int zenith_udp_close(zenith_server *s, zenith_udp_id sock) {
-    zenith__udp *u = zenith__udp_at(s, sock, 0);
+    zenith__udp *u = zenith__udp_at(s, sock);
     if (s == NULL) return ZENITH_E_NULL;
     if (u == NULL) return ZENITH_E_STALE;
     u->state = ZENITH__U_CLOSING;
@@ -6306,7 +6304,7 @@ ZENITH_API int zenith_udp_send(zenith_server *s, zenith_udp_id sock, const void 
     zenith__udp_tx *e;
     int rc;
     if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     if ((rc = zenith__udp_to_ok(u, to)) != 0) return rc;
     if (len > zenith__udp_max(u)) return ZENITH_E_RANGE;
     if (u->qtail - u->qhead > u->qmask) return zenith__udp_refused(s, u);
@@ -6333,7 +6331,7 @@ ZENITH_API int zenith_udp_send_buffer(zenith_server *s, zenith_udp_id sock, void
         return ZENITH_E_FOREIGN; /* not ours to free */
     idx = (uint32_t)(off / size);
     in = (uint32_t)(off % size);
-    u = zenith__udp_at(s, sock, 0);
+    u = zenith__udp_at(s, sock);
     rc = u == NULL                                     ? ZENITH_E_STALE
          : (rc = zenith__udp_to_ok(u, to)) != 0        ? rc
          : len > size - in || len > zenith__udp_max(u) ? ZENITH_E_RANGE
@@ -6364,7 +6362,7 @@ ZENITH_API int zenith_udp_send_gso(zenith_server *s, zenith_udp_id sock, const v
     uint32_t t0, i;
     int rc;
     if (s == NULL || (data == NULL && len)) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     if ((rc = zenith__udp_to_ok(u, to)) != 0) return rc;
     if (seg_size == 0) return ZENITH_E_INVAL;
     nseg = (len + seg_size - 1u) / seg_size;
@@ -6474,7 +6472,7 @@ static int zenith__udp_membership(zenith_server *s, zenith_udp_id sock, const ch
     struct group_source_req req;
     int rc, at, clash, level, opt;
     if (s == NULL || group == NULL) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     if ((rc = zenith__udp_group(u, group, source, ifname, &m, &req)) != 0) return rc;
     at = zenith__udp_memb_find(u, &m, &clash);
     if (join) {
@@ -6521,7 +6519,7 @@ ZENITH_API int zenith_udp_multicast_send_opts(zenith_server *s, zenith_udp_id so
     unsigned ifindex = 0;
     int v6;
     if (s == NULL) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 0)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     if (ttl < -1 || ttl > 255 || loop < -1 || loop > 1) return ZENITH_E_INVAL;
     if (ifname != NULL && (strlen(ifname) >= IF_NAMESIZE || (ifindex = if_nametoindex(ifname)) == 0))
         return ZENITH_E_NOT_FOUND;
@@ -6554,7 +6552,7 @@ ZENITH_API int zenith_udp_get_info(zenith_server *s, zenith_udp_id sock, zenith_
     uint32_t mem[16];
     socklen_t ml = sizeof mem;
     if (s == NULL || out == NULL) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 1)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     if (out->struct_size != 0 && out->struct_size < sizeof *out) return ZENITH_E_INVAL;
     memset(&i, 0, sizeof i);
     i.struct_size = sizeof i;
@@ -6588,20 +6586,20 @@ ZENITH_API int zenith_udp_get_info(zenith_server *s, zenith_udp_id sock, zenith_
 }
 
 ZENITH_API uint16_t zenith_udp_port(zenith_server *s, zenith_udp_id sock) {
-    zenith__udp *u = zenith__udp_at(s, sock, 1);
+    zenith__udp *u = zenith__udp_at(s, sock);
     return u ? zenith_addr_port(&u->local) : 0;
 }
 
 ZENITH_API int zenith_udp_set_user(zenith_server *s, zenith_udp_id sock, void *user) {
     zenith__udp *u;
     if (s == NULL) return ZENITH_E_NULL;
-    if ((u = zenith__udp_at(s, sock, 1)) == NULL) return ZENITH_E_STALE;
+    if ((u = zenith__udp_at(s, sock)) == NULL) return ZENITH_E_STALE;
     u->user = user;
     return 0;
 }
 
 ZENITH_API void *zenith_udp_get_user(zenith_server *s, zenith_udp_id sock) {
-    zenith__udp *u = zenith__udp_at(s, sock, 1);
+    zenith__udp *u = zenith__udp_at(s, sock);
     return u ? u->user : NULL;
 }
 
