@@ -1,6 +1,6 @@
 /* zenith.h v0.2.0 -- zero-copy networking for Linux on io_uring (or epoll where io_uring is
-   refused): buffer pool, ring, reactor (TCP listeners, outbound connections, timers, cross-thread
-   messages), Arrow engine. MIT licence, see
+   refused): buffer pool, ring, reactor (TCP listeners, outbound connections, UDP and multicast,
+   timers, cross-thread messages), Arrow engine. MIT licence, see
    end of file.
 
 CONTENTS (search for the quoted text)
@@ -9,6 +9,7 @@ CONTENTS (search for the quoted text)
     Public API             "Errors" (codes, zenith_strerror) -> "Buffer pool" -> "io_uring ring"
                            (and a pool's fixed buffers) -> "Provided-buffer ring" -> "The reactor"
                            (zenith_server: listeners, connections, connects, timers, posts) ->
+                           "UDP sockets" (zenith_udp_*, multicast, zenith_addr) ->
                            "the data-plane engine" (Arrow C Data Interface)
     Inline fast path       "Inline fast path": pool acquire/release and ring twins (private layout)
     Implementation         "---- errors" -> "---- common helpers" -> "---- buffer pool: layout" and
@@ -17,9 +18,10 @@ CONTENTS (search for the quoted text)
                            the backend seam) -> "reactor: small helpers" -> "reactor: the send
                            reserve" -> "reactor: timers" -> "reactor: messages from other
                            threads" -> "reactor: connections" -> "reactor: events from the
-                           backend" -> "reactor: connection calls" -> "reactor: the io_uring
-                           backend" -> "reactor: the epoll backend" -> "reactor: life cycle"
-                           (the backend's choice) -> "data-plane engine". Each part
+                           backend" -> "reactor: connection calls" -> "reactor: UDP sockets
+                           (common" -> "reactor: the io_uring backend" -> "reactor: the epoll
+                           backend" -> "UDP sockets: the API" -> "reactor: life cycle" (the
+                           backend's choice) -> "data-plane engine". Each part
                            uses only the parts before it.
 
 QUICK START
@@ -113,6 +115,13 @@ OVERVIEW
     kernel.io_uring_disabled) or asked for (zenith_server_config.backend, or the environment
     variable ZENITH_BACKEND=epoll|io_uring|auto read at create). Same API, callbacks, ownership
     and counters on both; zenith_server_backend_info says which one runs and why.
+    UDP sockets join the same loop (zenith_udp_open: bound, optionally connected, IPv4 and IPv6,
+    SO_REUSEPORT): each datagram is one borrowed, keepable on_recv with its sender, its
+    kernel receive timestamp (SO_TIMESTAMPING) and the kernel's drop counter; a datagram
+    longer than a buffer is flagged cut, never passed off as whole; sends are queued, in order,
+    several per system call (linked SENDMSG on io_uring, sendmmsg on epoll), copied or
+    zero-copy from a pool buffer, with UDP GSO, and GRO split back on receive; multicast joins
+    any-source and source-specific on a chosen interface (zenith_udp_join). docs/UDP.md.
     A plain server is create / set_callbacks / start / run_once / destroy, as in STEP BY STEP;
     docs/SERVER.md has the rest. A reactor pinned to a CPU (ZENITH_SERVER_PIN_CPU) keeps its
     pool and connection table on that CPU's NUMA node. zenith_numa.h holds the NUMA helpers
@@ -176,7 +185,10 @@ MEMORY & OWNERSHIP
       borrowed for the call; zenith_server_keep makes it yours until zenith_pool_release; a
       buffer passed to zenith_server_send_buffer becomes the server's. A post's payload is
       copied into the queue; the user pointers given to connect, timers and posts are passed
-      back untouched and never freed. docs/SERVER.md has the full table.
+      back untouched and never freed. docs/SERVER.md has the full table. UDP: the socket table,
+      each socket's send queue (udp_queue entries of 160 B) and memberships are part of the
+      server's block; a datagram in on_recv is borrowed as on_data's bytes (zenith_udp_keep
+      keeps it); zenith_udp_send copies, zenith_udp_send_buffer takes the buffer.
     - The engine allocates in zenith_init only. zenith_publish moves the caller's ArrowArray and
       ArrowSchema in on success (the caller's read as released; the buffers never move) and
       leaves them with the caller on any error; zenith_poll moves them out into a zenith_batch
@@ -221,7 +233,8 @@ THREADING
       shutdown, set_callbacks return ZENITH_E_STATE and destroy is refused (counted):
       docs/SERVER.md lists what callbacks may call. zenith_server_create reads the environment
       (ZENITH_BACKEND, getenv): do not setenv on another thread meanwhile.
-      zenith_server_backend_info: any thread.
+      zenith_server_backend_info: any thread. Every zenith_udp_* call: the reactor's thread
+      (also before start), callbacks included; zenith_addr_set / format / port: any thread.
     - The engine: zenith_publish, zenith_poll, zenith_batch_release, zenith_engine_get_stats:
       any thread, concurrently, lock-free. zenith_init: any thread; zenith_free: one thread, once
       no other thread uses the engine.
@@ -241,6 +254,10 @@ LIMITS
       connections (88 bytes each), 2^23 timers (40 bytes each),
       16 listeners, a post queue of 2^20 messages of ZENITH_POST_MAX (40) bytes.
     - Timers: millisecond ticks, delays and periods up to ZENITH_TIMER_MAX_MS (about 12.4 days).
+    - UDP: max_udp sockets per reactor (at most 1024), udp_queue datagrams queued per socket
+      (at most 4096), datagrams received whole up to buffer_size - ZENITH_UDP_RECV_HEADROOM
+      (176), sent up to ZENITH_UDP_MAX_DATAGRAM and 16 buffers, 64 GSO segments, 20
+      multicast memberships per socket.
 
 ZENITH DOES NOT
     print anything, abort on bad input, allocate after create (pool, ring, server, engine), raise
