@@ -3391,6 +3391,7 @@ struct zenith_server {
     uint32_t max_udp, udp_free_head, udp_live, udp_need_wr;
     uint32_t udp_dirty_head, udp_dirty_tail, udp_parked_head, udp_parked_tail, udp_ready_head, udp_ready_tail;
     int udp_in, udp_kept, udp_kept_buf, udp_cur_seg; /* on_recv: the datagram being delivered */
+    int udp_retry; /* a send found the SQ full: kick the queues again before the next wait */
     uint32_t udp_cur_idx, udp_cur_len;
     const uint8_t *udp_cur_data;
     uint32_t udp_spare_n;
@@ -4894,21 +4895,10 @@ static void zenith__udp_finish(zenith_server *s, zenith__udp *u) {
     s->udp_live--;
 }
 
-/* Moves a socket on: sends what waits, owes on_writable, ends a close. */
+/* Moves a socket on: sends what waits, ends a close. */
 static void zenith__udp_settle(zenith_server *s, zenith__udp *u) {
     if (u->state == ZENITH__U_FREE) return;
     if (u->qsub != u->qtail) s->be->udp_kick(s, u);
-    if ((u->flags & ZENITH__U_NEED_WR) && u->qtail - u->qhead <= (u->qmask + 1u) / 2u && !s->holding &&
-        (s->reserve_n || !s->reserve_cap)) {
-        u->flags &= ~(uint32_t)ZENITH__U_NEED_WR;
-        s->udp_need_wr--;
-        if (u->state == ZENITH__U_OPEN && u->on_writable) {
-            s->in_cb++;
-            u->on_writable(u->user, zenith__udp_id(s, u));
-            s->in_cb--;
-            if (u->state != ZENITH__U_FREE && u->qsub != u->qtail) s->be->udp_kick(s, u);
-        }
-    }
     if (u->state == ZENITH__U_CLOSING && !u->recv_armed && u->qhead == u->qtail && !u->inflight)
         zenith__udp_finish(s, u);
 }
@@ -4922,9 +4912,12 @@ static void zenith__udp_settle_all(zenith_server *s) {
 }
 
 /* Before waiting: re-arm receives parked on dry buffers (one per buffer there is, oldest
-   first) and look again at sockets owed on_writable. */
+   first); on_writable for sockets owed it whose queue is below half while the pool has buffers
+   (here, once per turn: a send that fails again inside it waits for the next turn, never
+   loops); sends the ring had no room for. */
 static void zenith__udp_prepare(zenith_server *s, uint32_t budget) {
     uint32_t i;
+    int retry = s->udp_retry;
     while (s->udp_parked_head && budget) {
         zenith__udp *u = zenith__ulist_pop(s, &s->udp_parked_head, &s->udp_parked_tail, offsetof(zenith__udp, pnext));
         u->lists &= (uint8_t)~ZENITH__UL_PARKED;
@@ -4933,10 +4926,23 @@ static void zenith__udp_prepare(zenith_server *s, uint32_t budget) {
             budget--;
         }
     }
-    if (s->udp_need_wr)
-        for (i = 0; i < s->max_udp; i++)
-            if (s->udp[i].state != ZENITH__U_FREE && (s->udp[i].flags & ZENITH__U_NEED_WR))
-                zenith__udp_mark(s, &s->udp[i]);
+    s->udp_retry = 0;
+    if (!s->udp_need_wr && !retry) return;
+    for (i = 0; i < s->max_udp; i++) {
+        zenith__udp *u = &s->udp[i];
+        if (u->state == ZENITH__U_FREE) continue;
+        if (retry && u->qsub != u->qtail) zenith__udp_mark(s, u);
+        if ((u->flags & ZENITH__U_NEED_WR) && u->qtail - u->qhead <= (u->qmask + 1u) / 2u && !s->holding &&
+            (s->reserve_n || !s->reserve_cap)) {
+            u->flags &= ~(uint32_t)ZENITH__U_NEED_WR;
+            s->udp_need_wr--;
+            if (u->state == ZENITH__U_OPEN && u->on_writable) {
+                s->in_cb++;
+                u->on_writable(u->user, zenith__udp_id(s, u));
+                s->in_cb--;
+            }
+        }
+    }
 }
 
 /* ---- reactor: the io_uring backend -------------------------------------------------------------------
@@ -5198,8 +5204,8 @@ static void zenith__ur_udp_kick(zenith_server *s, zenith__udp *u) {
     if (space < n) {
         zenith_ring_submit(s->ring);
         space = io_uring_sq_space_left(r);
-        if (space == 0) { /* the ring is broken: try again after the next wait */
-            zenith__udp_mark(s, u);
+        if (space == 0) { /* the ring cannot take more now: before the next wait */
+            s->udp_retry = 1;
             return;
         }
         if (n > space) n = space;
@@ -5658,7 +5664,7 @@ static void zenith__ep_prepare(zenith_server *s) {
         if (c->state == ZENITH__S_OPEN && !c->recv_armed && !c->pause) budget--;
         zenith__settle(s, c);
     }
-    if (s->udp_parked_head || s->udp_need_wr) /* a UDP read needs no spare of TCP's: room is enough */
+    if (s->udp_parked_head || s->udp_need_wr || s->udp_retry) /* a UDP read needs no spare of TCP's: room is enough */
         zenith__udp_prepare(s, s->cfg.recv_buffers > s->ep_lent ? s->cfg.recv_buffers - s->ep_lent : 0u);
 }
 
