@@ -16,7 +16,8 @@
           (sub prints "listening on 239.1.2.3:5001" once joined, and stops by itself at the end
           of the feed with one line "summary received=N expected=N lost=N ... max_us=N")
           Between two hosts (or two network namespaces joined by a veth pair): ./feed sub -i IF
-          on one, ./feed pub -i IF on the other (--ttl N to cross routers).
+          on one, ./feed pub -i IF on the other (--ttl N to cross routers). IPv6 groups work
+          between hosts; Linux does not carry IPv6 multicast over lo (use an IPv4 group there).
    Flags (pub and sub):
           -g GROUP (239.1.2.3; an IPv4 224.0.0.0/4 or IPv6 ff00::/8 literal)  -p PORT (5001)
           -i IFNAME (sub: the interface to join on; pub: the interface to send from; without it
@@ -29,7 +30,8 @@
    Flags (pub): -r RATE (datagrams per second, 10000; 0 = as fast as the loop can send)
           -s SIZE (bytes per datagram, 64; from 32, the header, to 1472, one Ethernet frame for
           IPv4; IPv6 fragments above 1452)  --ttl N (0-255; the kernel's default is 1: this
-          link)  --no-loop (this host's own sockets do not receive what pub sends)
+          link)  --no-loop (this host's own sockets do not receive what pub sends; but sent on
+          lo, lo itself brings it back)
    Flags (sub): -S SOURCE (source-specific join: only datagrams from SOURCE)  --rcvbuf BYTES
           (SO_RCVBUF, 4 MiB; 0 = the kernel's)  -q (no progress line every second)
 
@@ -50,10 +52,15 @@
    kernel_drops (the socket's drop counter, SO_MEMINFO), rxq_ovfl (the highest SO_RXQ_OVFL count a
    datagram carried), stalls (zenith_udp_info.recv_stalls), rate (datagrams per second from the
    first to the last), and the one-way latency, kernel receive timestamp minus send timestamp, in
-   microseconds: p50 p90 p99 p99.9 max. Across two hosts it includes their clock offset. The
-   percentiles come from up to 1,048,576 samples (8 MiB, allocated at start): beyond that a
-   uniform random sample of them (reservoir sampling); max is over every datagram.
-   sub exits 0, or 1 if it received nothing or saw a corrupt datagram (2: bad arguments). */
+   microseconds: p50 p90 p99 p99.9 max. It includes the time a datagram waited in pub's send
+   queue behind the rest of its burst (pub sends what is due once per loop turn, at least every
+   millisecond: at -r 50000, bursts of 50; at -r 0, up to 4096 queued), and across two hosts
+   their clock offset. The percentiles come from up to 1,048,576 samples (8 MiB, allocated at
+   start): beyond that a uniform random sample of them (reservoir sampling); max is over every
+   datagram. sub exits 0, or 1 if it received nothing or saw a corrupt datagram (2: bad
+   arguments). pub ends with "summary sent=N datagrams_out=N ... send_errors=N" and exits 0, or 1
+   if the kernel refused datagrams (no route, interface down: it says so and stops at once if
+   none could be sent). */
 #define ZENITH_IMPLEMENTATION
 #include "zenith.h"
 
@@ -112,27 +119,35 @@ static struct {
     int loop, quiet;
 } opt;
 
-static void usage(int status) { /* status 0 (--help): on stdout */
-    fprintf(status ? stderr : stdout,
-            "usage: feed pub [-g GROUP] [-p PORT] [-i IFNAME] [-r RATE] [-s SIZE] [-n COUNT] [-d SECONDS]\n"
-            "                [--ttl N] [--no-loop] [--backend io_uring|epoll|auto]\n"
-            "       feed sub [-g GROUP] [-p PORT] [-i IFNAME] [-S SOURCE] [-n COUNT] [-d SECONDS]\n"
-            "                [--rcvbuf BYTES] [-q] [--backend io_uring|epoll|auto]\n"
-            "  -g GROUP    multicast group, IPv4 or IPv6 (239.1.2.3)\n"
-            "  -p PORT     UDP port (5001)\n"
-            "  -i IFNAME   sub: interface to join on; pub: interface to send from (default: the route's)\n"
-            "  -r RATE     pub: datagrams per second (10000; 0 = as fast as possible)\n"
-            "  -s SIZE     pub: bytes per datagram, %u..%u (64)\n"
-            "  -n COUNT    pub: datagrams to send; sub: stop after COUNT received (0 = no limit)\n"
-            "  -d SECONDS  stop after SECONDS (0 = no limit)\n"
-            "  -S SOURCE   sub: source-specific join, only datagrams from SOURCE\n"
-            "  --ttl N     pub: multicast TTL / hop limit, 0-255 (the kernel's: 1)\n"
-            "  --no-loop   pub: this host's own sockets do not receive the feed\n"
-            "  --rcvbuf B  sub: SO_RCVBUF bytes (4194304; 0 = the kernel's)\n"
-            "  -q          sub: no progress line every second\n"
-            "  --backend   io_uring, epoll or auto (auto; ZENITH_BACKEND decides first)\n"
-            "sub ends with: summary received=N expected=N lost=N ... p50_us=N p99_us=N max_us=N\n",
-            FEED_HDR, FEED_MAX);
+static int group_v6;        /* -g is an IPv6 group */
+static char group_text[80]; /* "239.1.2.3:5001", "[ff05::1]:5001" */
+
+static void usage(int status) { /* status 0 (--help): all of it, on stdout; else the synopsis */
+    FILE *f = status ? stderr : stdout;
+    fputs("usage: feed pub [-g GROUP] [-p PORT] [-i IFNAME] [-r RATE] [-s SIZE] [-n COUNT] [-d SECONDS]\n"
+          "                [--ttl N] [--no-loop] [--backend io_uring|epoll|auto]\n"
+          "       feed sub [-g GROUP] [-p PORT] [-i IFNAME] [-S SOURCE] [-n COUNT] [-d SECONDS]\n"
+          "                [--rcvbuf BYTES] [-q] [--backend io_uring|epoll|auto]\n",
+          f);
+    if (status)
+        fputs("       feed -h for what they mean\n", f);
+    else
+        printf("  -g GROUP    multicast group, IPv4 or IPv6 (239.1.2.3)\n"
+               "  -p PORT     UDP port (5001)\n"
+               "  -i IFNAME   sub: interface to join on; pub: interface to send from (default: the route's)\n"
+               "  -r RATE     pub: datagrams per second (10000; 0 = as fast as possible)\n"
+               "  -s SIZE     pub: bytes per datagram, %u..%u (64)\n"
+               "  -n COUNT    pub: datagrams to send; sub: stop after COUNT received (0 = no limit)\n"
+               "  -d SECONDS  stop after SECONDS (0 = no limit)\n"
+               "  -S SOURCE   sub: source-specific join, only datagrams from SOURCE\n"
+               "  --ttl N     pub: multicast TTL / hop limit, 0-255 (the kernel's: 1)\n"
+               "  --no-loop   pub: this host's own sockets do not receive the feed\n"
+               "  --rcvbuf B  sub: SO_RCVBUF bytes (4194304; 0 = the kernel's)\n"
+               "  -q          sub: no progress line every second\n"
+               "  --backend   io_uring, epoll or auto (auto; ZENITH_BACKEND decides first)\n"
+               "Start sub first: it prints \"listening on GROUP:PORT\" once joined, and stops by itself when\n"
+               "pub's feed ends, with one line: summary received=N expected=N lost=N ... max_us=N\n",
+               FEED_HDR, FEED_MAX);
     exit(status);
 }
 
@@ -165,7 +180,8 @@ static void parse(int argc, char **argv) {
                                               { "backend", required_argument, NULL, 'B' },
                                               { "help", no_argument, NULL, 'h' },
                                               { NULL, 0, NULL, 0 } };
-    int c, pub_only = 0, sub_only = 0;
+    int c, pub_only = 0, sub_only = 0, mcast = 0;
+    unsigned char a[16];
     opt.group = "239.1.2.3";
     opt.port = 5001;
     opt.size = 64;
@@ -234,25 +250,40 @@ static void parse(int argc, char **argv) {
         fprintf(stderr, "feed: -s SIZE is at least %u (the header)\n", FEED_HDR);
         usage(2);
     }
+    if (inet_pton(AF_INET, opt.group, a) == 1)
+        mcast = (a[0] & 0xf0) == 0xe0; /* 224.0.0.0/4 */
+    else if (inet_pton(AF_INET6, opt.group, a) == 1)
+        mcast = a[0] == 0xff, group_v6 = 1; /* ff00::/8 */
+    else {
+        fprintf(stderr, "feed: -g '%s' is not an IPv4 or IPv6 address\n", opt.group);
+        usage(2);
+    }
+    if (!mcast) {
+        fprintf(stderr, "feed: -g %s is not a multicast group (224.0.0.0/4, ff00::/8)\n", opt.group);
+        usage(2);
+    }
+    snprintf(group_text, sizeof group_text, group_v6 ? "[%s]:%ld" : "%s:%ld", opt.group, opt.port);
 }
 
 /* Explains a multicast call's failure; the usual one is a host with no route for the group. */
 static void explain(const char *what, int rc) {
-    int v6 = strchr(opt.group, ':') != NULL;
-    fprintf(stderr, "feed %s: %s %s:%ld%s%s: %s (%s)\n", opt.pub ? "pub" : "sub", what, opt.group, opt.port,
+    int route = rc == ZENITH_ESYS(ENODEV) || rc == ZENITH_ESYS(ENETUNREACH);
+    fprintf(stderr, "feed %s: %s %s%s%s: %s (%s)\n", opt.pub ? "pub" : "sub", what, group_text,
             opt.ifname ? " on " : "", opt.ifname ? opt.ifname : "", zenith_strerror(rc), zenith_errname(rc));
     if (rc == ZENITH_E_NOT_FOUND && opt.ifname)
         fprintf(stderr, "  there is no interface named %s (ip link lists them)\n", opt.ifname);
-    else if (rc == ZENITH_E_INVAL)
-        fprintf(stderr, "  %s is not a multicast group (224.0.0.0/4, ff00::/8)%s\n", opt.group,
-                opt.source ? ", or the source is not a unicast address of the same family" : "");
-    else if (!opt.ifname && (rc == ZENITH_ESYS(ENODEV) || rc == ZENITH_ESYS(ENETUNREACH)))
+    else if (rc == ZENITH_E_INVAL && opt.source)
+        fprintf(stderr, "  -S %s is not a unicast address of the group's family\n", opt.source);
+    else if (route && !opt.ifname)
         fprintf(stderr,
                 "  no route for %s: this host has no route to pick an interface from; give the\n"
                 "  interface with -i IFNAME (on one host: -i lo), or add a multicast route:\n"
                 "  ip %sroute add %s dev IFNAME\n",
-                opt.group, v6 ? "-6 " : "", v6 ? "ff00::/8" : "224.0.0.0/4");
-    else if (rc == ZENITH_ESYS(ENODEV) || rc == ZENITH_ESYS(ENETUNREACH))
+                opt.group, group_v6 ? "-6 " : "", group_v6 ? "ff00::/8" : "224.0.0.0/4");
+    else if (route && group_v6 && strcmp(opt.ifname, "lo") == 0)
+        fprintf(stderr, "  Linux does not carry IPv6 multicast over lo: use an IPv4 group on lo, or another\n"
+                        "  interface (a veth pair, for one host)\n");
+    else if (route)
         fprintf(stderr, "  %s cannot carry multicast for %s (is it up? ip link set %s up)\n", opt.ifname, opt.group,
                 opt.ifname);
 }
@@ -359,16 +390,12 @@ static int run_pub(void) {
     uint32_t session = (uint32_t)now_ns(CLOCK_REALTIME) ^ ((uint32_t)getpid() << 16);
     int64_t t0, t_end, now, next_check;
     double secs;
-    int rc, k, v6 = strchr(opt.group, ':') != NULL;
-    char to_text[64];
+    int rc, k;
 
-    if (zenith_addr_set(&to, opt.group, (uint16_t)opt.port) != 0) {
-        fprintf(stderr, "feed pub: '%s' is not an IPv4 or IPv6 address\n", opt.group);
-        return 2;
-    }
+    zenith_addr_set(&to, opt.group, (uint16_t)opt.port); /* checked by parse */
     s = create_server(4096); /* a deep send queue: bursts of up to 4096 datagrams per loop turn */
     memset(&ucfg, 0, sizeof ucfg);
-    ucfg.address = v6 ? "::" : "0.0.0.0";
+    ucfg.address = group_v6 ? "::" : "0.0.0.0";
     ucfg.flags = ZENITH_UDP_NO_TIMESTAMPS; /* a sender: nothing to stamp */
     ucfg.on_writable = pub_on_writable;    /* no on_recv: a send-only socket */
     if ((rc = zenith_udp_open(s, &ucfg, &sock)) != 0) {
@@ -381,9 +408,8 @@ static int run_pub(void) {
     }
     signal(SIGINT, pub_on_signal);
     signal(SIGTERM, pub_on_signal);
-    zenith_addr_format(&to, to_text, sizeof to_text);
-    printf("sending to %s%s%s: %ld-byte datagrams, ", to_text, opt.ifname ? " from " : "", opt.ifname ? opt.ifname : "",
-           opt.size);
+    printf("sending to %s%s%s: %ld-byte datagrams, ", group_text, opt.ifname ? " from " : "",
+           opt.ifname ? opt.ifname : "", opt.size);
     if (opt.rate)
         printf("%llu/s, ", (unsigned long long)opt.rate);
     else
@@ -393,8 +419,11 @@ static int run_pub(void) {
     else
         printf("no count limit");
     if (opt.seconds) printf(", for %llu s at most", (unsigned long long)opt.seconds);
-    printf(" (ttl %s, loop %s, session %08x)\n", opt.ttl < 0 ? "default" : "set", opt.loop == 0 ? "off" : "on",
-           (unsigned)session);
+    if (opt.ttl < 0)
+        printf(" (ttl: the kernel's, ");
+    else
+        printf(" (ttl %ld, ", opt.ttl);
+    printf("loop %s, session %08x)\n", opt.loop == 0 ? "off" : "on", (unsigned)session);
     print_backend(s);
     fflush(stdout);
 
@@ -552,7 +581,7 @@ static int seen_test_set(uint64_t seq) {
     return was;
 }
 
-static void sub_sequence(uint64_t seq) {
+static void sub_sequence(uint64_t seq, uint32_t len) {
     if (seq > sub.top) {
         uint64_t q;
         if (sub.top && seq > sub.top + 1) sub.gaps++;
@@ -564,12 +593,14 @@ static void sub_sequence(uint64_t seq) {
         if (!sub.first_seq) sub.first_seq = seq;
         sub.top = seq;
         sub.received++;
+        sub.bytes += len;
     } else if (sub.top - seq < FEED_WINDOW) {
         if (seen_test_set(seq))
             sub.dup++;
         else {
             sub.reordered++;
             sub.received++;
+            sub.bytes += len;
         }
     } else
         sub.stale++; /* older than the window: cannot tell a duplicate from a late one */
@@ -579,7 +610,8 @@ static void sub_on_recv(void *user, zenith_udp_id sock, const zenith_udp_datagra
     int64_t rx = d->ts_ns;
     feed_hdr h;
     (void)user, (void)sock;
-    if (rx == 0) { /* no kernel timestamp: the time we see it */
+    if (zenith_server_stopped(sub.s)) return; /* the rest of a batch after -n COUNT or END: not counted */
+    if (rx == 0) {                            /* no kernel timestamp: the time we see it */
         rx = now_ns(CLOCK_REALTIME);
         sub.no_ts++;
     }
@@ -627,8 +659,7 @@ static void sub_on_recv(void *user, zenith_udp_id sock, const zenith_udp_datagra
     sub_latency(rx - h.send_ns);
     if (!sub.first_rx) sub.first_rx = rx;
     sub.last_rx = rx;
-    sub.bytes += d->len;
-    sub_sequence(h.seq);
+    sub_sequence(h.seq, d->len);
     sub_done_if_complete();
 }
 
@@ -652,11 +683,11 @@ static int run_sub(void) {
     double secs, rate, p50, p90, p99, p999, mx;
     const char *bind_to = opt.group;
     unsigned char a6[16];
-    int rc, v6 = strchr(opt.group, ':') != NULL;
+    int rc;
 
     /* bind the group itself (only its datagrams reach the socket), except an IPv6 group of
        interface or link scope (ff01::, ff02::), which cannot be bound without a scope: any */
-    if (v6 && inet_pton(AF_INET6, opt.group, a6) == 1 && a6[0] == 0xff && (a6[1] & 0x0f) <= 2) bind_to = "::";
+    if (group_v6 && inet_pton(AF_INET6, opt.group, a6) == 1 && (a6[1] & 0x0f) <= 2) bind_to = "::";
     sub.lat = (int64_t *)malloc(FEED_SAMPLES * sizeof *sub.lat);
     if (sub.lat == NULL) {
         fprintf(stderr, "feed sub: no memory for the latency samples\n");
@@ -671,11 +702,8 @@ static int run_sub(void) {
     ucfg.rcvbuf = (uint32_t)opt.rcvbuf;
     ucfg.on_recv = sub_on_recv;
     if ((rc = zenith_udp_open(sub.s, &ucfg, &sub.sock)) != 0) {
-        if (rc == ZENITH_E_INVAL)
-            fprintf(stderr, "feed sub: '%s' is not an IPv4 or IPv6 address\n", opt.group);
-        else
-            explain("cannot bind", rc);
-        return rc == ZENITH_E_INVAL ? 2 : 1;
+        explain("cannot bind", rc);
+        return 1;
     }
     if ((rc = zenith_udp_join(sub.s, sub.sock, opt.group, opt.source, opt.ifname)) != 0) {
         explain(opt.source ? "cannot join (source-specific)" : "cannot join", rc);
@@ -692,6 +720,8 @@ static int run_sub(void) {
            info.features & ZENITH_UDP_F_TS_SOFTWARE ? "kernel (software)" : "none (the time sub sees them)");
     print_backend(sub.s);
     fflush(stdout);
+    if (group_v6 && opt.ifname && strcmp(opt.ifname, "lo") == 0)
+        fprintf(stderr, "feed sub: note: Linux does not carry IPv6 multicast over lo; nothing may come\n");
 
     while (!zenith_server_stopped(sub.s)) {
         rc = zenith_server_run_once(sub.s, -1);

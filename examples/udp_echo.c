@@ -77,7 +77,11 @@ static long backend_of(const char *name) {
 static long number(const char *s, long lo, long hi) {
     char *end;
     long v = strtol(s, &end, 10);
-    return (end == s || *end != '\0' || v < lo || v > hi) ? -1 : v;
+    if (end == s || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "udp_echo: bad number '%s' (%ld to %ld)\n", s, lo, hi);
+        return -1;
+    }
+    return v;
 }
 
 int main(int argc, char **argv) {
@@ -100,7 +104,11 @@ int main(int argc, char **argv) {
                 if ((port = number(optarg, 0, 65535)) < 0) usage(argv[0], 2);
                 break;
             case 'b':
-                if ((bufsize = number(optarg, 256, 1L << 20)) < 0 || bufsize % 64) usage(argv[0], 2);
+                if ((bufsize = number(optarg, 256, 1L << 20)) < 0) usage(argv[0], 2);
+                if (bufsize % 64) {
+                    fprintf(stderr, "%s: -b %ld is not a multiple of 64\n", argv[0], bufsize);
+                    usage(argv[0], 2);
+                }
                 break;
             case 'B':
                 if ((backend = backend_of(optarg)) < 0) {
