@@ -1996,6 +1996,82 @@ Test(udp, flood_exhausting_the_pool_counts_drops_and_resumes, .timeout = 60) {
     zenith_server_destroy(s);
 }
 
+/* While the application holds every receive buffer, the loop waits (it does not spin re-trying the
+   receive): over 300 ms of run_once(s, 50) with nothing else to do, a handful of iterations and
+   stalls, not thousands. Then the buffers come back and reception resumes. */
+Test(udp, held_buffers_do_not_spin_the_loop, .timeout = 30) {
+    zenith_server_config sc = udp_cfg();
+    zenith_server *s;
+    zenith_pool *pool;
+    zenith_udp_config u;
+    zenith_udp_info inf;
+    zenith_reactor_stats rs0, rs1;
+    flood_rx f;
+    uint32_t sent = 0, i, iters = 0;
+    uint64_t stalls0;
+    uint8_t d[600];
+    double t0;
+    int fd = plain_udp("127.0.0.1", 0);
+    sc.buffer_count = 128;
+    sc.recv_buffers = 64;
+    s = mkserver_cfg(&sc);
+    pool = zenith_server_pool(s);
+    memset(&f, 0, sizeof f);
+    f.s = s;
+    f.keeping = 1;
+    f.cap = 256;
+    f.nseq = 2000;
+    f.kept = calloc(f.cap, sizeof *f.kept);
+    f.seen = calloc(f.nseq, 1);
+    cr_assert(f.kept && f.seen);
+    u = ucfg("127.0.0.1", 0, flood_recv, &f);
+    f.id = open_ok(s, &u);
+    plain_connect(fd, "127.0.0.1", zenith_udp_port(s, f.id));
+    /* send until the socket stalls (every buffer kept), a few at a time */
+    while (sent < 1000 && info_of_udp(s, f.id).recv_stalls == 0) {
+        for (i = 0; i < 20; i++, sent++) {
+            uint32_t len = 300u + sent % 200u;
+            fill(d, sent, len);
+            cr_assert_eq(send(fd, d, len, 0), (ssize_t)len);
+        }
+        spin(s, 5);
+    }
+    cr_assert_gt(info_of_udp(s, f.id).recv_stalls, 0u, "no stall after %u datagrams with every buffer kept", sent);
+    spin(s, 20);
+    /* held: the loop has nothing to do but wait */
+    stalls0 = info_of_udp(s, f.id).recv_stalls;
+    memset(&rs0, 0, sizeof rs0);
+    memset(&rs1, 0, sizeof rs1);
+    cr_assert_eq(zenith_server_get_reactor_stats(s, &rs0), 0);
+    t0 = now_s();
+    while (now_s() - t0 < 0.3) {
+        run1(s, 50);
+        iters++;
+    }
+    cr_assert_eq(zenith_server_get_reactor_stats(s, &rs1), 0);
+    inf = info_of_udp(s, f.id);
+    cr_log_info("buffers held (%s): %u run_once(50 ms) calls in 300 ms, recv_stalls +%llu, loop_iterations +%llu",
+                on_epoll(s) ? "epoll" : "io_uring", iters, (unsigned long long)(inf.recv_stalls - stalls0),
+                (unsigned long long)(rs1.loop_iterations - rs0.loop_iterations));
+    cr_assert_leq(iters, 30u, "run_once(50 ms) returned %u times in 300 ms with nothing to do: the loop spins", iters);
+    cr_assert_leq(inf.recv_stalls - stalls0, 30u, "recv_stalls rose by %llu while nothing arrived",
+                  (unsigned long long)(inf.recv_stalls - stalls0));
+    /* released: what waits comes, and new datagrams too */
+    f.keeping = 0;
+    for (i = 0; i < f.nkept; i++) cr_assert_eq(zenith_pool_release(pool, f.kept[i].buf), 0);
+    RUN_UNTIL(s, f.delivered + info_of_udp(s, f.id).kernel_drops >= sent, 5.0);
+    cr_assert_eq(f.delivered + info_of_udp(s, f.id).kernel_drops, sent);
+    fill(d, sent, 300u + sent % 200u);
+    cr_assert_eq(send(fd, d, 300u + sent % 200u, 0), (ssize_t)(300u + sent % 200u));
+    sent++;
+    RUN_UNTIL(s, f.delivered + info_of_udp(s, f.id).kernel_drops >= sent, 5.0);
+    cr_assert_eq(f.seen[sent - 1], 1, "a datagram after the buffers came back");
+    close(fd);
+    free(f.kept);
+    free(f.seen);
+    zenith_server_destroy(s);
+}
+
 /* ---- 11. close ----------------------------------------------------------------------------------- */
 
 Test(udp, close_inside_own_on_recv_stops_delivery, .timeout = 30) {
