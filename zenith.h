@@ -4714,6 +4714,9 @@ static void zenith__woke(zenith_server *s) {
 #define SO_MEMINFO 55
 #endif
 #define ZENITH__SK_MEMINFO_DROPS 8 /* <linux/sock_diag.h> SK_MEMINFO_DROPS */
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29 /* <linux/in6.h>; kernel 4.20 */
+#endif
 
 static zenith_udp_id zenith__udp_id(const zenith_server *s, const zenith__udp *u) {
     return ((zenith_udp_id)u->gen << 32) | (zenith_udp_id)(uint32_t)(u - s->udp);
@@ -6155,6 +6158,12 @@ ZENITH_API int zenith_udp_open(zenith_server *s, const zenith_udp_config *cfg_in
         int v6only = (cfg.flags & ZENITH_UDP_V6ONLY) != 0;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
         flags |= ZENITH__U_V6;
+    }
+    { /* only the groups this socket joined (Linux's default delivers any group some socket of
+         the host joined to every socket bound to the wildcard and port) */
+        int all = 0;
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &all, sizeof all);
+        if (fam == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &all, sizeof all);
     }
     e = 0;
     if ((cfg.flags & ZENITH_UDP_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
