@@ -500,6 +500,7 @@ ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *func, const zenith_wasm
 #if !defined(ZENITH_WASM_MALLOC) || !defined(ZENITH_WASM_REALLOC) || !defined(ZENITH_WASM_FREE)
 #error "define all of ZENITH_WASM_MALLOC, ZENITH_WASM_REALLOC and ZENITH_WASM_FREE, or none"
 #endif
+#define ZENITH_WASM__USER_ALLOC 1
 #else
 #define ZENITH_WASM_MALLOC(sz) malloc(sz)
 #define ZENITH_WASM_REALLOC(p, sz) realloc(p, sz)
@@ -1248,15 +1249,21 @@ enum {
     ZENITH_WASM__OP_MEMORY_GROW = 0x40, /* [a | dst<<16] */
     ZENITH_WASM__OP_CONST32 = 0x41,     /* [dst | value<<32] */
     /* 0x45..0xc4 numeric: unary [a | dst<<16], binary [a | b<<16 | dst<<32] */
-    ZENITH_WASM__OP_SAT = 0xe0, /* 0xe0..0xe7: the 0xfc 0..7 conversions, unary */
-    ZENITH_WASM__OP_COUNT = 256
+    ZENITH_WASM__OP_SAT = 0xe0,     /* 0xe0..0xe7: the 0xfc 0..7 conversions, unary */
+    ZENITH_WASM__OP_BR_NZ64 = 0xf0, /* [a | off]: jump if the i64 is not zero */
+    ZENITH_WASM__OP_IMM = 0x100,    /* + a binary op: [a | dst<<16 | imm<<32] (i64: imm sign-extended) */
+    ZENITH_WASM__OP_CMPBR = 0x200,  /* + a compare: [a | b<<16 | off<<32], jump if true; 0x250: i64.eqz */
+    ZENITH_WASM__OP_CMPBRI = 0x300, /* + a compare: [a | off<<32] [imm], jump if true */
+    ZENITH_WASM__OP_COUNT = 0x400
 };
 
 #define ZENITH_WASM__UNKNOWN 0
 
 typedef struct zenith_wasm__val {
     uint8_t type;
-    uint32_t slot;
+    uint8_t k;     /* a constant not written anywhere yet (value in c; slot: its canonical slot) */
+    uint32_t slot; /* where the value is: its canonical slot, a local's slot, or NONE (dead code) */
+    uint64_t c;
 } zenith_wasm__val;
 
 typedef struct zenith_wasm__ctl {
@@ -1292,6 +1299,7 @@ typedef struct zenith_wasm__tr {
     size_t last_cell; /* that op's dst operand cell */
     unsigned last_shift;
     uint32_t last_slot;
+    unsigned last_op;
 } zenith_wasm__tr;
 
 static const uint8_t zenith_wasm__vt[4] = { ZENITH_WASM_I32, ZENITH_WASM_I64, ZENITH_WASM_F32, ZENITH_WASM_F64 };
@@ -1352,6 +1360,19 @@ static int zenith_wasm__emit_dst(zenith_wasm__tr *t, unsigned op, uint64_t word,
     t->last_shift = shift;
     t->last_slot = dst;
     t->last_end = t->ncode;
+    t->last_op = op;
+    return 0;
+}
+
+/* Writes a constant of `type` into slot dst. */
+static int zenith_wasm__emit_const(zenith_wasm__tr *t, uint32_t dst, uint8_t type, uint64_t v) {
+    if (!ZENITH_WASM__REACH(t)) return 0;
+    if (type == ZENITH_WASM_I32 || type == ZENITH_WASM_F32)
+        return zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CONST32, (uint64_t)(dst & 0xffff) | ((v & 0xffffffffu) << 32),
+                                     0, dst);
+    ZENITH_WASM__TRY(zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CONST64, dst & 0xffff, 0, dst));
+    ZENITH_WASM__TRY(zenith_wasm__emit(t, v));
+    t->last_end = t->ncode; /* the value's cell follows the dst's */
     return 0;
 }
 
@@ -1360,6 +1381,8 @@ static uint32_t zenith_wasm__canon(const zenith_wasm__tr *t, size_t i) { return 
 static int zenith_wasm__push(zenith_wasm__tr *t, uint8_t type) {
     ZENITH_WASM__TRY(zenith_wasm__grow(&t->vals, &t->capvals, t->nvals + 1, sizeof *t->vals));
     t->vals[t->nvals].type = type;
+    t->vals[t->nvals].k = 0;
+    t->vals[t->nvals].c = 0;
     t->vals[t->nvals].slot = zenith_wasm__canon(t, t->nvals);
     t->nvals++;
     if (t->nvals > t->max_height) t->max_height = (uint32_t)t->nvals;
@@ -1371,12 +1394,20 @@ static int zenith_wasm__mismatch(zenith_wasm__tr *t, uint8_t want, uint8_t got) 
                              zenith_wasm__tname(want), got ? zenith_wasm__tname(got) : "an empty stack");
 }
 
-/* Pops a value of type `want` (0: any) into *out. */
-static int zenith_wasm__pop(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *out) {
+static int zenith_wasm__push_const(zenith_wasm__tr *t, uint8_t type, uint64_t v) {
+    ZENITH_WASM__TRY(zenith_wasm__push(t, type));
+    t->vals[t->nvals - 1].k = 1;
+    t->vals[t->nvals - 1].c = v;
+    return 0;
+}
+
+/* Pops a value of type `want` (0: any) into *out; a constant stays a constant (out->k). */
+static int zenith_wasm__pop_k(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *out) {
     zenith_wasm__ctl *c = &t->ctls[t->nctls - 1];
     zenith_wasm__val v;
     if (t->nvals == c->height) {
         if (!c->unreachable) return zenith_wasm__mismatch(t, want, 0);
+        memset(out, 0, sizeof *out);
         out->type = want;
         out->slot = ZENITH_WASM__NONE;
         return 0;
@@ -1388,9 +1419,24 @@ static int zenith_wasm__pop(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *
     return 0;
 }
 
+/* Pops a value that must be in a slot: a constant is written to its canonical slot first. */
+static int zenith_wasm__pop(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *out) {
+    ZENITH_WASM__TRY(zenith_wasm__pop_k(t, want, out));
+    if (out->k) {
+        ZENITH_WASM__TRY(zenith_wasm__emit_const(t, out->slot, out->type, out->c));
+        out->k = 0;
+    }
+    return 0;
+}
+
 /* Copies the value at stack index i to its canonical slot if it lives elsewhere (a local). */
 static int zenith_wasm__mat(zenith_wasm__tr *t, size_t i) {
     uint32_t c = zenith_wasm__canon(t, i);
+    if (t->vals[i].k) {
+        t->vals[i].k = 0;
+        t->vals[i].slot = c;
+        return zenith_wasm__emit_const(t, c, t->vals[i].type, t->vals[i].c);
+    }
     if (t->vals[i].slot == c || t->vals[i].slot == ZENITH_WASM__NONE) return 0;
     if (ZENITH_WASM__REACH(t)) {
         ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
@@ -1403,7 +1449,6 @@ static int zenith_wasm__mat(zenith_wasm__tr *t, size_t i) {
 static int zenith_wasm__mat_all(zenith_wasm__tr *t) {
     size_t i;
     for (i = 0; i < t->nvals; i++) ZENITH_WASM__TRY(zenith_wasm__mat(t, i));
-    t->last_end = (size_t)-1;
     return 0;
 }
 
@@ -1459,23 +1504,85 @@ static int zenith_wasm__branch_moves(zenith_wasm__tr *t, const zenith_wasm__ctl 
     for (k = 0; k < n; k++) {
         src[k] = t->vals[t->nvals - n + k].slot;
         dst[k] = l->kind == 0 ? k : t->nlocals + l->height + k;
+        if (t->vals[t->nvals - n + k].k) src[k] = dst[k]; /* written below, after the moves */
     }
     rc = zenith_wasm__moves(t, dst, src, n);
+    for (k = 0; k < n && rc == 0; k++)
+        if (t->vals[t->nvals - n + k].k)
+            rc = zenith_wasm__emit_const(t, dst[k], t->vals[t->nvals - n + k].type, t->vals[t->nvals - n + k].c);
+    t->last_end = (size_t)-1;
     if (dst != small) zenith_wasm__free(dst);
     return rc;
 }
 
 /* Emits a jump (op BR, BR_IF, BR_UNLESS with cond slot c) to label l; forward ones join the
    label's patch chain. */
-static int zenith_wasm__jump(zenith_wasm__tr *t, unsigned op, uint32_t c, zenith_wasm__ctl *l) {
+/* A jump: op, an operand word (its low 32 bits; the offset goes in the high ones), and an
+   immediate cell if has_imm. Returns the operand cell's index through *cell. */
+static int zenith_wasm__jump_word(zenith_wasm__tr *t, unsigned op, uint32_t word, int has_imm, uint64_t imm,
+                                  zenith_wasm__ctl *l) {
+    size_t cell;
     if (!ZENITH_WASM__REACH(t)) return 0;
     ZENITH_WASM__TRY(zenith_wasm__emit_op(t, op));
-    if (l->kind == 0x03) {
-        int64_t off = (int64_t)l->start - (int64_t)t->ncode;
-        return zenith_wasm__emit(t, (uint64_t)(c & 0xffff) | ((uint64_t)(uint32_t)(int32_t)off << 32));
+    cell = t->ncode;
+    if (l == NULL) { /* the caller patches it: a chain of one */
+        ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)word | ((uint64_t)0xffffffffu << 32)));
+    } else if (l->kind == 0x03) {
+        int64_t off = (int64_t)l->start - (int64_t)cell;
+        ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)word | ((uint64_t)(uint32_t)(int32_t)off << 32)));
+    } else {
+        ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)word | ((uint64_t)(uint32_t)(int32_t)l->patch << 32)));
+        l->patch = (int64_t)cell;
     }
-    ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)(c & 0xffff) | ((uint64_t)(uint32_t)(int32_t)l->patch << 32)));
-    l->patch = (int64_t)t->ncode - 1;
+    if (has_imm) ZENITH_WASM__TRY(zenith_wasm__emit(t, imm));
+    t->last_end = (size_t)-1;
+    return 0;
+}
+
+static int zenith_wasm__jump(zenith_wasm__tr *t, unsigned op, uint32_t c, zenith_wasm__ctl *l) {
+    return zenith_wasm__jump_word(t, op, c & 0xffff, 0, 0, l);
+}
+
+/* A conditional jump on cond value c: to label l when c is true (sense 1) or false (sense 0);
+   l NULL: the operand cell is left for the caller to patch (its index: the cell after the op,
+   returned in *cell). When c was produced by the integer compare just emitted, the compare and
+   the jump fuse into one op. */
+static int zenith_wasm__cond_jump(zenith_wasm__tr *t, const zenith_wasm__val *c, int sense, zenith_wasm__ctl *l,
+                                  size_t *cell) {
+    unsigned op = 0;
+    if (!ZENITH_WASM__REACH(t)) return 0;
+    if (t->last_end == t->ncode && c->slot == t->last_slot && c->slot >= t->nlocals) {
+        unsigned cmp = t->last_op & 0xff, imm = (t->last_op & 0xf00) == ZENITH_WASM__OP_IMM;
+        int is_cmp = (t->last_op & 0xf00) <= ZENITH_WASM__OP_IMM &&
+                     (cmp == 0x45 || cmp == 0x50 || (cmp >= 0x46 && cmp <= 0x4f) || (cmp >= 0x51 && cmp <= 0x5a));
+        if (is_cmp) {
+            static const uint8_t inv[10] = { 1, 0, 8, 9, 6, 7, 4, 5, 2, 3 }; /* eq ne lt_s lt_u gt_s gt_u le_s... */
+            uint64_t w = t->code[t->last_cell].u;
+            t->ncode = t->last_cell - 1;      /* drop the compare */
+            if (cmp == 0x45 || cmp == 0x50) { /* eqz: jump if zero, or (inverted) if not zero */
+                op = cmp == 0x45 ? (sense ? ZENITH_WASM__OP_BR_UNLESS : ZENITH_WASM__OP_BR_IF)
+                                 : (sense ? ZENITH_WASM__OP_CMPBR + 0x50 : ZENITH_WASM__OP_BR_NZ64);
+                ZENITH_WASM__TRY(zenith_wasm__jump_word(t, op, (uint32_t)(w & 0xffff), 0, 0, l));
+            } else {
+                unsigned base = cmp <= 0x4f ? 0x46u : 0x51u;
+                unsigned real = sense ? cmp : base + inv[cmp - base];
+                if (imm) {
+                    uint64_t v = (uint64_t)(int64_t)(int32_t)(uint32_t)(w >> 32);
+                    if (base == 0x46) v &= 0xffffffffu;
+                    ZENITH_WASM__TRY(
+                        zenith_wasm__jump_word(t, ZENITH_WASM__OP_CMPBRI + real, (uint32_t)(w & 0xffff), 1, v, l));
+                } else {
+                    ZENITH_WASM__TRY(
+                        zenith_wasm__jump_word(t, ZENITH_WASM__OP_CMPBR + real, (uint32_t)(w & 0xffffffffu), 0, 0, l));
+                }
+            }
+            if (cell) *cell = t->ncode - (imm && cmp != 0x45 && cmp != 0x50 ? 2 : 1);
+            return 0;
+        }
+    }
+    ZENITH_WASM__TRY(zenith_wasm__jump_word(t, sense ? ZENITH_WASM__OP_BR_IF : ZENITH_WASM__OP_BR_UNLESS,
+                                            c->slot & 0xffff, 0, 0, l));
+    if (cell) *cell = t->ncode - 1;
     return 0;
 }
 
@@ -1643,6 +1750,12 @@ static uint8_t zenith_wasm__memtype(unsigned op) {
     return ty[op - 0x28];
 }
 
+/* Binary ops with an immediate second operand (ZENITH_WASM__OP_IMM + op). */
+static int zenith_wasm__has_imm(unsigned op) {
+    return (op >= 0x46 && op <= 0x4f) || (op >= 0x6a && op <= 0x6c) || (op >= 0x71 && op <= 0x78) ||
+           (op >= 0x51 && op <= 0x5a) || (op >= 0x7c && op <= 0x7e) || (op >= 0x83 && op <= 0x8a);
+}
+
 /* The result of an op lands in the canonical slot of the top after pushing. */
 static int zenith_wasm__result(zenith_wasm__tr *t, uint8_t type, uint32_t *dst) {
     *dst = zenith_wasm__canon(t, t->nvals);
@@ -1653,7 +1766,8 @@ static int zenith_wasm__local_write(zenith_wasm__tr *t, uint32_t x, zenith_wasm_
     size_t i;
     int retarget;
     for (i = 0; i < t->nvals; i++)
-        if (t->vals[i].slot == x) ZENITH_WASM__TRY(zenith_wasm__mat(t, i));
+        if (t->vals[i].slot == x && !t->vals[i].k) ZENITH_WASM__TRY(zenith_wasm__mat(t, i));
+    if (v.k) return zenith_wasm__emit_const(t, x, v.type, v.c);
     if (!ZENITH_WASM__REACH(t) || v.slot == x) return 0;
     /* the op that just produced v can write the local itself */
     retarget = t->last_end == t->ncode && v.slot == t->last_slot && v.slot >= t->nlocals;
@@ -1918,11 +2032,9 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     (rc = zenith_wasm__enter(t, &c2)) < 0)
                     goto out;
                 if (ZENITH_WASM__REACH(t)) {
-                    zenith_wasm__ctl *l = &t->ctls[t->nctls - 1];
-                    if ((rc = zenith_wasm__emit_op(t, ZENITH_WASM__OP_BR_UNLESS)) < 0 ||
-                        (rc = zenith_wasm__emit(t, (uint64_t)(c.slot & 0xffff) | ((uint64_t)0xffffffffu << 32))) < 0)
-                        goto out;
-                    l->else_jump = (int64_t)t->ncode - 1;
+                    size_t cell = 0;
+                    if ((rc = zenith_wasm__cond_jump(t, &c, 0, NULL, &cell)) < 0) goto out;
+                    t->ctls[t->nctls - 1].else_jump = (int64_t)cell;
                 }
                 break;
             }
@@ -2009,17 +2121,15 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 if (ZENITH_WASM__REACH(t)) {
                     int direct = l->kind != 0;
                     for (k = 0; k < n && direct; k++)
-                        if (t->vals[t->nvals - n + k].slot != t->nlocals + l->height + k) direct = 0;
+                        if (t->vals[t->nvals - n + k].slot != t->nlocals + l->height + k || t->vals[t->nvals - n + k].k)
+                            direct = 0;
                     if (direct) {
-                        if ((rc = zenith_wasm__jump(t, ZENITH_WASM__OP_BR_IF, c.slot, l)) < 0) goto out;
+                        if ((rc = zenith_wasm__cond_jump(t, &c, 1, l, NULL)) < 0) goto out;
                     } else {
-                        size_t skip;
-                        if ((rc = zenith_wasm__emit_op(t, ZENITH_WASM__OP_BR_UNLESS)) < 0 ||
-                            (rc = zenith_wasm__emit(t, c.slot & 0xffff)) < 0)
-                            goto out;
-                        skip = t->ncode - 1;
+                        size_t skip = 0;
+                        if ((rc = zenith_wasm__cond_jump(t, &c, 0, NULL, &skip)) < 0) goto out;
                         if ((rc = zenith_wasm__emit_branch(t, x)) < 0) goto out;
-                        t->code[skip].u |= (uint64_t)(uint32_t)(int32_t)(t->ncode - skip) << 32;
+                        zenith_wasm__patch_chain(t, (int64_t)skip, t->ncode);
                     }
                 }
                 t->last_end = (size_t)-1;
@@ -2065,7 +2175,9 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                         int direct = l->kind != 0;
                         size_t cell = table + i;
                         for (q = 0; q < ar && direct; q++)
-                            if (t->vals[t->nvals - ar + q].slot != t->nlocals + l->height + q) direct = 0;
+                            if (t->vals[t->nvals - ar + q].slot != t->nlocals + l->height + q ||
+                                t->vals[t->nvals - ar + q].k)
+                                direct = 0;
                         if (direct && l->kind == 0x03) {
                             t->code[cell].u = (uint64_t)(uint32_t)(int32_t)((int64_t)l->start - (int64_t)cell) << 32;
                         } else if (direct) {
@@ -2141,7 +2253,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 break;
             }
             case 0x1a: /* drop */
-                if ((rc = zenith_wasm__pop(t, 0, &a)) < 0) goto out;
+                if ((rc = zenith_wasm__pop_k(t, 0, &a)) < 0) goto out;
                 break;
             case 0x1b: { /* select */
                 uint8_t ty;
@@ -2178,7 +2290,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     rc = zenith_wasm__fail(&rd, ZENITH_WASM_E_INVALID, "unknown local %u", x);
                     goto out;
                 }
-                if ((rc = zenith_wasm__pop(t, t->ltypes[x], &a)) < 0) goto out;
+                if ((rc = zenith_wasm__pop_k(t, t->ltypes[x], &a)) < 0) goto out;
                 if ((rc = zenith_wasm__local_write(t, x, a)) < 0) goto out;
                 if (op == 0x22) {
                     if ((rc = zenith_wasm__push(t, t->ltypes[x])) < 0) goto out;
@@ -2250,9 +2362,8 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     rd.p += 4;
                     v = u;
                 }
-                if ((rc = zenith_wasm__result(t, op == 0x41 ? ZENITH_WASM_I32 : ZENITH_WASM_F32, &dst)) < 0 ||
-                    (rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CONST32, (uint64_t)dst | ((v & 0xffffffffu) << 32),
-                                                0, dst)) < 0)
+                if ((rc = zenith_wasm__push_const(t, op == 0x41 ? ZENITH_WASM_I32 : ZENITH_WASM_F32, v & 0xffffffffu)) <
+                    0)
                     goto out;
                 break;
             }
@@ -2270,11 +2381,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     memcpy(&v, rd.p, 8);
                     rd.p += 8;
                 }
-                if ((rc = zenith_wasm__result(t, op == 0x42 ? ZENITH_WASM_I64 : ZENITH_WASM_F64, &dst)) < 0 ||
-                    (rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CONST64, dst, 0, dst)) < 0 ||
-                    (rc = zenith_wasm__emit(t, v)) < 0)
-                    goto out;
-                if (ZENITH_WASM__REACH(t)) t->last_end = t->ncode; /* the value cell follows the dst cell */
+                if ((rc = zenith_wasm__push_const(t, op == 0x42 ? ZENITH_WASM_I64 : ZENITH_WASM_F64, v)) < 0) goto out;
                 break;
             }
             default:
@@ -2318,8 +2425,22 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     goto out;
                 }
                 if (arity == 2) {
-                    if ((rc = zenith_wasm__pop(t, tin, &b)) < 0 || (rc = zenith_wasm__pop(t, tin, &a)) < 0 ||
-                        (rc = zenith_wasm__result(t, tout, &dst)) < 0)
+                    if ((rc = zenith_wasm__pop_k(t, tin, &b)) < 0) goto out;
+                    if (b.k && zenith_wasm__has_imm(op) &&
+                        (tin == ZENITH_WASM_I32 || (int64_t)b.c == (int64_t)(int32_t)(uint32_t)b.c)) {
+                        if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0 ||
+                            (rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_IMM + op,
+                                                        (uint64_t)(a.slot & 0xffff) | ((uint64_t)dst << 16) |
+                                                            ((b.c & 0xffffffffu) << 32),
+                                                        16, dst)) < 0)
+                            goto out;
+                        break;
+                    }
+                    if (b.k) {
+                        if ((rc = zenith_wasm__emit_const(t, b.slot, b.type, b.c)) < 0) goto out;
+                        b.k = 0;
+                    }
+                    if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0)
                         goto out;
                     if ((rc = zenith_wasm__emit_dst(t, op,
                                                     (uint64_t)(a.slot & 0xffff) | ((uint64_t)(b.slot & 0xffff) << 16) |
@@ -2327,14 +2448,21 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                                                     32, dst)) < 0)
                         goto out;
                 } else {
-                    if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0)
-                        goto out;
                     if (op == 0xa7 || (op >= 0xbc && op <= 0xbf)) { /* wrap, reinterpret: the bits stay */
+                        if ((rc = zenith_wasm__pop_k(t, tin, &a)) < 0) goto out;
+                        if (a.k) {
+                            rc = zenith_wasm__push_const(t, tout, op == 0xa7 ? (a.c & 0xffffffffu) : a.c);
+                            if (rc < 0) goto out;
+                            break;
+                        }
+                        if ((rc = zenith_wasm__result(t, tout, &dst)) < 0) goto out;
                         if (a.slot != dst && ZENITH_WASM__REACH(t)) {
                             t->vals[t->nvals - 1].slot = a.slot; /* a deferred local stays deferred */
                         }
                         break;
                     }
+                    if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0)
+                        goto out;
                     if ((rc = zenith_wasm__emit_dst(t, op, (uint64_t)(a.slot & 0xffff) | ((uint64_t)dst << 16), 16,
                                                     dst)) < 0)
                         goto out;
@@ -2395,6 +2523,7 @@ struct zenith_wasm_extern {
             uint8_t *data;
             uint64_t size; /* bytes */
             uint32_t pages, max, has_max;
+            uint32_t cap_pages; /* zeroed bytes reserved, in pages */
         } mem;
         struct {
             zenith_wasm_extern **elems;
@@ -2437,17 +2566,42 @@ static int zenith_wasm__type_eq(const zenith_wasm__type *a, const zenith_wasm__t
     return a == b || (a->np == b->np && a->nr == b->nr && memcmp(a->t, b->t, (size_t)a->np + a->nr) == 0);
 }
 
-/* Grows a memory by delta pages: the old size, or -1. */
+/* Zeroed memory for linear memories: calloc (fresh pages are zero and untouched, so a large
+   reservation costs address space, not RSS), or malloc + memset with a user allocator. */
+static void *zenith_wasm__zalloc(size_t n) {
+#ifdef ZENITH_WASM__USER_ALLOC
+    void *p = ZENITH_WASM_MALLOC(n);
+    if (p) memset(p, 0, n);
+    return p;
+#else
+    return calloc(1, n);
+#endif
+}
+
+/* Grows a memory by delta pages: the old size, or -1. The bytes live in a zeroed reservation
+   (cap_pages) that doubles, bounded by the memory's maximum and the store's cap: growing inside
+   it is free; beyond it the bytes move to a new reservation. Bytes beyond the size are never
+   written (every access is checked against the size), so they stay zero. */
 static int64_t zenith_wasm__mem_grow(zenith_wasm_store *s, zenith_wasm_extern *m, uint32_t delta) {
-    uint64_t old = m->u.mem.pages, pages = old + delta, cap = s->cfg.max_memory_pages;
+    uint64_t old = m->u.mem.pages, pages = old + delta, limit = s->cfg.max_memory_pages;
     uint8_t *p;
     if (delta == 0) return (int64_t)old;
-    if (pages > m->u.mem.max || pages > cap || pages > 65536) return -1;
-    if (pages * ZENITH_WASM_PAGE_SIZE > SIZE_MAX) return -1;
-    p = (uint8_t *)ZENITH_WASM_REALLOC(m->u.mem.data, (size_t)(pages * ZENITH_WASM_PAGE_SIZE));
-    if (p == NULL) return -1;
-    memset(p + old * ZENITH_WASM_PAGE_SIZE, 0, (size_t)((pages - old) * ZENITH_WASM_PAGE_SIZE));
-    m->u.mem.data = p;
+    if (m->u.mem.max < limit) limit = m->u.mem.max;
+    if (limit > 65536) limit = 65536;
+    if (pages > limit || pages * ZENITH_WASM_PAGE_SIZE > SIZE_MAX) return -1;
+    if (pages > m->u.mem.cap_pages) {
+        uint64_t cap = m->u.mem.cap_pages * 2;
+        if (cap < pages) cap = pages;
+        if (cap > limit) cap = limit;
+        p = (uint8_t *)zenith_wasm__zalloc((size_t)(cap * ZENITH_WASM_PAGE_SIZE));
+        if (p == NULL && cap > pages)
+            p = (uint8_t *)zenith_wasm__zalloc((size_t)((cap = pages) * ZENITH_WASM_PAGE_SIZE));
+        if (p == NULL) return -1;
+        if (m->u.mem.size) memcpy(p, m->u.mem.data, (size_t)m->u.mem.size);
+        zenith_wasm__free(m->u.mem.data);
+        m->u.mem.data = p;
+        m->u.mem.cap_pages = (uint32_t)cap;
+    }
     m->u.mem.pages = (uint32_t)pages;
     m->u.mem.size = pages * ZENITH_WASM_PAGE_SIZE;
     return (int64_t)old;
@@ -2707,28 +2861,55 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
    store: that nests, up to ZENITH_WASM_MAX_NESTING). Every memory access checks
    address + offset + size <= memsize in 64-bit arithmetic: no guard pages. */
 
-#define ZENITH_WASM__OPS(X)                                                                                         \
-    X(0x00)                                                                                                         \
-    X(0x01)                                                                                                         \
-    X(0x02)                                                                                                         \
-    X(0x03) X(0x04) X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) \
-        X(0x2a) X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36)     \
-            X(0x37) X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) \
-                X(0x47) X(0x48) X(0x49) X(0x4a) X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52)     \
-                    X(0x53) X(0x54) X(0x55) X(0x56) X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) \
-                        X(0x5f) X(0x60) X(0x61) X(0x62) X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69)     \
-                            X(0x6a) X(0x6b) X(0x6c) X(0x6d) X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) \
-                                X(0x75) X(0x76) X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e)     \
-                                    X(0x7f) X(0x80) X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) \
-                                        X(0x89) X(0x8a) X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91)     \
-                                            X(0x92) X(0x93) X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) \
-                                                X(0x9b) X(0x9c) X(0x9d) X(0x9e) X(0x9f) X(0xa0) X(0xa1) X(0xa2)     \
-                                                    X(0xa3) X(0xa4) X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) \
-                                                        X(0xac) X(0xad) X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2)     \
-                                                            X(0xb3) X(0xb4) X(0xb5) X(0xb6) X(0xb7) X(0xb8) X(0xb9) \
-                                                                X(0xba) X(0xbb) X(0xc0) X(0xc1) X(0xc2) X(0xc3)     \
-                                                                    X(0xc4) X(0xe0) X(0xe1) X(0xe2) X(0xe3) X(0xe4) \
-                                                                        X(0xe5) X(0xe6) X(0xe7)
+#define ZENITH_WASM__OPS(X)                                                                                                          \
+    X(0x00)                                                                                                                          \
+    X(0x01)                                                                                                                          \
+    X(0x02)                                                                                                                          \
+    X(0x03)                                                                                                                          \
+    X(0x04) X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a)                  \
+        X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37)                      \
+            X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47)                  \
+                X(0x48) X(0x49) X(0x4a) X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53)                      \
+                    X(0x54) X(0x55) X(0x56) X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f)                  \
+                        X(0x60) X(0x61) X(0x62) X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a)                      \
+                            X(0x6b) X(0x6c) X(0x6d) X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75)                  \
+                                X(0x76) X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f)                      \
+                                    X(0x80) X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89)                  \
+                                        X(0x8a) X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92)                      \
+                                            X(0x93) X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b)                  \
+                                                X(0x9c) X(0x9d) X(0x9e) X(0x9f) X(0xa0) X(0xa1) X(0xa2) X(0xa3)                      \
+                                                    X(0xa4) X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac)                  \
+                                                        X(0xad) X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2) X(0xb3)                      \
+                                                            X(0xb4) X(0xb5) X(0xb6) X(0xb7) X(0xb8) X(0xb9) X(0xba)                  \
+                                                                X(0xbb) X(0xc0) X(0xc1) X(0xc2) X(0xc3) X(0xc4) X(                   \
+                                                                    0xe0) X(0xe1) X(0xe2) X(0xe3) X(0xe4) X(0xe5) X(0xe6) X(0xe7)    \
+                                                                    X(0x146) X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(         \
+                                                                        0x14c) X(0x14d) X(0x14e) X(0x14f) X(0x151)                   \
+                                                                        X(0x152) X(0x153) X(0x154) X(                                \
+                                                                            0x155) X(0x156) X(0x157) X(0x158) X(0x159)               \
+                                                                            X(0x15a) X(0x16a) X(0x16b) X(                            \
+                                                                                0x16c) X(0x171) X(0x172) X(0x173) X(0x174)           \
+                                                                                X(0x175) X(0x176) X(0x177) X(                        \
+                                                                                    0x178) X(0x17c) X(0x17d) X(0x17e) X(0x183)       \
+                                                                                    X(0x184) X(0x185) X(0x186) X(                    \
+                                                                                        0x187) X(0x188) X(0x189) X(0x18a) X(0x246)   \
+                                                                                        X(0x247) X(0x248) X(0x249) X(                \
+                                                                                            0x24a) X(0x24b) X(0x24c) X(0x24d)        \
+                                                                                            X(0x24e) X(0x24f) X(0x251) X(            \
+                                                                                                0x252) X(0x253) X(0x254) X(0x255)    \
+                                                                                                X(0x256) X(0x257) X(0x258) X(        \
+                                                                                                    0x259) X(0x25a) X(0x346)         \
+                                                                                                    X(0x347) X(0x348) X(0x349) X(    \
+                                                                                                        0x34a) X(0x34b) X(0x34c)     \
+                                                                                                        X(0x34d) X(0x34e) X(         \
+                                                                                                            0x34f) X(0x351) X(0x352) \
+                                                                                                            X(0x353) X(0x354) X(     \
+                                                                                                                0x355) X(0x356)      \
+                                                                                                                X(0x357) X(          \
+                                                                                                                    0x358) X(0x359)  \
+                                                                                                                    X(0x35a) X(      \
+                                                                                                                        0xf0)        \
+                                                                                                                        X(0x250)
 
 #define ZENITH_WASM__A(o) ((uint32_t)(o)&0xffffu)
 #define ZENITH_WASM__B(o) ((uint32_t)((o) >> 16) & 0xffffu)
@@ -2791,6 +2972,33 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
         ZENITH_WASM__NEXT();                                                          \
     }
 /* trapping float -> int: lo < x < hi must hold (exclusive bounds, in double) */
+#define ZENITH_WASM__IMM32(o) ((uint32_t)((o) >> 32))
+#define ZENITH_WASM__IMM64(o) ((uint64_t)(int64_t)(int32_t)(uint32_t)((o) >> 32))
+#define ZENITH_WASM__BINI(n, T, f, rf, yexpr, expr)     \
+    ZENITH_WASM__CASE(n) {                              \
+        const uint64_t o = (pc++)->u;                   \
+        const T x = fp[ZENITH_WASM__A(o)].f, y = yexpr; \
+        fp[ZENITH_WASM__B(o)].rf = (expr);              \
+        ZENITH_WASM__NEXT();                            \
+    }
+#define ZENITH_WASM__CMPBR(n, f, cmp)                            \
+    ZENITH_WASM__CASE(n) {                                       \
+        const uint64_t o = pc->u;                                \
+        if (fp[ZENITH_WASM__A(o)].f cmp fp[ZENITH_WASM__B(o)].f) \
+            pc += ZENITH_WASM__OFF(o);                           \
+        else                                                     \
+            pc++;                                                \
+        ZENITH_WASM__NEXT();                                     \
+    }
+#define ZENITH_WASM__CMPBRI(n, T, f, cmp)           \
+    ZENITH_WASM__CASE(n) {                          \
+        const uint64_t o = pc->u;                   \
+        if (fp[ZENITH_WASM__A(o)].f cmp(T) pc[1].u) \
+            pc += ZENITH_WASM__OFF(o);              \
+        else                                        \
+            pc += 2;                                \
+        ZENITH_WASM__NEXT();                        \
+    }
 #define ZENITH_WASM__TRUNC(n, f, rf, R, lo, hi)                                        \
     ZENITH_WASM__CASE(n) {                                                             \
         const uint64_t o = (pc++)->u;                                                  \
@@ -3195,6 +3403,104 @@ dispatch:
     ZENITH_WASM__UN(0xe5, float, f32, u64, zenith_wasm__sat_i64((double)x, 0))
     ZENITH_WASM__UN(0xe6, double, f64, u64, zenith_wasm__sat_i64(x, 1))
     ZENITH_WASM__UN(0xe7, double, f64, u64, zenith_wasm__sat_i64(x, 0))
+    ZENITH_WASM__BINI(0x146, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x == y)
+    ZENITH_WASM__BINI(0x147, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x != y)
+    ZENITH_WASM__BINI(0x148, int32_t, i32, u32, (int32_t)ZENITH_WASM__IMM32(o), x < y)
+    ZENITH_WASM__BINI(0x149, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x < y)
+    ZENITH_WASM__BINI(0x14a, int32_t, i32, u32, (int32_t)ZENITH_WASM__IMM32(o), x > y)
+    ZENITH_WASM__BINI(0x14b, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x > y)
+    ZENITH_WASM__BINI(0x14c, int32_t, i32, u32, (int32_t)ZENITH_WASM__IMM32(o), x <= y)
+    ZENITH_WASM__BINI(0x14d, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x <= y)
+    ZENITH_WASM__BINI(0x14e, int32_t, i32, u32, (int32_t)ZENITH_WASM__IMM32(o), x >= y)
+    ZENITH_WASM__BINI(0x14f, uint32_t, u32, u32, (uint32_t)ZENITH_WASM__IMM32(o), x >= y)
+    ZENITH_WASM__BINI(0x151, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x == y)
+    ZENITH_WASM__BINI(0x152, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x != y)
+    ZENITH_WASM__BINI(0x153, int64_t, i64, u32, (int64_t)ZENITH_WASM__IMM64(o), x < y)
+    ZENITH_WASM__BINI(0x154, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x < y)
+    ZENITH_WASM__BINI(0x155, int64_t, i64, u32, (int64_t)ZENITH_WASM__IMM64(o), x > y)
+    ZENITH_WASM__BINI(0x156, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x > y)
+    ZENITH_WASM__BINI(0x157, int64_t, i64, u32, (int64_t)ZENITH_WASM__IMM64(o), x <= y)
+    ZENITH_WASM__BINI(0x158, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x <= y)
+    ZENITH_WASM__BINI(0x159, int64_t, i64, u32, (int64_t)ZENITH_WASM__IMM64(o), x >= y)
+    ZENITH_WASM__BINI(0x15a, uint64_t, u64, u32, (uint64_t)ZENITH_WASM__IMM64(o), x >= y)
+    ZENITH_WASM__BINI(0x16a, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x + y)
+    ZENITH_WASM__BINI(0x16b, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x - y)
+    ZENITH_WASM__BINI(0x16c, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x * y)
+    ZENITH_WASM__BINI(0x171, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x & y)
+    ZENITH_WASM__BINI(0x172, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x | y)
+    ZENITH_WASM__BINI(0x173, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x ^ y)
+    ZENITH_WASM__BINI(0x174, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x << (y & 31))
+    ZENITH_WASM__BINI(0x175, int32_t, i32, i32, (int32_t)ZENITH_WASM__IMM32(o), x >> (y & 31))
+    ZENITH_WASM__BINI(0x176, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), x >> (y & 31))
+    ZENITH_WASM__BINI(0x177, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), (x << (y & 31)) | (x >> ((32 - (y & 31)) & 31)))
+    ZENITH_WASM__BINI(0x178, uint32_t, u32, u32, ZENITH_WASM__IMM32(o), (x >> (y & 31)) | (x << ((32 - (y & 31)) & 31)))
+    ZENITH_WASM__BINI(0x17c, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x + y)
+    ZENITH_WASM__BINI(0x17d, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x - y)
+    ZENITH_WASM__BINI(0x17e, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x * y)
+    ZENITH_WASM__BINI(0x183, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x & y)
+    ZENITH_WASM__BINI(0x184, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x | y)
+    ZENITH_WASM__BINI(0x185, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x ^ y)
+    ZENITH_WASM__BINI(0x186, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x << (y & 63))
+    ZENITH_WASM__BINI(0x187, int64_t, i64, i64, (int64_t)ZENITH_WASM__IMM64(o), x >> (y & 63))
+    ZENITH_WASM__BINI(0x188, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), x >> (y & 63))
+    ZENITH_WASM__BINI(0x189, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), (x << (y & 63)) | (x >> ((64 - (y & 63)) & 63)))
+    ZENITH_WASM__BINI(0x18a, uint64_t, u64, u64, ZENITH_WASM__IMM64(o), (x >> (y & 63)) | (x << ((64 - (y & 63)) & 63)))
+    ZENITH_WASM__CMPBR(0x246, u32, ==)
+    ZENITH_WASM__CMPBR(0x247, u32, !=)
+    ZENITH_WASM__CMPBR(0x248, i32, <)
+    ZENITH_WASM__CMPBR(0x249, u32, <)
+    ZENITH_WASM__CMPBR(0x24a, i32, >)
+    ZENITH_WASM__CMPBR(0x24b, u32, >)
+    ZENITH_WASM__CMPBR(0x24c, i32, <=)
+    ZENITH_WASM__CMPBR(0x24d, u32, <=)
+    ZENITH_WASM__CMPBR(0x24e, i32, >=)
+    ZENITH_WASM__CMPBR(0x24f, u32, >=)
+    ZENITH_WASM__CMPBR(0x251, u64, ==)
+    ZENITH_WASM__CMPBR(0x252, u64, !=)
+    ZENITH_WASM__CMPBR(0x253, i64, <)
+    ZENITH_WASM__CMPBR(0x254, u64, <)
+    ZENITH_WASM__CMPBR(0x255, i64, >)
+    ZENITH_WASM__CMPBR(0x256, u64, >)
+    ZENITH_WASM__CMPBR(0x257, i64, <=)
+    ZENITH_WASM__CMPBR(0x258, u64, <=)
+    ZENITH_WASM__CMPBR(0x259, i64, >=)
+    ZENITH_WASM__CMPBR(0x25a, u64, >=)
+    ZENITH_WASM__CMPBRI(0x346, uint32_t, u32, ==)
+    ZENITH_WASM__CMPBRI(0x347, uint32_t, u32, !=)
+    ZENITH_WASM__CMPBRI(0x348, int32_t, i32, <)
+    ZENITH_WASM__CMPBRI(0x349, uint32_t, u32, <)
+    ZENITH_WASM__CMPBRI(0x34a, int32_t, i32, >)
+    ZENITH_WASM__CMPBRI(0x34b, uint32_t, u32, >)
+    ZENITH_WASM__CMPBRI(0x34c, int32_t, i32, <=)
+    ZENITH_WASM__CMPBRI(0x34d, uint32_t, u32, <=)
+    ZENITH_WASM__CMPBRI(0x34e, int32_t, i32, >=)
+    ZENITH_WASM__CMPBRI(0x34f, uint32_t, u32, >=)
+    ZENITH_WASM__CMPBRI(0x351, uint64_t, u64, ==)
+    ZENITH_WASM__CMPBRI(0x352, uint64_t, u64, !=)
+    ZENITH_WASM__CMPBRI(0x353, int64_t, i64, <)
+    ZENITH_WASM__CMPBRI(0x354, uint64_t, u64, <)
+    ZENITH_WASM__CMPBRI(0x355, int64_t, i64, >)
+    ZENITH_WASM__CMPBRI(0x356, uint64_t, u64, >)
+    ZENITH_WASM__CMPBRI(0x357, int64_t, i64, <=)
+    ZENITH_WASM__CMPBRI(0x358, uint64_t, u64, <=)
+    ZENITH_WASM__CMPBRI(0x359, int64_t, i64, >=)
+    ZENITH_WASM__CMPBRI(0x35a, uint64_t, u64, >=)
+    ZENITH_WASM__CASE(0xf0) { /* jump if the i64 is not zero */
+        const uint64_t o = pc->u;
+        if (fp[ZENITH_WASM__A(o)].u64 != 0)
+            pc += ZENITH_WASM__OFF(o);
+        else
+            pc++;
+        ZENITH_WASM__NEXT();
+    }
+    ZENITH_WASM__CASE(0x250) { /* jump if the i64 is zero */
+        const uint64_t o = pc->u;
+        if (fp[ZENITH_WASM__A(o)].u64 == 0)
+            pc += ZENITH_WASM__OFF(o);
+        else
+            pc++;
+        ZENITH_WASM__NEXT();
+    }
 #if !ZENITH_WASM__THREADED
     default: ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_UNREACHABLE);
 }
