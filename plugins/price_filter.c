@@ -1,0 +1,64 @@
+/* price_filter.c -- a Zenith plugin: the rows whose price is within [lo, hi] pass.
+
+   Column "price" (any numeric type: float64 fastest; a null price never passes).
+   Params (zenith_plugin_config.params): two little-endian doubles, lo then hi; without params,
+   every non-null price passes ([-inf, +inf]). NaN never passes.
+   Result 0 (ZP_SUM over instances): rows that passed, since load.
+
+   Build: clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,-z,stack-size=16384 -I plugins
+          plugins/price_filter.c -o price_filter.wasm   (or plugins/build.sh DIR) */
+#include "zenith_plugin.h"
+
+static double lo = -__builtin_inf(), hi = __builtin_inf();
+static double passed[1];
+
+ZP_EXPORT(zenith_plugin_init) int32_t zenith_plugin_init(zp_init *init) {
+    if (init->params_len != 0 && init->params_len != 16) return 1; /* refuse: bad params */
+    if (init->params_len == 16) {
+        __builtin_memcpy(&lo, init->params, 8);
+        __builtin_memcpy(&hi, init->params + 8, 8);
+    }
+    init->ncolumns = 1;
+    init->columns[0] = "price";
+    init->nresults = 1;
+    init->results = passed;
+    init->result_ops[0] = ZP_SUM;
+    return 0;
+}
+
+ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
+    const zp_column *c = &b->columns[0];
+    uint32_t n = b->rows, i, count = 0;
+    uint8_t *sel = b->selection;
+    if (c->type == ZP_FLOAT64) { /* the fast path: eight rows per selection byte, no branch */
+        const double *p = (const double *)c->data;
+        uint32_t full = n & ~7u;
+        for (i = 0; i < full; i += 8) {
+            uint32_t m = (uint32_t)(p[i] >= lo && p[i] <= hi) | (uint32_t)(p[i + 1] >= lo && p[i + 1] <= hi) << 1 |
+                         (uint32_t)(p[i + 2] >= lo && p[i + 2] <= hi) << 2 |
+                         (uint32_t)(p[i + 3] >= lo && p[i + 3] <= hi) << 3 |
+                         (uint32_t)(p[i + 4] >= lo && p[i + 4] <= hi) << 4 |
+                         (uint32_t)(p[i + 5] >= lo && p[i + 5] <= hi) << 5 |
+                         (uint32_t)(p[i + 6] >= lo && p[i + 6] <= hi) << 6 |
+                         (uint32_t)(p[i + 7] >= lo && p[i + 7] <= hi) << 7;
+            if (c->validity) m &= c->validity[i >> 3];
+            sel[i >> 3] = (uint8_t)m;
+            count += (uint32_t)__builtin_popcount(m);
+        }
+        for (; i < n; i++)
+            if (zp_valid(c, i) && p[i] >= lo && p[i] <= hi) {
+                zp_select(b, i);
+                count++;
+            }
+    } else {
+        for (i = 0; i < n; i++) {
+            double v = zp_f64(c, i);
+            if (zp_valid(c, i) && v >= lo && v <= hi) {
+                zp_select(b, i);
+                count++;
+            }
+        }
+    }
+    passed[0] += (double)count;
+    return ZP_SELECT;
+}
