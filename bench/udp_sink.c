@@ -58,14 +58,12 @@
  * kernel_drops (bench/udp_compare.sh checks both).
  *
  * Exit status: 0 = datagrams came and the report was printed, 1 = none came or an error, 2 = usage. */
-#define _GNU_SOURCE
-/* before zenith.h: it defines the SOF_TIMESTAMPING_* it uses as macros, which breaks this header's enum after it */
-#include <linux/net_tstamp.h>
 #define ZENITH_IMPLEMENTATION
 #include "zenith.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/net_tstamp.h>
 #include <linux/sock_diag.h>
 #include <liburing.h>
 #include <netinet/in.h>
