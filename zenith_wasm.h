@@ -8,10 +8,12 @@ CONTENTS (search for the quoted text)
     Public API             "Errors and traps" -> "Values and types" -> "Modules" (load,
                            introspection) -> "Stores" -> "Externs" (host functions, memories,
                            tables, globals) -> "Instances" -> "Calls"
-    Implementation         "---- basics" -> "---- module layout" -> "---- decoder" ->
-                           "---- validator and translator" -> "---- interpreter" ->
-                           "---- store and externs" -> "---- instantiation" -> "---- calls" ->
-                           "---- module API". Each part uses only the parts before it.
+    Implementation         "---- basics" -> "---- module layout" -> "---- decoder" (sections,
+                           LEB128, names) -> "---- validator and translator" (one pass per
+                           body; the code format) -> "---- run-time objects" -> "---- numeric
+                           helpers" -> "---- interpreter" -> "---- errors" -> "---- module API"
+                           -> "---- store and externs" -> "---- calls" -> "---- instantiation".
+                           Each part uses only the parts before it.
 
 QUICK START
     In exactly one C file (C11 or later):
@@ -70,8 +72,10 @@ OVERVIEW
     typed arguments and results.
     Code is translated once, at load, into direct-threaded code (computed goto; a switch where
     GNU C is missing) for a stack-slot machine: every operand is a slot of the frame (locals and
-    the operand stack), branch targets are resolved, and fuel is charged per loop iteration and
-    per call, never per instruction.
+    the operand stack), so local.get costs nothing and a result can land in a local directly;
+    constants become immediates; an integer compare feeding br_if or if fuses into one
+    compare-and-branch; branch targets are resolved; fuel is charged per loop iteration and per
+    call, never per instruction. Calls between wasm functions never recurse on the C stack.
 
 STEP BY STEP (a host function and a memory shared with the module)
         static int host_log(void *user, zenith_wasm_instance *caller,
@@ -169,31 +173,31 @@ extern "C" {
    ------------------------------------------------------------------------------------------ */
 
 /* X(name, value, description). Traps are -100 and below. */
-#define ZENITH_WASM_ERROR_LIST(X)                                                                 \
-    X(ZENITH_WASM_OK, 0, "success")                                                               \
-    X(ZENITH_WASM_E_NULL, -1, "null pointer")                                                     \
-    X(ZENITH_WASM_E_INVAL, -2, "invalid argument")                                                \
-    X(ZENITH_WASM_E_NOMEM, -3, "out of memory")                                                   \
-    X(ZENITH_WASM_E_MALFORMED, -4, "malformed module (not a well-formed binary)")                 \
-    X(ZENITH_WASM_E_INVALID, -5, "invalid module (does not validate)")                            \
-    X(ZENITH_WASM_E_LIMIT, -6, "module beyond this engine's limits")                              \
-    X(ZENITH_WASM_E_UNLINKABLE, -7, "unlinkable: an import is missing or of the wrong type")      \
-    X(ZENITH_WASM_E_SEGMENT, -8, "a data or element segment does not fit at instantiation")       \
-    X(ZENITH_WASM_E_NOT_FOUND, -9, "not found")                                                   \
-    X(ZENITH_WASM_E_TYPE, -10, "argument or result count or type does not match the function")    \
-    X(ZENITH_WASM_E_RANGE, -11, "out of range (memory access from the host, or a limit)")         \
-    X(ZENITH_WASM_E_STATE, -12, "not allowed now (nesting too deep, or another store's object)")  \
-    X(ZENITH_WASM_E_UNSUPPORTED, -13, "unsupported configuration field")                          \
-    X(ZENITH_WASM_TRAP_UNREACHABLE, -100, "unreachable executed")                                 \
-    X(ZENITH_WASM_TRAP_MEMORY_OOB, -101, "out of bounds memory access")                           \
-    X(ZENITH_WASM_TRAP_UNDEFINED_ELEMENT, -102, "undefined element (table index out of bounds)")  \
-    X(ZENITH_WASM_TRAP_UNINITIALIZED_ELEMENT, -103, "uninitialized element")                      \
-    X(ZENITH_WASM_TRAP_INDIRECT_TYPE, -104, "indirect call type mismatch")                        \
-    X(ZENITH_WASM_TRAP_DIV_ZERO, -105, "integer divide by zero")                                  \
-    X(ZENITH_WASM_TRAP_INT_OVERFLOW, -106, "integer overflow")                                    \
-    X(ZENITH_WASM_TRAP_INVALID_CONVERSION, -107, "invalid conversion to integer")                 \
-    X(ZENITH_WASM_TRAP_STACK_EXHAUSTED, -108, "call stack exhausted (call depth or value stack)") \
-    X(ZENITH_WASM_TRAP_FUEL, -109, "fuel exhausted")                                              \
+#define ZENITH_WASM_ERROR_LIST(X)                                                                          \
+    X(ZENITH_WASM_OK, 0, "success")                                                                        \
+    X(ZENITH_WASM_E_NULL, -1, "null pointer")                                                              \
+    X(ZENITH_WASM_E_INVAL, -2, "invalid argument")                                                         \
+    X(ZENITH_WASM_E_NOMEM, -3, "out of memory")                                                            \
+    X(ZENITH_WASM_E_MALFORMED, -4, "malformed module (not a well-formed binary)")                          \
+    X(ZENITH_WASM_E_INVALID, -5, "invalid module (does not validate)")                                     \
+    X(ZENITH_WASM_E_LIMIT, -6, "module beyond this engine's limits")                                       \
+    X(ZENITH_WASM_E_UNLINKABLE, -7, "unlinkable: an import is missing or of the wrong type")               \
+    X(ZENITH_WASM_E_SEGMENT, -8, "a data or element segment does not fit at instantiation")                \
+    X(ZENITH_WASM_E_NOT_FOUND, -9, "not found")                                                            \
+    X(ZENITH_WASM_E_TYPE, -10, "argument or result count or type does not match the function")             \
+    X(ZENITH_WASM_E_RANGE, -11, "out of range (memory access from the host, or a limit)")                  \
+    X(ZENITH_WASM_E_STATE, -12, "not allowed now (inside a call of the store, or another store's object)") \
+    X(ZENITH_WASM_E_UNSUPPORTED, -13, "unsupported configuration field")                                   \
+    X(ZENITH_WASM_TRAP_UNREACHABLE, -100, "unreachable executed")                                          \
+    X(ZENITH_WASM_TRAP_MEMORY_OOB, -101, "out of bounds memory access")                                    \
+    X(ZENITH_WASM_TRAP_UNDEFINED_ELEMENT, -102, "undefined element (table index out of bounds)")           \
+    X(ZENITH_WASM_TRAP_UNINITIALIZED_ELEMENT, -103, "uninitialized element")                               \
+    X(ZENITH_WASM_TRAP_INDIRECT_TYPE, -104, "indirect call type mismatch")                                 \
+    X(ZENITH_WASM_TRAP_DIV_ZERO, -105, "integer divide by zero")                                           \
+    X(ZENITH_WASM_TRAP_INT_OVERFLOW, -106, "integer overflow")                                             \
+    X(ZENITH_WASM_TRAP_INVALID_CONVERSION, -107, "invalid conversion to integer")                          \
+    X(ZENITH_WASM_TRAP_STACK_EXHAUSTED, -108, "call stack exhausted (call depth or value stack)")          \
+    X(ZENITH_WASM_TRAP_FUEL, -109, "fuel exhausted")                                                       \
     X(ZENITH_WASM_TRAP_HOST, -110, "host function trapped")
 
 enum zenith_wasm_error_code {
@@ -340,8 +344,8 @@ typedef struct zenith_wasm_config {
    range, value_stack_bytes below 64 KiB), ZENITH_WASM_E_UNSUPPORTED, ZENITH_WASM_E_NOMEM.
    Thread safety: any thread; the store then belongs to one thread at a time. */
 ZENITH_WASM_API zenith_wasm_store *zenith_wasm_store_create(const zenith_wasm_config *cfg, int *err);
-/* Frees the store and everything in it (instances, externs, memories). Accepts NULL. Not from
-   inside a host function of that store. */
+/* Frees the store and everything in it (instances, externs, memories). Accepts NULL. Called
+   from inside a host function of that store, it does nothing (the store is in use). */
 ZENITH_WASM_API void zenith_wasm_store_destroy(zenith_wasm_store *store);
 /* Sets the fuel budget of later calls (0 = unlimited). Returns 0 or ZENITH_WASM_E_NULL. */
 ZENITH_WASM_API int zenith_wasm_store_set_fuel(zenith_wasm_store *store, uint64_t fuel);
@@ -440,7 +444,8 @@ typedef struct zenith_wasm_import {
    nullable when n is 0), err (out, nullable).
    Returns the instance (owned by the store), or NULL with err->code = ZENITH_WASM_E_NULL,
      ZENITH_WASM_E_UNLINKABLE (err->index: the import), ZENITH_WASM_E_SEGMENT (err->index: the
-     segment), ZENITH_WASM_E_STATE (an extern of another store), ZENITH_WASM_E_RANGE (a memory
+     segment), ZENITH_WASM_E_STATE (an extern of another store, or called from inside a host
+     function of this store), ZENITH_WASM_E_RANGE (a memory
      over the store's cap), ZENITH_WASM_E_NOMEM, or the trap code of the start function (then the
      segments' writes into imported tables and memories stay, as the spec says).
    Thread safety: the store's thread. */
@@ -475,9 +480,9 @@ ZENITH_WASM_API zenith_wasm_store *zenith_wasm_extern_store(const zenith_wasm_ex
    left of the outer call's).
    Params: func; args (in, borrowed: nargs values, types must match exactly); results (out:
    nresults values, must equal the function's result count; their types are set).
-   Returns 0, or ZENITH_WASM_E_NULL, ZENITH_WASM_E_TYPE (count or type mismatch), ZENITH_WASM_E_STATE
-   (nesting deeper than ZENITH_WASM_MAX_NESTING), or a trap code ZENITH_WASM_TRAP_* (results
-   untouched then). Thread safety: the store's thread. */
+   Returns 0, or ZENITH_WASM_E_NULL, ZENITH_WASM_E_TYPE (count or type mismatch), or a trap code
+   ZENITH_WASM_TRAP_* (results untouched then; ZENITH_WASM_TRAP_STACK_EXHAUSTED also when host
+   functions re-enter deeper than ZENITH_WASM_MAX_NESTING). Thread safety: the store's thread. */
 ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *func, const zenith_wasm_value *args, size_t nargs,
                                      zenith_wasm_value *results, size_t nresults);
 
@@ -945,6 +950,7 @@ static int zenith_wasm__sec_types(zenith_wasm__rd *r, zenith_wasm_module *m) {
         ZENITH_WASM__TRY(zenith_wasm__count(r, &nr, "results"));
         t->t = (uint8_t *)zenith_wasm__alloc((size_t)np + nr);
         if (!t->t) return ZENITH_WASM_E_NOMEM;
+        m->ntypes = i + 1; /* freed with the module from here on */
         memcpy(t->t, ps, np);
         for (k = 0; k < nr; k++) ZENITH_WASM__TRY(zenith_wasm__valtype(r, &t->t[np + k]));
         t->np = np;
@@ -2861,54 +2867,55 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
    store: that nests, up to ZENITH_WASM_MAX_NESTING). Every memory access checks
    address + offset + size <= memsize in 64-bit arithmetic: no guard pages. */
 
-#define ZENITH_WASM__OPS(X)                                                                                                          \
-    X(0x00)                                                                                                                          \
-    X(0x01)                                                                                                                          \
-    X(0x02)                                                                                                                          \
-    X(0x03)                                                                                                                          \
-    X(0x04) X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a)                  \
-        X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37)                      \
-            X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47)                  \
-                X(0x48) X(0x49) X(0x4a) X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53)                      \
-                    X(0x54) X(0x55) X(0x56) X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f)                  \
-                        X(0x60) X(0x61) X(0x62) X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a)                      \
-                            X(0x6b) X(0x6c) X(0x6d) X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75)                  \
-                                X(0x76) X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f)                      \
-                                    X(0x80) X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89)                  \
-                                        X(0x8a) X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92)                      \
-                                            X(0x93) X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b)                  \
-                                                X(0x9c) X(0x9d) X(0x9e) X(0x9f) X(0xa0) X(0xa1) X(0xa2) X(0xa3)                      \
-                                                    X(0xa4) X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac)                  \
-                                                        X(0xad) X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2) X(0xb3)                      \
-                                                            X(0xb4) X(0xb5) X(0xb6) X(0xb7) X(0xb8) X(0xb9) X(0xba)                  \
-                                                                X(0xbb) X(0xc0) X(0xc1) X(0xc2) X(0xc3) X(0xc4) X(                   \
-                                                                    0xe0) X(0xe1) X(0xe2) X(0xe3) X(0xe4) X(0xe5) X(0xe6) X(0xe7)    \
-                                                                    X(0x146) X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(         \
-                                                                        0x14c) X(0x14d) X(0x14e) X(0x14f) X(0x151)                   \
-                                                                        X(0x152) X(0x153) X(0x154) X(                                \
-                                                                            0x155) X(0x156) X(0x157) X(0x158) X(0x159)               \
-                                                                            X(0x15a) X(0x16a) X(0x16b) X(                            \
-                                                                                0x16c) X(0x171) X(0x172) X(0x173) X(0x174)           \
-                                                                                X(0x175) X(0x176) X(0x177) X(                        \
-                                                                                    0x178) X(0x17c) X(0x17d) X(0x17e) X(0x183)       \
-                                                                                    X(0x184) X(0x185) X(0x186) X(                    \
-                                                                                        0x187) X(0x188) X(0x189) X(0x18a) X(0x246)   \
-                                                                                        X(0x247) X(0x248) X(0x249) X(                \
-                                                                                            0x24a) X(0x24b) X(0x24c) X(0x24d)        \
-                                                                                            X(0x24e) X(0x24f) X(0x251) X(            \
-                                                                                                0x252) X(0x253) X(0x254) X(0x255)    \
-                                                                                                X(0x256) X(0x257) X(0x258) X(        \
-                                                                                                    0x259) X(0x25a) X(0x346)         \
-                                                                                                    X(0x347) X(0x348) X(0x349) X(    \
-                                                                                                        0x34a) X(0x34b) X(0x34c)     \
-                                                                                                        X(0x34d) X(0x34e) X(         \
-                                                                                                            0x34f) X(0x351) X(0x352) \
-                                                                                                            X(0x353) X(0x354) X(     \
-                                                                                                                0x355) X(0x356)      \
-                                                                                                                X(0x357) X(          \
-                                                                                                                    0x358) X(0x359)  \
-                                                                                                                    X(0x35a) X(      \
-                                                                                                                        0xf0)        \
+#define ZENITH_WASM__OPS(X)                                                                                                         \
+    X(0x00)                                                                                                                         \
+    X(0x01)                                                                                                                         \
+    X(0x02)                                                                                                                         \
+    X(0x03)                                                                                                                         \
+    X(0x04)                                                                                                                         \
+    X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b)                 \
+        X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38)                     \
+            X(0x39) X(0x3a) X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48)                 \
+                X(0x49) X(0x4a) X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53) X(0x54)                     \
+                    X(0x55) X(0x56) X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f) X(0x60)                 \
+                        X(0x61) X(0x62) X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a) X(0x6b)                     \
+                            X(0x6c) X(0x6d) X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75) X(0x76)                 \
+                                X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f) X(0x80)                     \
+                                    X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89) X(0x8a)                 \
+                                        X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92) X(0x93)                     \
+                                            X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b) X(0x9c)                 \
+                                                X(0x9d) X(0x9e) X(0x9f) X(0xa0) X(0xa1) X(0xa2) X(0xa3) X(0xa4)                     \
+                                                    X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac) X(0xad)                 \
+                                                        X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2) X(0xb3) X(0xb4)                     \
+                                                            X(0xb5) X(0xb6) X(0xb7) X(0xb8) X(0xb9) X(0xba) X(0xbb)                 \
+                                                                X(0xc0) X(0xc1) X(0xc2) X(0xc3) X(0xc4) X(0xe0) X(                  \
+                                                                    0xe1) X(0xe2) X(0xe3) X(0xe4) X(0xe5) X(0xe6) X(0xe7) X(0x146)  \
+                                                                    X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(0x14c) X(        \
+                                                                        0x14d) X(0x14e) X(0x14f) X(0x151) X(0x152)                  \
+                                                                        X(0x153) X(0x154) X(0x155) X(                               \
+                                                                            0x156) X(0x157) X(0x158) X(0x159) X(0x15a)              \
+                                                                            X(0x16a) X(0x16b) X(0x16c) X(                           \
+                                                                                0x171) X(0x172) X(0x173) X(0x174) X(0x175)          \
+                                                                                X(0x176) X(0x177) X(0x178) X(                       \
+                                                                                    0x17c) X(0x17d) X(0x17e) X(0x183) X(0x184)      \
+                                                                                    X(0x185) X(0x186) X(0x187) X(                   \
+                                                                                        0x188) X(0x189) X(0x18a) X(0x246) X(0x247)  \
+                                                                                        X(0x248) X(0x249) X(0x24a) X(               \
+                                                                                            0x24b) X(0x24c) X(0x24d) X(0x24e)       \
+                                                                                            X(0x24f) X(0x251) X(0x252) X(           \
+                                                                                                0x253) X(0x254) X(0x255) X(0x256)   \
+                                                                                                X(0x257) X(0x258) X(0x259) X(       \
+                                                                                                    0x25a) X(0x346) X(0x347)        \
+                                                                                                    X(0x348) X(0x349) X(0x34a) X(   \
+                                                                                                        0x34b) X(0x34c) X(0x34d)    \
+                                                                                                        X(0x34e) X(0x34f) X(        \
+                                                                                                            0x351) X(0x352)         \
+                                                                                                            X(0x353) X(0x354) X(    \
+                                                                                                                0x355) X(0x356)     \
+                                                                                                                X(0x357) X(         \
+                                                                                                                    0x358) X(0x359) \
+                                                                                                                    X(0x35a) X(     \
+                                                                                                                        0xf0)       \
                                                                                                                         X(0x250)
 
 #define ZENITH_WASM__A(o) ((uint32_t)(o)&0xffffu)
@@ -3901,7 +3908,7 @@ static void zenith_wasm__instance_free(zenith_wasm_instance *in) {
 }
 
 ZENITH_WASM_API void zenith_wasm_store_destroy(zenith_wasm_store *s) {
-    if (s == NULL) return;
+    if (s == NULL || s->nesting > 0) return; /* from inside one of its calls: refused */
     while (s->externs) {
         zenith_wasm_extern *e = s->externs;
         s->externs = e->next;
@@ -4188,7 +4195,7 @@ ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *fn, const zenith_wasm_v
     if (nargs != ty->np || nresults != ty->nr) return ZENITH_WASM_E_TYPE;
     for (k = 0; k < nargs; k++)
         if (args[k].type != ty->t[k]) return ZENITH_WASM_E_TYPE;
-    if (s->nesting >= ZENITH_WASM_MAX_NESTING) return ZENITH_WASM_E_STATE;
+    if (s->nesting >= ZENITH_WASM_MAX_NESTING) return ZENITH_WASM_TRAP_STACK_EXHAUSTED;
     top = s->nesting == 0;
     if (top) {
         s->sp = s->stack;

@@ -387,6 +387,19 @@ Test(wasm, host_functions_are_called_with_their_user_pointer, .timeout = 10) {
     fx_close(&fx);
 }
 
+Test(wasm, host_re_entry_is_bounded, .timeout = 10) {
+    fixture fx;
+    zenith_wasm_value res[1];
+    fx_open(&fx, 0, 0, 0);
+    fx.st.double_fn = zenith_wasm_instance_export(fx.in, "reenter"); /* wasm -> host -> wasm -> host ... */
+    cr_assert_eq(call1(fx.in, "reenter", 1, 1, 1, res), ZENITH_WASM_TRAP_STACK_EXHAUSTED);
+    cr_assert(fx.st.reenters >= 2 && fx.st.reenters <= ZENITH_WASM_MAX_NESTING, "%d re-entries", fx.st.reenters);
+    fx.st.double_fn = zenith_wasm_instance_export(fx.in, "double");
+    cr_assert_eq(call1(fx.in, "reenter", 1, 5, 1, res), 0, "the store recovers");
+    cr_assert_eq(res[0].of.i32, 11);
+    fx_close(&fx);
+}
+
 Test(wasm, call_rejects_null_and_mismatched_arguments, .timeout = 10) {
     fixture fx;
     zenith_wasm_value args[2], res[2];
