@@ -1454,12 +1454,18 @@ ZENITH_API ZenithEngine zenith_init(uint32_t capacity);
    offsets monotonic and inside their child, dictionary indices inside the dictionary).
    Returns 0: accepted; ownership moved in (array->release and schema->release are now NULL
      in the caller's structs, the engine will release them once).
+   1: accepted and dropped by a plugin (see "plugins" below): ownership moved in and the
+     release callbacks already ran, on this thread, before the call returned.
    ZENITH_E_NULL (-1): engine, array or schema is NULL.
    ZENITH_E_FULL (-2): the engine holds `capacity` batches; the caller keeps ownership.
    ZENITH_E_FFI (-4): malformed or unsupported; the caller keeps ownership.
    Sequence numbers are tracked per source: gaps and duplicates are counted, never rejected.
    Thread safety: any thread, concurrently; lock-free, no allocation. A source published from
-   several threads at once has no defined order, so count its gaps loosely. */
+   several threads at once has no defined order, so count its gaps loosely. With plugins
+   attached, each runs here, on this thread, on an instance of its own (a publish waits only
+   when more threads publish at once than the plugin has instances); a plugin's memory grows
+   (an allocation) only when a batch needs more room than any before it.
+   Callback safety: the batch's release callbacks may run inside this call (a dropped batch). */
 ZENITH_API int zenith_publish(ZenithEngine engine, struct ArrowArray *array, struct ArrowSchema *schema,
                               uint64_t source_id, uint64_t seq_no);
 
@@ -1474,10 +1480,150 @@ ZENITH_API int zenith_poll(ZenithEngine engine, zenith_batch *out);
    Returns 0, ZENITH_E_NULL (batch NULL), ZENITH_E_DOUBLE_RELEASE. Thread safety: any thread. */
 ZENITH_API int zenith_batch_release(ZenithEngine engine, zenith_batch *batch);
 
-/* WebAssembly plugins that run on publish or on poll are a later release. Returns ZENITH_E_NULL
-   (engine or bytes NULL, or len 0) and otherwise ZENITH_E_UNSUPPORTED: nothing is loaded and
-   the engine is unchanged. */
+/* ---- plugins: WebAssembly filters and aggregates on the engine (docs/PLUGINS.md) --------------
+
+   A plugin is a WebAssembly module (plugin ABI 1: plugins/zenith_plugin.h) that runs on every
+   batch published after it is loaded, in the publishing thread, after the batch has its place
+   in the ring and before consumers can see it. It is given copies of the primitive columns it
+   asked for and passes the batch, drops it, or selects the rows that pass (a bitmap the
+   consumer reads with zenith_poll_selection; the batch itself is never modified); it may keep
+   a running result (zenith_plugin_result). Up to ZENITH_MAX_PLUGINS run in load order: a drop
+   by one ends the chain, selections are ANDed. A trap, exhausted fuel or an undefined verdict
+   never loses or corrupts a batch: the batch goes on as if the plugin had passed it (or is
+   dropped, with ZENITH_PLUGIN_FAIL_REJECT), the failure is counted, and max_failures failures
+   in a row disable the plugin. Plugins need the implementation compiled with ZENITH_PLUGINS
+   (and -lm); without it zenith_load_plugin returns ZENITH_E_UNSUPPORTED and says why. */
+
+#define ZENITH_MAX_PLUGINS 8 /* plugins attached to one engine at once */
+#define ZENITH_PLUGIN_MAX_INSTANCES 64
+#define ZENITH_PLUGIN_MAX_RESULTS 8  /* result values per plugin */
+#define ZENITH_PLUGIN_REASON_MAX 256 /* bytes of a load failure's reason, NUL included */
+
+enum zenith_plugin_flags {
+    /* A failed call (trap, fuel, undefined verdict) drops the batch instead of passing it on
+       unfiltered; batches the plugin cannot read (a column missing or of another type, more
+       than max_rows rows) too. */
+    ZENITH_PLUGIN_FAIL_REJECT = 1u << 0
+};
+
+/* Zero means default in every field. Borrowed for the call. Extensible (see struct_size). */
+typedef struct zenith_plugin_config {
+    uint32_t struct_size;      /* sizeof(zenith_plugin_config) as you compiled it; 0 = this layout */
+    uint32_t flags;            /* enum zenith_plugin_flags */
+    uint32_t instances;        /* copies of the plugin, each with its own memory and state, so
+                                  that as many threads can publish through it at once; 0 = the
+                                  CPUs the process may run on, at most 16; at most 64 */
+    uint32_t max_failures;     /* failed calls in a row that disable the plugin; 0 = 3 */
+    uint64_t fuel;             /* fuel per call: fuel + fuel_per_row * rows (a unit is about one
+                                  wasm instruction); 0 = 100000 */
+    uint64_t fuel_per_row;     /* 0 = 200 */
+    uint32_t max_rows;         /* the largest batch the plugin sees (larger ones: as a failure,
+                                  not counted towards disabling); 0 = 16384; at most 2^24. The
+                                  engine's selection area (capacity * max_rows / 8 bytes) is sized
+                                  by the first plugin loaded: a later one may not ask for more */
+    uint32_t max_memory_pages; /* cap on each instance's memory, 64 KiB pages; 0 = 256 (16 MiB) */
+    const void *params;        /* nullable: bytes copied into each instance for its init */
+    size_t params_len;         /* at most 65536 */
+} zenith_plugin_config;
+
+/* A plugin's counters (zenith_plugin_get_stats): sums over its instances, exact when no
+   publish is in flight. */
+typedef struct zenith_plugin_stats {
+    uint32_t struct_size;          /* in: 0 or sizeof(zenith_plugin_stats) as you compiled it; out: bytes written */
+    uint32_t disabled;             /* 1 once max_failures calls in a row failed: the plugin no longer runs */
+    uint32_t instances;            /* as loaded */
+    int32_t last_trap;             /* the last trap's code (zenith_wasm.h's ZENITH_WASM_TRAP_*, e.g.
+                                 -109 for fuel), 0 if none */
+    uint64_t calls;                /* batches the plugin ran on */
+    uint64_t rows_in;              /* rows of those batches */
+    uint64_t rows_out;             /* rows that passed it (all rows of a passed or failed batch, the
+                                 selected rows of a selection, none of a drop) */
+    uint64_t passed;               /* batches passed whole (ZP_PASS, or a selection of every row) */
+    uint64_t rejected;             /* batches dropped (ZP_REJECT, or a selection of no row) */
+    uint64_t selected;             /* batches with a selection of some of their rows */
+    uint64_t failures;             /* calls that failed: traps + errors */
+    uint64_t traps;                /* calls that trapped, fuel exhaustion included */
+    uint64_t fuel_exhausted;       /* calls that ran out of fuel */
+    uint64_t errors;               /* calls that returned an undefined verdict, or the host could
+                                 not give the batch to the plugin (its alloc failed) */
+    uint64_t skipped;              /* batches the plugin could not read (column missing or of
+                                 another type, more than max_rows rows): not run */
+    uint64_t fuel_used;            /* fuel consumed by all calls */
+    uint64_t waits;                /* publishes that found every instance busy and waited */
+    uint64_t consecutive_failures; /* failed calls since the last good one */
+} zenith_plugin_stats;
+
+/* Loads, validates and instantiates a plugin and attaches it to the engine, with the default
+   configuration (zenith_load_plugin_ex with cfg NULL). The design's call. */
 ZENITH_API int zenith_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len);
+
+/* Loads a plugin: decodes and fully validates the module (zenith_wasm.h), checks the plugin
+   ABI (exports, no imports, a memory), instantiates it `instances` times and runs each
+   instance's zenith_plugin_init; then attaches it: every batch published from then on runs it.
+   Params: engine; wasm_bytes, wasm_len (in, borrowed for the call: copied); cfg (in, borrowed,
+   nullable: defaults); reason, reason_cap (out, nullable: the reason of a failure, one line,
+   NUL-terminated, truncated to reason_cap; also kept for zenith_plugin_last_error).
+   Returns the plugin's id (>= 0: for unload, stats, result), or
+     ZENITH_E_NULL: engine or wasm_bytes NULL, or wasm_len 0 (no reason kept);
+     ZENITH_E_PLUGIN (-3): the module is malformed, invalid, or not a plugin (a missing or
+       mistyped export, an import, no memory, ABI version, init refused or trapped, column names
+       or results out of its memory);
+     ZENITH_E_INVAL: a bad cfg field (struct_size, instances, max_rows, params_len, flags),
+       or max_rows above the engine's selection area;
+     ZENITH_E_UNSUPPORTED: the implementation was compiled without ZENITH_PLUGINS, or unknown
+       non-zero fields beyond this layout;
+     ZENITH_E_FULL: ZENITH_MAX_PLUGINS are attached;
+     ZENITH_E_NOMEM: out of memory.
+   On failure the engine is unchanged: nothing attached, nothing kept but the reason.
+   Ownership: the engine owns the loaded plugin until zenith_unload_plugin or zenith_free.
+   Thread safety: any thread, also while other threads publish and poll (a publish that runs
+   at the same time may or may not see the new plugin); loads, unloads, stats and results of
+   one engine are serialised among themselves (a short spin lock, never taken by publish or
+   poll). Callback safety: not from inside an Arrow release callback the engine is running.
+   Allocates: the module, the instances' stores and memories, and at the first load the plugin
+   table and the selection area. */
+ZENITH_API int zenith_load_plugin_ex(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len,
+                                     const zenith_plugin_config *cfg, char *reason, size_t reason_cap);
+
+/* The reason of the engine's last failed zenith_load_plugin(_ex) (ZENITH_E_NULL failures
+   excluded), NUL-terminated and truncated to cap, into buf (nullable when cap is 0).
+   Returns that failure's code (negative), or 0 if no load has failed (buf gets "").
+   ZENITH_E_NULL if engine is NULL. Thread safety: any thread (serialised with loads). */
+ZENITH_API int zenith_plugin_last_error(ZenithEngine engine, char *buf, size_t cap);
+
+/* Detaches a plugin and frees it: waits until no publish runs it (publishes that start
+   afterwards do not), then destroys its instances. Its id becomes stale; selections it already
+   made stay with their batches. Returns 0, ZENITH_E_NULL, ZENITH_E_STALE (no such plugin).
+   Thread safety: any thread, also while others publish and poll; not from a thread that is
+   inside zenith_publish on this engine (an Arrow release callback). */
+ZENITH_API int zenith_unload_plugin(ZenithEngine engine, int plugin_id);
+
+/* The plugin's counters into *out (set out->struct_size to sizeof *out or 0 first; the call
+   writes at most that many bytes and sets it to the bytes written). Returns 0, ZENITH_E_NULL,
+   ZENITH_E_STALE, ZENITH_E_INVAL (struct_size below 8). Any thread; a snapshot while others
+   publish. */
+ZENITH_API int zenith_plugin_get_stats(ZenithEngine engine, int plugin_id, zenith_plugin_stats *out);
+
+/* The plugin's result values (as its init declared: zp_init.nresults, .results, .result_ops),
+   combined over its instances (sum, min or max each), into out[0 .. n). Each instance is read
+   between two of its calls, so every value is one the plugin wrote after a whole batch.
+   Returns the number of values the plugin has (0 .. ZENITH_PLUGIN_MAX_RESULTS; at most n of
+   them written), ZENITH_E_NULL (engine NULL, or out NULL with n > 0), ZENITH_E_STALE.
+   Thread safety: any thread, while others publish (it waits for each instance to be free). */
+ZENITH_API int zenith_plugin_result(ZenithEngine engine, int plugin_id, double *out, size_t n);
+
+/* zenith_poll, plus the batch's selection: *selected (nullable) gets -1 when every row passes
+   (no plugin selected rows), else the number of rows that pass; bits (nullable) gets the
+   selection bitmap, bit i (LSB first, as Arrow validity) set when row i passes, rows counted
+   from the array's offset, (length + 7) / 8 bytes, bits past length zero; bits is untouched
+   when *selected is -1. zenith_poll itself leaves the selection out (a consumer of a filtered
+   engine must use this call to see which rows passed).
+   Returns 1 (a batch: out filled), 0 (none), ZENITH_E_NULL (engine or out NULL),
+   ZENITH_E_RANGE (bits is not NULL and bits_cap is smaller than the next batch's selection:
+   nothing taken; (max_rows + 7) / 8 bytes always suffice).
+   Thread safety: any thread, concurrently; lock-free, no allocation. */
+ZENITH_API int zenith_poll_selection(ZenithEngine engine, zenith_batch *out, uint8_t *bits, size_t bits_cap,
+                                     int64_t *selected);
 
 /* Counters. Returns 0 or ZENITH_E_NULL. Any thread (a snapshot while others publish). */
 ZENITH_API int zenith_engine_get_stats(ZenithEngine engine, zenith_engine_stats *out);
@@ -7436,14 +7582,21 @@ static int zenith__arrow_check(const struct ArrowArray *a, const struct ArrowSch
 
 /* A bounded MPMC ring (Vyukov): slot i's sequence says whose turn it is. A producer claims
    position p when seq == p (one CAS on tail), fills the slot, then stores seq = p + 1; a consumer
-   claims p when seq == p + 1 (one CAS on head), empties it, then stores seq = p + capacity. */
+   claims p when seq == p + 1 (one CAS on head), empties it, then stores seq = p + capacity.
+   Plugins run between the producer's claim and its store: a batch refused for a full ring never
+   reaches a plugin (a retried publish is not counted twice by an aggregate), and order is kept.
+   A batch a plugin drops still fills its slot, marked dropped (its structs already released):
+   consumers step over it. */
 typedef struct zenith__eslot {
     uint64_t seq;
     uint64_t source_id, seq_no;
     struct ArrowArray array;
     struct ArrowSchema schema;
-    unsigned char pad_[192 - 3 * 8 - sizeof(struct ArrowArray) - sizeof(struct ArrowSchema)];
-} zenith__eslot; /* 192 bytes: three whole lines, so neighbouring slots never share one */
+    int64_t sel_count;  /* rows that pass when sel_bytes > 0 */
+    uint32_t sel_bytes; /* bytes of the slot's selection bitmap (plugins), 0 = none; atomic: poll peeks */
+    uint32_t dropped;   /* 1: a plugin dropped the batch; the structs are released */
+} zenith__eslot;        /* 192 bytes: three whole lines, so neighbouring slots never share one */
+typedef char zenith__eslot_is_three_lines[sizeof(zenith__eslot) == 192 ? 1 : -1];
 
 #define ZENITH__SOURCES 4096u /* sources tracked for sequence gaps and duplicates */
 #define ZENITH__SEQ_NONE UINT64_MAX
@@ -7453,17 +7606,25 @@ typedef struct zenith__esource {
     uint64_t last; /* last seq_no, ZENITH__SEQ_NONE before the first */
 } zenith__esource;
 
+struct zenith__plugins; /* the plugin table ("data-plane engine: plugins"), with ZENITH_PLUGINS */
+
 struct zenith_engine {
     __attribute__((aligned(64))) uint64_t tail; /* producers */
     __attribute__((aligned(64))) uint64_t head; /* consumers */
     __attribute__((aligned(64))) uint64_t mask;
     zenith__eslot *slots;
-    zenith__esource *sources; /* ZENITH__SOURCES + 1 entries */
-    void *plugin;             /* reserved for the plugin runtime (later release); NULL */
-    void *raw;                /* the one allocation (engine, slots, sources), before alignment */
-    /* counters off the hot path: errors, releases, sequence anomalies */
+    zenith__esource *sources;        /* ZENITH__SOURCES + 1 entries */
+    struct zenith__plugins *plugins; /* NULL until the first plugin load; then until zenith_free */
+    void *raw;                       /* the one allocation (engine, slots, sources), before alignment */
+    /* counters off the hot path: errors, releases, sequence anomalies, drops by plugins */
     __attribute__((aligned(64))) uint64_t released;
     uint64_t rejected_full, rejected_invalid, seq_gaps, seq_duplicates, sources_used, sources_untracked;
+    uint64_t dropped, dropped_polled; /* batches dropped by plugins; their slots stepped over by poll */
+    /* plugin administration: a spin flag serialising loads, unloads, stats and results (never
+       taken by publish or poll), and the last failed load */
+    __attribute__((aligned(64))) uint32_t padmin;
+    int plast_code;
+    char plast_reason[ZENITH_PLUGIN_REASON_MAX];
 };
 
 #define ZENITH__RELAXED __ATOMIC_RELAXED
@@ -7539,10 +7700,817 @@ static void zenith__track_seq(zenith_engine *e, uint64_t source, uint64_t seq) {
         __atomic_fetch_add(&e->seq_duplicates, 1u, ZENITH__RELAXED);
 }
 
+/* ---- data-plane engine: plugins ------------------------------------------------------------------
+
+   With ZENITH_PLUGINS, zenith.h carries a private copy of zenith_wasm.h's interpreter (static
+   functions: a program may use zenith_wasm.h itself as well). The plugin table is allocated at
+   the first load and lives until zenith_free; a publish reads it without a lock:
+
+   - a plugin is a table entry with `instances` instances, each a wasm store of its own with an
+     input area in its memory. An instance's state is FREE, BUSY or GONE: a publish takes one
+     with one CAS (FREE -> BUSY; its thread's home instance first, so one publisher thread keeps
+     using the same instance and its memory stays in that core's cache), runs the plugin, and
+     stores FREE with release. It spins (counted in waits) only when every instance is busy.
+   - load fills an empty entry, then stores FREE into each instance (release) and live = 1;
+     unload stores live = 0, then CASes each instance FREE -> GONE, waiting for a publish that
+     holds one, and only then destroys the stores: a publish that read live == 1 either holds
+     an instance (and unload waits for it) or finds GONE (and skips the plugin).
+   - an instance's counters are written only by its holder (relaxed stores, no read-modify-
+     write) and summed by zenith_plugin_get_stats.
+   - the selection area: one bitmap of sel_rows bits per ring slot, written by the publisher that
+     claimed the slot and copied out by zenith_poll_selection before the slot is given back. */
+
+#define ZENITH__PI_FREE 0u
+#define ZENITH__PI_BUSY 1u
+#define ZENITH__PI_GONE 2u
+
+static void zenith__spin_pause(uint32_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+    if (n > 64u) sched_yield();
+}
+
+static void zenith__padmin_lock(zenith_engine *e) {
+    uint32_t n = 0;
+    while (__atomic_exchange_n(&e->padmin, 1u, ZENITH__ACQUIRE) != 0) zenith__spin_pause(++n);
+}
+
+static void zenith__padmin_unlock(zenith_engine *e) { __atomic_store_n(&e->padmin, 0u, ZENITH__RELEASE); }
+
+/* Records a failed load's code and reason (under the admin flag) and copies the reason out. */
+static int zenith__plugin_failed(zenith_engine *e, char *reason, size_t cap, int code, const char *why) {
+    size_t n = strlen(why);
+    if (n >= sizeof e->plast_reason) n = sizeof e->plast_reason - 1u;
+    memcpy(e->plast_reason, why, n);
+    e->plast_reason[n] = 0;
+    e->plast_code = code;
+    if (reason && cap) {
+        if (n >= cap) n = cap - 1u;
+        memcpy(reason, why, n);
+        reason[n] = 0;
+    }
+    return code;
+}
+
+#if defined(ZENITH_PLUGINS)
+#if defined(__cplusplus)
+#error "zenith.h: ZENITH_PLUGINS needs the implementation compiled as C (zenith_wasm.h's implementation is C)"
+#endif
+#ifndef ZENITH_WASM_H_INCLUDED
+#define ZENITH_WASM_STATIC /* a private copy; zenith_wasm.h included before this is used as it is */
+#endif
+#ifndef ZENITH_WASM_IMPLEMENTATION
+#define ZENITH_WASM_IMPLEMENTATION
+#endif
+#include "zenith_wasm.h"
+
+#define ZENITH__PCOLS 16u   /* columns a plugin may ask for */
+#define ZENITH__PNAME 64u   /* bytes of a column name, NUL included */
+#define ZENITH__P_INIT 112u /* sizeof(zp_init) */
+#define ZENITH__P_HDR 48u   /* sizeof(zp_batch) */
+#define ZENITH__P_COL 24u   /* sizeof(zp_column) */
+#define ZENITH__P_SELECT_MAX (1u << 24)
+
+/* One instance: a store with the plugin instantiated in it, on its own cache lines. */
+typedef struct zenith__pinst {
+    __attribute__((aligned(64))) uint32_t state; /* ZENITH__PI_*: taken with one CAS */
+    uint32_t area;                               /* the input area in the instance's memory */
+    uint32_t area_size;
+    uint32_t results; /* address of the result values */
+    zenith_wasm_store *store;
+    zenith_wasm_extern *mem, *fn_batch, *fn_alloc;
+    /* counters: written by the instance's holder only (relaxed), summed by get_stats */
+    uint64_t calls, rows_in, rows_out, passed, rejected, selected, traps, fuel_exhausted, errors, skipped;
+    uint64_t fuel_used;
+    int32_t last_trap;
+} zenith__pinst;
+
+typedef struct zenith__plugin {
+    uint32_t live;        /* 1 while attached (atomic) */
+    uint32_t ninst;       /* instances (atomic: read before an instance is held) */
+    uint32_t disabled;    /* atomic */
+    uint32_t consecutive; /* failed calls in a row (atomic) */
+    uint32_t gen;         /* bumped by unload: a plugin id is gen * ZENITH_MAX_PLUGINS + entry */
+    uint32_t flags, max_failures, max_rows, ncols, nresults;
+    uint64_t fuel, fuel_per_row;
+    uint64_t waits; /* atomic */
+    zenith_wasm_module *module;
+    char cols[ZENITH__PCOLS][ZENITH__PNAME];
+    uint8_t ops[ZENITH_PLUGIN_MAX_RESULTS];
+    zenith__pinst inst[ZENITH_PLUGIN_MAX_INSTANCES];
+} zenith__plugin;
+
+struct zenith__plugins {
+    uint32_t nlive;    /* attached plugins (atomic): 0 = a publish skips all of this */
+    uint32_t sel_rows; /* rows of the selection area's bitmaps (the first plugin's max_rows) */
+    size_t sel_stride; /* bytes per slot */
+    uint8_t *sel;      /* capacity * sel_stride bytes; NULL before the first successful load */
+    void *raw;         /* this block's allocation, before alignment */
+    zenith__plugin p[ZENITH_MAX_PLUGINS];
+};
+
+static __thread uint32_t zenith__ptid; /* this thread's number + 1: picks its home instance */
+static uint32_t zenith__ptid_next;
+
+/* Holds a free instance of p (home first), or NULL once p is being unloaded. */
+static zenith__pinst *zenith__pinst_take(zenith__plugin *p) {
+    uint32_t n = __atomic_load_n(&p->ninst, ZENITH__RELAXED), k, start, spins = 0;
+    if (n == 0) return NULL;
+    if (zenith__ptid == 0) zenith__ptid = __atomic_add_fetch(&zenith__ptid_next, 1u, ZENITH__RELAXED);
+    start = (zenith__ptid - 1u) % n;
+    for (;;) {
+        for (k = 0; k < n; k++) {
+            zenith__pinst *in = &p->inst[(start + k) % n];
+            uint32_t st = __atomic_load_n(&in->state, ZENITH__RELAXED), fr = ZENITH__PI_FREE;
+            if (st == ZENITH__PI_GONE) return NULL;
+            if (st == ZENITH__PI_FREE &&
+                __atomic_compare_exchange_n(&in->state, &fr, ZENITH__PI_BUSY, 0, ZENITH__ACQUIRE, ZENITH__RELAXED))
+                return in;
+        }
+        if (spins++ == 0) __atomic_fetch_add(&p->waits, 1u, ZENITH__RELAXED);
+        zenith__spin_pause(spins);
+    }
+}
+
+/* Holder-only counter: a relaxed load and store, no read-modify-write. */
+#define ZENITH__PADD(field, v) \
+    __atomic_store_n(&(field), __atomic_load_n(&(field), ZENITH__RELAXED) + (v), ZENITH__RELAXED)
+
+/* Plugin ABI 1 column types (plugins/zenith_plugin.h: ZP_*). */
+enum {
+    ZENITH__ZP_BOOL = 1,
+    ZENITH__ZP_INT8,
+    ZENITH__ZP_UINT8,
+    ZENITH__ZP_INT16,
+    ZENITH__ZP_UINT16,
+    ZENITH__ZP_INT32,
+    ZENITH__ZP_UINT32,
+    ZENITH__ZP_INT64,
+    ZENITH__ZP_UINT64,
+    ZENITH__ZP_FLOAT32,
+    ZENITH__ZP_FLOAT64,
+    ZENITH__ZP_TIMESTAMP,
+    ZENITH__ZP_DATE32,
+    ZENITH__ZP_DATE64,
+    ZENITH__ZP_TIME32,
+    ZENITH__ZP_TIME64,
+    ZENITH__ZP_DURATION
+};
+
+/* One column resolved for a call. */
+typedef struct zenith__pcol {
+    const struct ArrowArray *arr; /* the column's array */
+    int64_t off;                  /* index of row 0 in its buffers (parent offset included) */
+    const uint8_t *pvalid;        /* the parent struct's validity, or NULL */
+    int64_t poff;                 /* index of row 0 in it */
+    uint32_t type, unit, bits;
+    int has_validity;
+} zenith__pcol;
+
+static int zenith__punit(char c) { return c == 's' ? 0 : c == 'm' ? 1 : c == 'u' ? 2 : c == 'n' ? 3 : -1; }
+
+/* The ABI type of an Arrow format, or 0 when the ABI has none (strings, nested, float16...). */
+static uint32_t zenith__ptype(const char *f, uint32_t *unit, uint32_t *bits) {
+    static const char one[] = "bcCsSiIlLfg";
+    static const uint8_t width[] = { 1, 8, 8, 16, 16, 32, 32, 64, 64, 32, 64 };
+    const char *q;
+    int u;
+    *unit = 0;
+    if (f[0] && !f[1] && (q = strchr(one, f[0])) != NULL) {
+        *bits = width[q - one];
+        return (uint32_t)(ZENITH__ZP_BOOL + (q - one));
+    }
+    if (f[0] != 't' || !f[1] || !f[2]) return 0;
+    if (f[1] == 'd' && !f[3]) {
+        *bits = f[2] == 'D' ? 32u : 64u;
+        return f[2] == 'D' ? ZENITH__ZP_DATE32 : f[2] == 'm' ? ZENITH__ZP_DATE64 : 0u;
+    }
+    if ((u = zenith__punit(f[2])) < 0) return 0;
+    *unit = (uint32_t)u;
+    *bits = 64;
+    if (f[1] == 't' && !f[3]) {
+        if (u <= 1) *bits = 32;
+        return u <= 1 ? ZENITH__ZP_TIME32 : ZENITH__ZP_TIME64;
+    }
+    if (f[1] == 's' && f[3] == ':') return ZENITH__ZP_TIMESTAMP;
+    if (f[1] == 'D' && !f[3]) return ZENITH__ZP_DURATION;
+    return 0;
+}
+
+/* Finds the plugin's columns in a batch: a struct's children by name, or a non-struct array as
+   one column named by its schema. 0 when one is missing or of a type outside the ABI. */
+static int zenith__pcols_find(const zenith__plugin *p, const struct ArrowArray *a, const struct ArrowSchema *s,
+                              zenith__pcol *cols) {
+    uint32_t c;
+    int is_struct = s->format[0] == '+' && s->format[1] == 's' && !s->format[2];
+    for (c = 0; c < p->ncols; c++) {
+        const struct ArrowArray *ca = NULL;
+        const struct ArrowSchema *cs = NULL;
+        zenith__pcol *pc = &cols[c];
+        if (is_struct) {
+            int64_t j;
+            for (j = 0; j < s->n_children; j++)
+                if (s->children[j]->name && strcmp(s->children[j]->name, p->cols[c]) == 0) {
+                    ca = a->children[j];
+                    cs = s->children[j];
+                    break;
+                }
+            if (ca == NULL) return 0;
+            pc->off = ca->offset + a->offset;
+            pc->pvalid = a->null_count != 0 && a->buffers[0] ? (const uint8_t *)a->buffers[0] : NULL;
+            pc->poff = a->offset;
+        } else {
+            if (s->name == NULL || strcmp(s->name, p->cols[c]) != 0) return 0;
+            ca = a;
+            cs = s;
+            pc->off = a->offset;
+            pc->pvalid = NULL;
+            pc->poff = 0;
+        }
+        if (cs->dictionary || (pc->type = zenith__ptype(cs->format, &pc->unit, &pc->bits)) == 0) return 0;
+        pc->arr = ca;
+        pc->has_validity = (ca->null_count != 0 && ca->buffers[0] != NULL) || pc->pvalid != NULL;
+    }
+    return 1;
+}
+
+/* n bits of src from bit `off` into dst from bit 0 (op 0: copy, 1: AND into dst); the bits of
+   the last byte past n are cleared. */
+static void zenith__bits_move(uint8_t *dst, const uint8_t *src, int64_t off, uint32_t n, int op) {
+    uint32_t nbytes = (n + 7u) / 8u, j;
+    const uint8_t *p = src + (off >> 3);
+    unsigned sh = (unsigned)(off & 7);
+    if (n == 0) return;
+    if (sh == 0 && op == 0) {
+        memcpy(dst, p, nbytes);
+    } else {
+        size_t have = ((size_t)sh + n + 7u) / 8u; /* source bytes the bits span */
+        for (j = 0; j < nbytes; j++) {
+            unsigned v = (unsigned)p[j] >> sh;
+            if (sh && j + 1u < have) v |= (unsigned)p[j + 1u] << (8u - sh);
+            if (op)
+                dst[j] &= (uint8_t)v;
+            else
+                dst[j] = (uint8_t)v;
+        }
+    }
+    if (n & 7u) dst[nbytes - 1u] &= (uint8_t)((1u << (n & 7u)) - 1u);
+}
+
+static uint32_t zenith__pad8(uint64_t v) { return (uint32_t)((v + 7u) & ~(uint64_t)7u); }
+
+static void zenith__put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void zenith__put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t zenith__get32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Bytes of the input area for `rows` rows of the plugin's columns. */
+static uint64_t zenith__parea_size(const zenith__plugin *p, const zenith__pcol *cols, uint32_t rows) {
+    uint64_t bm = zenith__pad8(((uint64_t)rows + 7u) / 8u), n;
+    uint32_t c;
+    n = zenith__pad8(ZENITH__P_HDR + (uint64_t)ZENITH__P_COL * p->ncols) + bm;
+    for (c = 0; c < p->ncols; c++) {
+        uint32_t bits = cols ? cols[c].bits : 64u;
+        n += (cols == NULL || cols[c].has_validity) ? bm : 0u;
+        n += bits == 1u ? bm : zenith__pad8((uint64_t)rows * (bits / 8u));
+    }
+    return n;
+}
+
+/* Calls an (i32) -> i32 export with the plugin's base fuel. 0 and *out, or a code. */
+static int zenith__pcall1(zenith_wasm_extern *fn, zenith_wasm_store *st, uint64_t fuel, uint32_t arg, int32_t *out) {
+    zenith_wasm_value a, r;
+    int rc;
+    a.type = ZENITH_WASM_I32;
+    a.of.u32 = arg;
+    zenith_wasm_store_set_fuel(st, fuel);
+    rc = zenith_wasm_call(fn, &a, 1, &r, 1);
+    if (rc == 0) *out = r.of.i32;
+    return rc;
+}
+
+/* Asks the instance for an input area of at least `need` bytes. 0, or -1. */
+static int zenith__parea_grow(zenith__plugin *p, zenith__pinst *in, uint64_t need) {
+    uint64_t ask = need < (uint64_t)in->area_size * 2u ? (uint64_t)in->area_size * 2u : need;
+    int32_t ptr;
+    size_t msize = 0;
+    if (ask > 0xffff0000u) ask = need;
+    if (ask > 0xffff0000u) return -1;
+    if (zenith__pcall1(in->fn_alloc, in->store, p->fuel, (uint32_t)ask, &ptr) != 0) return -1;
+    zenith_wasm_memory_data(in->mem, &msize);
+    if (ptr == 0 || ((uint32_t)ptr & 7u) || (uint64_t)(uint32_t)ptr + ask > msize) return -1;
+    in->area = (uint32_t)ptr;
+    in->area_size = (uint32_t)ask;
+    return 0;
+}
+
+#define ZENITH__PV_PASS 0
+#define ZENITH__PV_DROP 1
+#define ZENITH__PV_SELECT 2
+
+/* Counts a failed call: disables the plugin after max_failures in a row. */
+static void zenith__pfailed(zenith__plugin *p) {
+    if (__atomic_add_fetch(&p->consecutive, 1u, ZENITH__RELAXED) >= p->max_failures)
+        __atomic_store_n(&p->disabled, 1u, ZENITH__RELAXED);
+}
+
+/* Runs plugin p on instance `in` over the batch. With a selection, ANDs it into sel (copies it
+   when have_sel is 0) and updates *count. Returns ZENITH__PV_*. */
+static int zenith__plugin_run(zenith__plugin *p, zenith__pinst *in, const struct ArrowArray *a,
+                              const struct ArrowSchema *s, uint64_t src, uint64_t seq, uint8_t *sel, int have_sel,
+                              int64_t *count) {
+    zenith__pcol cols[ZENITH__PCOLS];
+    int fail = (p->flags & ZENITH_PLUGIN_FAIL_REJECT) ? ZENITH__PV_DROP : ZENITH__PV_PASS;
+    uint32_t rows, c, bm, hdr, at, verdict_bytes;
+    uint64_t need;
+    uint8_t *mem, *base;
+    size_t msize = 0;
+    int32_t verdict;
+    int rc;
+    if (a->length > (int64_t)p->max_rows || !zenith__pcols_find(p, a, s, cols)) {
+        ZENITH__PADD(in->skipped, 1u);
+        if (fail == ZENITH__PV_PASS) ZENITH__PADD(in->rows_out, (uint64_t)a->length);
+        return fail;
+    }
+    rows = (uint32_t)a->length;
+    need = zenith__parea_size(p, cols, rows);
+    if (need > in->area_size && zenith__parea_grow(p, in, need) != 0) goto error;
+    mem = zenith_wasm_memory_data(in->mem, &msize);
+    if (mem == NULL || (uint64_t)in->area + need > msize) goto error;
+    /* the copy-in: header, columns, a zeroed selection, then each column's validity and values */
+    base = mem + in->area;
+    bm = zenith__pad8(((uint64_t)rows + 7u) / 8u);
+    hdr = zenith__pad8(ZENITH__P_HDR + (uint64_t)ZENITH__P_COL * p->ncols);
+    zenith__put32(base + 0, 1u);
+    zenith__put32(base + 4, rows);
+    zenith__put32(base + 8, p->ncols);
+    zenith__put32(base + 12, in->area + hdr);
+    zenith__put64(base + 16, src);
+    zenith__put64(base + 24, seq);
+    zenith__put32(base + 32, in->area + ZENITH__P_HDR);
+    zenith__put32(base + 36, 0);
+    zenith__put64(base + 40, 0);
+    memset(base + hdr, 0, bm);
+    at = hdr + bm;
+    for (c = 0; c < p->ncols; c++) {
+        const zenith__pcol *pc = &cols[c];
+        uint8_t *cd = base + ZENITH__P_HDR + ZENITH__P_COL * c;
+        uint32_t valid_at = 0, nulls = 0, bytes;
+        const uint8_t *data = (const uint8_t *)pc->arr->buffers[1];
+        if (pc->has_validity) {
+            const uint8_t *cv = pc->arr->null_count != 0 ? (const uint8_t *)pc->arr->buffers[0] : NULL;
+            if (cv)
+                zenith__bits_move(base + at, cv, pc->off, rows, 0);
+            else
+                memset(base + at, 0xff, bm);
+            if (pc->pvalid) zenith__bits_move(base + at, pc->pvalid, pc->poff, rows, 1);
+            if (rows & 7u) base[at + (rows - 1u) / 8u] &= (uint8_t)((1u << (rows & 7u)) - 1u);
+            nulls = (uint32_t)zenith__arrow_nulls(base + at, 0, rows);
+            if (nulls) valid_at = in->area + at;
+            at += bm;
+        }
+        if (pc->bits == 1u) {
+            bytes = bm;
+            if (rows) zenith__bits_move(base + at, data, pc->off, rows, 0);
+        } else {
+            bytes = zenith__pad8((uint64_t)rows * (pc->bits / 8u));
+            if (rows) memcpy(base + at, data + (size_t)pc->off * (pc->bits / 8u), (size_t)rows * (pc->bits / 8u));
+        }
+        zenith__put32(cd + 0, pc->type);
+        zenith__put32(cd + 4, pc->unit);
+        zenith__put32(cd + 8, in->area + at);
+        zenith__put32(cd + 12, valid_at);
+        zenith__put32(cd + 16, nulls);
+        zenith__put32(cd + 20, pc->bits);
+        at += bytes;
+    }
+    /* the call */
+    rc = zenith__pcall1(in->fn_batch, in->store, p->fuel + p->fuel_per_row * rows, in->area, &verdict);
+    ZENITH__PADD(in->calls, 1u);
+    ZENITH__PADD(in->rows_in, rows);
+    ZENITH__PADD(in->fuel_used, zenith_wasm_store_fuel_used(in->store));
+    if (rc != 0) {
+        ZENITH__PADD(in->traps, 1u);
+        if (rc == ZENITH_WASM_TRAP_FUEL) ZENITH__PADD(in->fuel_exhausted, 1u);
+        __atomic_store_n(&in->last_trap, rc, ZENITH__RELAXED);
+        goto failed;
+    }
+    if (verdict == 0) {
+        ZENITH__PADD(in->passed, 1u);
+        ZENITH__PADD(in->rows_out, rows);
+        goto good;
+    }
+    if (verdict == 1) {
+        ZENITH__PADD(in->rejected, 1u);
+        verdict = ZENITH__PV_DROP;
+        goto good_verdict;
+    }
+    if (verdict != 2) goto error;
+    /* a selection: read back from the memory (the call may have grown it) */
+    mem = zenith_wasm_memory_data(in->mem, &msize);
+    if (mem == NULL || (uint64_t)in->area + need > msize) goto error;
+    {
+        uint8_t *bits = mem + in->area + hdr;
+        int64_t n;
+        verdict_bytes = (rows + 7u) / 8u;
+        if (rows & 7u) bits[verdict_bytes - 1u] &= (uint8_t)((1u << (rows & 7u)) - 1u);
+        n = (int64_t)rows - zenith__arrow_nulls(bits, 0, rows);
+        if (n == (int64_t)rows) {
+            ZENITH__PADD(in->passed, 1u);
+            ZENITH__PADD(in->rows_out, rows);
+            goto good;
+        }
+        if (n == 0) {
+            ZENITH__PADD(in->rejected, 1u);
+            verdict = ZENITH__PV_DROP;
+            goto good_verdict;
+        }
+        ZENITH__PADD(in->selected, 1u);
+        ZENITH__PADD(in->rows_out, (uint64_t)n);
+        if (have_sel) {
+            zenith__bits_move(sel, bits, 0, rows, 1);
+            n = (int64_t)rows - zenith__arrow_nulls(sel, 0, rows);
+        } else {
+            memcpy(sel, bits, verdict_bytes);
+        }
+        *count = n;
+        verdict = n == 0 ? ZENITH__PV_DROP : ZENITH__PV_SELECT;
+        goto good_verdict;
+    }
+good:
+    verdict = ZENITH__PV_PASS;
+good_verdict:
+    if (__atomic_load_n(&p->consecutive, ZENITH__RELAXED) != 0) __atomic_store_n(&p->consecutive, 0u, ZENITH__RELAXED);
+    return verdict;
+error:
+    ZENITH__PADD(in->errors, 1u);
+failed:
+    if (fail == ZENITH__PV_PASS) ZENITH__PADD(in->rows_out, rows);
+    zenith__pfailed(p);
+    return fail;
+}
+
+/* Runs every attached plugin on a batch that holds ring position pos. Returns ZENITH__PV_DROP,
+   ZENITH__PV_SELECT (the slot's bitmap written, *count rows pass) or ZENITH__PV_PASS. */
+static int zenith__plugins_apply(zenith_engine *e, struct zenith__plugins *ps, uint64_t pos, const struct ArrowArray *a,
+                                 const struct ArrowSchema *s, uint64_t src, uint64_t seq, int64_t *count) {
+    uint8_t *sel = ps->sel + (size_t)(pos & e->mask) * ps->sel_stride;
+    int have_sel = 0;
+    uint32_t i;
+    for (i = 0; i < ZENITH_MAX_PLUGINS; i++) {
+        zenith__plugin *p = &ps->p[i];
+        zenith__pinst *in;
+        int v;
+        if (!__atomic_load_n(&p->live, ZENITH__RELAXED) || __atomic_load_n(&p->disabled, ZENITH__RELAXED)) continue;
+        if ((in = zenith__pinst_take(p)) == NULL) continue; /* being unloaded */
+        if (__atomic_load_n(&p->disabled, ZENITH__RELAXED))
+            v = ZENITH__PV_PASS; /* disabled while this publish waited for the instance */
+        else
+            v = zenith__plugin_run(p, in, a, s, src, seq, sel, have_sel, count);
+        __atomic_store_n(&in->state, ZENITH__PI_FREE, ZENITH__RELEASE);
+        if (v == ZENITH__PV_DROP) return v;
+        if (v == ZENITH__PV_SELECT) have_sel = 1;
+    }
+    return have_sel ? ZENITH__PV_SELECT : ZENITH__PV_PASS;
+}
+
+/* Destroys a plugin's instances and module (no publish holds any). */
+static void zenith__plugin_clear(zenith__plugin *p) {
+    uint32_t k;
+    for (k = 0; k < ZENITH_PLUGIN_MAX_INSTANCES; k++) {
+        zenith__pinst *in = &p->inst[k];
+        zenith_wasm_store_destroy(in->store);
+        memset(in, 0, sizeof *in);
+        in->state = ZENITH__PI_GONE;
+    }
+    zenith_wasm_module_destroy(p->module);
+    p->module = NULL;
+    p->ninst = 0;
+    p->disabled = p->consecutive = 0;
+    p->waits = 0;
+}
+
+/* The number of CPUs this process may run on (1 if unknown). */
+static uint32_t zenith__pcpus(void) {
+    cpu_set_t set;
+    int n;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    n = CPU_COUNT(&set);
+    return n > 0 ? (uint32_t)n : 1u;
+}
+
+/* Finds export `name` of the module: 0 and checks it is a function (i32 x nparams) -> i32. */
+static int zenith__pexport(const zenith_wasm_module *m, const char *name, uint32_t nparams, int *found) {
+    uint32_t i, n = zenith_wasm_module_export_count(m);
+    size_t len = strlen(name);
+    *found = 0;
+    for (i = 0; i < n; i++) {
+        zenith_wasm_extern_info x;
+        memset(&x, 0, sizeof x);
+        if (zenith_wasm_module_export(m, i, &x) != 0 || x.name_len != len || memcmp(x.name, name, len) != 0) continue;
+        *found = 1;
+        if (x.kind != ZENITH_WASM_EXTERN_FUNC || x.func.nparams != nparams || x.func.nresults != 1 ||
+            x.func.results[0] != ZENITH_WASM_I32 || (nparams == 1 && x.func.params[0] != ZENITH_WASM_I32))
+            return -1;
+        return 0;
+    }
+    return 0;
+}
+
+/* Instance k of p: store, instantiation, ABI, init, columns and results, the first input area.
+   0, or a code with why[] filled. */
+static int zenith__pinst_make(zenith__plugin *p, uint32_t k, const zenith_plugin_config *cfg, char *why, size_t wn) {
+    zenith__pinst *in = &p->inst[k];
+    zenith_wasm_config wc;
+    zenith_wasm_error we;
+    zenith_wasm_instance *wi;
+    zenith_wasm_extern *fn_abi, *fn_init;
+    int32_t r;
+    int rc;
+    uint32_t initp, c, nres;
+    uint8_t *mem;
+    size_t msize = 0;
+    memset(&wc, 0, sizeof wc);
+    wc.max_memory_pages = cfg->max_memory_pages;
+    wc.max_call_depth = 1000;
+    wc.value_stack_bytes = 256u * 1024u;
+    wc.fuel = cfg->fuel;
+    in->store = zenith_wasm_store_create(&wc, &rc);
+    if (in->store == NULL) {
+        snprintf(why, wn, "could not create a store for instance %u: %s", k, zenith_wasm_strerror(rc));
+        return ZENITH_E_NOMEM;
+    }
+    memset(&we, 0, sizeof we);
+    wi = zenith_wasm_instantiate(in->store, p->module, NULL, 0, &we);
+    if (wi == NULL) {
+        snprintf(why, wn, "instantiation failed: %s: %.150s", zenith_wasm_errname(we.code), we.message);
+        return we.code == ZENITH_WASM_E_NOMEM ? ZENITH_E_NOMEM : ZENITH_E_PLUGIN;
+    }
+    in->mem = zenith_wasm_instance_memory(wi);
+    in->fn_alloc = zenith_wasm_instance_export(wi, "zenith_plugin_alloc");
+    in->fn_batch = zenith_wasm_instance_export(wi, "zenith_plugin_batch");
+    fn_abi = zenith_wasm_instance_export(wi, "zenith_plugin_abi");
+    fn_init = zenith_wasm_instance_export(wi, "zenith_plugin_init");
+    if (in->mem == NULL) {
+        snprintf(why, wn, "the module has no memory (plugin ABI 1 needs memory 0, exported as \"memory\")");
+        return ZENITH_E_PLUGIN;
+    }
+    {
+        zenith_wasm_value res;
+        zenith_wasm_store_set_fuel(in->store, cfg->fuel);
+        rc = zenith_wasm_call(fn_abi, NULL, 0, &res, 1);
+        if (rc != 0) {
+            snprintf(why, wn, "zenith_plugin_abi trapped: %s", zenith_wasm_strerror(rc));
+            return ZENITH_E_PLUGIN;
+        }
+        if (res.of.i32 != 1) {
+            snprintf(why, wn, "zenith_plugin_abi returned %d: this engine speaks plugin ABI 1", (int)res.of.i32);
+            return ZENITH_E_PLUGIN;
+        }
+    }
+    rc = zenith__pcall1(in->fn_alloc, in->store, cfg->fuel, ZENITH__P_INIT + (uint32_t)cfg->params_len, &r);
+    zenith_wasm_memory_data(in->mem, &msize);
+    if (rc != 0 || r == 0 || ((uint32_t)r & 7u) || (uint64_t)(uint32_t)r + ZENITH__P_INIT + cfg->params_len > msize) {
+        snprintf(why, wn, "zenith_plugin_alloc(%u) %s %s", ZENITH__P_INIT + (unsigned)cfg->params_len,
+                 rc ? "trapped:" : "returned no 8-byte aligned room inside its memory",
+                 rc ? zenith_wasm_strerror(rc) : "");
+        return ZENITH_E_PLUGIN;
+    }
+    initp = (uint32_t)r;
+    mem = zenith_wasm_memory_data(in->mem, &msize);
+    memset(mem + initp, 0, ZENITH__P_INIT);
+    zenith__put32(mem + initp + 0, 1u);
+    zenith__put32(mem + initp + 4, k);
+    zenith__put32(mem + initp + 8, cfg->instances);
+    zenith__put32(mem + initp + 12, cfg->max_rows);
+    if (cfg->params_len) {
+        memcpy(mem + initp + ZENITH__P_INIT, cfg->params, cfg->params_len);
+        zenith__put32(mem + initp + 16, initp + ZENITH__P_INIT);
+        zenith__put32(mem + initp + 20, (uint32_t)cfg->params_len);
+    }
+    if (fn_init) {
+        rc = zenith__pcall1(fn_init, in->store, cfg->fuel, initp, &r);
+        if (rc != 0) {
+            snprintf(why, wn, "zenith_plugin_init trapped (instance %u): %s", k, zenith_wasm_strerror(rc));
+            return ZENITH_E_PLUGIN;
+        }
+        if (r != 0) {
+            snprintf(why, wn, "zenith_plugin_init refused the load (instance %u): it returned %d", k, (int)r);
+            return ZENITH_E_PLUGIN;
+        }
+    }
+    mem = zenith_wasm_memory_data(in->mem, &msize);
+    /* what init asked for: columns, results */
+    c = zenith__get32(mem + initp + 24);
+    nres = zenith__get32(mem + initp + 28);
+    if (c > ZENITH__PCOLS) {
+        snprintf(why, wn, "zenith_plugin_init asked for %u columns (at most %u)", c, ZENITH__PCOLS);
+        return ZENITH_E_PLUGIN;
+    }
+    if (nres > ZENITH_PLUGIN_MAX_RESULTS) {
+        snprintf(why, wn, "zenith_plugin_init declared %u results (at most %u)", nres, ZENITH_PLUGIN_MAX_RESULTS);
+        return ZENITH_E_PLUGIN;
+    }
+    if (k == 0) {
+        p->ncols = c;
+        p->nresults = nres;
+    } else if (c != p->ncols || nres != p->nresults) {
+        snprintf(why, wn, "instance %u of zenith_plugin_init declared other columns or results than instance 0", k);
+        return ZENITH_E_PLUGIN;
+    }
+    {
+        uint32_t j;
+        for (j = 0; j < c; j++) {
+            uint32_t at = zenith__get32(mem + initp + 48 + 4 * j);
+            size_t len = 0;
+            while (at != 0 && (uint64_t)at + len < msize && len < ZENITH__PNAME && mem[at + len]) len++;
+            if (at == 0 || (uint64_t)at + len >= msize || len >= ZENITH__PNAME) {
+                snprintf(why, wn,
+                         "column %u's name is not a NUL-terminated string of at most %u bytes inside its memory", j,
+                         ZENITH__PNAME - 1u);
+                return ZENITH_E_PLUGIN;
+            }
+            if (k == 0)
+                memcpy(p->cols[j], mem + at, len + 1u);
+            else if (memcmp(p->cols[j], mem + at, len + 1u) != 0) {
+                snprintf(why, wn, "instance %u asked for other columns than instance 0", k);
+                return ZENITH_E_PLUGIN;
+            }
+        }
+        in->results = zenith__get32(mem + initp + 32);
+        if (nres && (in->results == 0 || (in->results & 7u) || (uint64_t)in->results + 8u * nres > msize)) {
+            snprintf(why, wn,
+                     "zenith_plugin_init's results (%u doubles at %#x) are not 8-byte aligned inside its memory", nres,
+                     in->results);
+            return ZENITH_E_PLUGIN;
+        }
+        for (j = 0; j < nres; j++) {
+            uint8_t op = mem[initp + 36 + j];
+            if (op > 2u) {
+                snprintf(why, wn, "result %u's operation is %u (0 sum, 1 min, 2 max)", j, op);
+                return ZENITH_E_PLUGIN;
+            }
+            if (k == 0) p->ops[j] = op;
+        }
+    }
+    /* the first input area: up to 1024 rows of 64-bit columns with nulls */
+    if (zenith__parea_grow(p, in, zenith__parea_size(p, NULL, cfg->max_rows < 1024u ? cfg->max_rows : 1024u)) != 0) {
+        snprintf(why, wn, "zenith_plugin_alloc gave no room for the input area (instance %u)", k);
+        return ZENITH_E_PLUGIN;
+    }
+    return 0;
+}
+
+/* The load itself, under the admin flag. */
+static int zenith__plugin_load(zenith_engine *e, const uint8_t *bytes, size_t len, const zenith_plugin_config *cfg_in,
+                               char *why, size_t wn) {
+    zenith_plugin_config cfg;
+    struct zenith__plugins *ps = e->plugins;
+    zenith__plugin *p = NULL;
+    zenith_wasm_error we;
+    uint32_t i, k;
+    int rc, found;
+    rc = zenith__config_in(&cfg, sizeof cfg, sizeof cfg, cfg_in);
+    if (rc != 0) {
+        snprintf(why, wn, "%s",
+                 rc == ZENITH_E_INVAL ? "cfg->struct_size is below 8 or above 4096"
+                                      : "cfg has non-zero fields this library does not know");
+        return rc;
+    }
+    if ((cfg.flags & ~(uint32_t)ZENITH_PLUGIN_FAIL_REJECT) || cfg.instances > ZENITH_PLUGIN_MAX_INSTANCES ||
+        cfg.max_rows > ZENITH__P_SELECT_MAX || cfg.params_len > 65536u || (cfg.params == NULL && cfg.params_len) ||
+        cfg.max_memory_pages > 65536u) {
+        snprintf(why, wn,
+                 "a bad config: flags %#x, instances %u (at most %u), max_rows %u (at most 2^24), params_len %zu "
+                 "(at most 65536, params not NULL), max_memory_pages %u (at most 65536)",
+                 cfg.flags, cfg.instances, ZENITH_PLUGIN_MAX_INSTANCES, cfg.max_rows, cfg.params_len,
+                 cfg.max_memory_pages);
+        return ZENITH_E_INVAL;
+    }
+    if (cfg.instances == 0) cfg.instances = zenith__pcpus() < 16u ? zenith__pcpus() : 16u;
+    if (cfg.max_failures == 0) cfg.max_failures = 3;
+    if (cfg.fuel == 0) cfg.fuel = 100000;
+    if (cfg.fuel_per_row == 0) cfg.fuel_per_row = 200;
+    if (cfg.max_rows == 0) cfg.max_rows = 16384;
+    if (cfg.max_memory_pages == 0) cfg.max_memory_pages = 256;
+    if (ps && ps->sel && cfg.max_rows > ps->sel_rows) {
+        snprintf(why, wn,
+                 "max_rows %u is above the engine's selection area (%u rows, sized by the first plugin loaded)",
+                 cfg.max_rows, ps->sel_rows);
+        return ZENITH_E_INVAL;
+    }
+    if (ps == NULL) { /* the plugin table, once per engine */
+        void *raw = ZENITH_MALLOC(sizeof *ps + 64u);
+        if (raw == NULL) {
+            snprintf(why, wn, "out of memory for the plugin table");
+            return ZENITH_E_NOMEM;
+        }
+        ps = (struct zenith__plugins *)(void *)((unsigned char *)raw + (zenith__align_up((size_t)(uintptr_t)raw, 64u) -
+                                                                        (size_t)(uintptr_t)raw));
+        memset(ps, 0, sizeof *ps);
+        ps->raw = raw;
+        for (i = 0; i < ZENITH_MAX_PLUGINS; i++)
+            for (k = 0; k < ZENITH_PLUGIN_MAX_INSTANCES; k++) ps->p[i].inst[k].state = ZENITH__PI_GONE;
+        __atomic_store_n(&e->plugins, ps, ZENITH__RELEASE);
+    }
+    for (i = 0; i < ZENITH_MAX_PLUGINS && p == NULL; i++)
+        if (!__atomic_load_n(&ps->p[i].live, ZENITH__RELAXED)) p = &ps->p[i];
+    if (p == NULL) {
+        snprintf(why, wn, "the engine already holds %u plugins (ZENITH_MAX_PLUGINS): unload one first",
+                 ZENITH_MAX_PLUGINS);
+        return ZENITH_E_FULL;
+    }
+    /* decode, validate, translate; then the ABI's exports */
+    memset(&we, 0, sizeof we);
+    p->module = zenith_wasm_module_load(bytes, len, &we);
+    if (p->module == NULL) {
+        if (we.section == 0xffffffffu)
+            snprintf(why, wn, "not a valid WebAssembly module: %s at offset %llu: %.150s", zenith_wasm_errname(we.code),
+                     (unsigned long long)we.offset, we.message);
+        else
+            snprintf(why, wn, "not a valid WebAssembly module: %s in section %u at offset %llu: %.150s",
+                     zenith_wasm_errname(we.code), we.section, (unsigned long long)we.offset, we.message);
+        rc = we.code == ZENITH_WASM_E_NOMEM ? ZENITH_E_NOMEM : ZENITH_E_PLUGIN;
+        goto fail;
+    }
+    if (zenith_wasm_module_import_count(p->module) != 0) {
+        zenith_wasm_extern_info x;
+        memset(&x, 0, sizeof x);
+        zenith_wasm_module_import(p->module, 0, &x);
+        snprintf(why, wn, "the module imports \"%.*s\" \"%.*s\": plugin ABI 1 provides no imports", (int)x.module_len,
+                 x.module, (int)x.name_len, x.name);
+        rc = ZENITH_E_PLUGIN;
+        goto fail;
+    }
+    {
+        static const char *const need[4] = { "zenith_plugin_abi", "zenith_plugin_alloc", "zenith_plugin_batch",
+                                             "zenith_plugin_init" };
+        static const uint32_t nparams[4] = { 0, 1, 1, 1 };
+        for (i = 0; i < 4; i++) {
+            if (zenith__pexport(p->module, need[i], nparams[i], &found) != 0) {
+                snprintf(why, wn, "export %s is not a function %s -> i32", need[i], nparams[i] ? "(i32)" : "()");
+                rc = ZENITH_E_PLUGIN;
+                goto fail;
+            }
+            if (!found && i < 3) {
+                snprintf(why, wn, "no export %s (a function %s -> i32): not a plugin (plugins/zenith_plugin.h)",
+                         need[i], nparams[i] ? "(i32)" : "()");
+                rc = ZENITH_E_PLUGIN;
+                goto fail;
+            }
+        }
+    }
+    p->flags = cfg.flags;
+    p->max_failures = cfg.max_failures;
+    p->max_rows = cfg.max_rows;
+    p->fuel = cfg.fuel;
+    p->fuel_per_row = cfg.fuel_per_row;
+    for (k = 0; k < cfg.instances; k++)
+        if ((rc = zenith__pinst_make(p, k, &cfg, why, wn)) != 0) goto fail;
+    if (ps->sel == NULL) { /* the selection area, sized by the first plugin */
+        size_t stride = zenith__align_up(((size_t)cfg.max_rows + 7u) / 8u, 64u);
+        ps->sel = (uint8_t *)ZENITH_MALLOC(stride * (size_t)(e->mask + 1u));
+        if (ps->sel == NULL) {
+            snprintf(why, wn, "out of memory for the selection area (%zu bytes)", stride * (size_t)(e->mask + 1u));
+            rc = ZENITH_E_NOMEM;
+            goto fail;
+        }
+        ps->sel_stride = stride;
+        ps->sel_rows = cfg.max_rows;
+    }
+    /* attach: the instances become free, then the plugin live */
+    for (k = 0; k < cfg.instances; k++) __atomic_store_n(&p->inst[k].state, ZENITH__PI_FREE, ZENITH__RELEASE);
+    __atomic_store_n(&p->ninst, cfg.instances, ZENITH__RELEASE);
+    __atomic_store_n(&p->live, 1u, ZENITH__RELEASE);
+    __atomic_fetch_add(&ps->nlive, 1u, ZENITH__RELEASE);
+    return (int)(p->gen * ZENITH_MAX_PLUGINS + (uint32_t)(p - ps->p));
+fail:
+    zenith__plugin_clear(p);
+    return rc;
+}
+
+/* The attached plugin an id names, or NULL. Under the admin flag. */
+static zenith__plugin *zenith__plugin_of(zenith_engine *e, int id) {
+    zenith__plugin *p;
+    if (id < 0 || e->plugins == NULL) return NULL;
+    p = &e->plugins->p[(uint32_t)id % ZENITH_MAX_PLUGINS];
+    if (!p->live || p->gen != (uint32_t)id / ZENITH_MAX_PLUGINS) return NULL;
+    return p;
+}
+#endif /* ZENITH_PLUGINS */
+
 ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct ArrowSchema *schema, uint64_t source_id,
                               uint64_t seq_no) {
     zenith__eslot *slot;
     uint64_t pos;
+    int64_t sel_count = -1;
+    uint32_t sel_bytes = 0;
     if (e == NULL || array == NULL || schema == NULL) return ZENITH_E_NULL;
     if (zenith__arrow_check(array, schema, 0) != 0) {
         __atomic_fetch_add(&e->rejected_invalid, 1u, ZENITH__RELAXED);
@@ -7562,10 +8530,37 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
             pos = __atomic_load_n(&e->tail, ZENITH__RELAXED);
         }
     }
+#if defined(ZENITH_PLUGINS)
+    {
+        struct zenith__plugins *ps = __atomic_load_n(&e->plugins, ZENITH__ACQUIRE);
+        if (ps != NULL && __atomic_load_n(&ps->nlive, ZENITH__RELAXED) != 0) {
+            int v = zenith__plugins_apply(e, ps, pos, array, schema, source_id, seq_no, &sel_count);
+            if (v == ZENITH__PV_DROP) { /* the slot goes out marked dropped; then the release callbacks */
+                slot->dropped = 1;
+                __atomic_store_n(&slot->sel_bytes, 0u, ZENITH__RELAXED);
+                zenith__track_seq(e, source_id, seq_no);
+                __atomic_fetch_add(&e->dropped, 1u, ZENITH__RELAXED);
+                __atomic_store_n(&slot->seq, pos + 1u, ZENITH__RELEASE);
+                array->release(array);
+                array->release = NULL;
+                schema->release(schema);
+                schema->release = NULL;
+                return 1;
+            }
+            if (v == ZENITH__PV_SELECT)
+                sel_bytes = (uint32_t)((array->length + 7) / 8);
+            else
+                sel_count = -1;
+        }
+    }
+#endif
     slot->source_id = source_id;
     slot->seq_no = seq_no;
     slot->array = *array; /* the move: the engine has the structs, the caller's are released */
     slot->schema = *schema;
+    slot->sel_count = sel_count;
+    slot->dropped = 0;
+    __atomic_store_n(&slot->sel_bytes, sel_bytes, ZENITH__RELAXED);
     array->release = NULL;
     schema->release = NULL;
     zenith__track_seq(e, source_id, seq_no);
@@ -7573,29 +8568,51 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
     return 0;
 }
 
-ZENITH_API int zenith_poll(ZenithEngine e, zenith_batch *out) {
+/* Takes the oldest batch, stepping over dropped ones; with bits, also its selection. */
+static int zenith__poll(zenith_engine *e, zenith_batch *out, uint8_t *bits, size_t bits_cap, int64_t *selected) {
     zenith__eslot *slot;
     uint64_t pos;
-    if (e == NULL || out == NULL) return ZENITH_E_NULL;
-    pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
     for (;;) {
-        int64_t dif;
-        slot = &e->slots[pos & e->mask];
-        dif = (int64_t)(__atomic_load_n(&slot->seq, ZENITH__ACQUIRE) - (pos + 1u));
-        if (dif == 0) {
-            if (__atomic_compare_exchange_n(&e->head, &pos, pos + 1u, 1, ZENITH__RELAXED, ZENITH__RELAXED)) break;
-        } else if (dif < 0) {
-            return 0;
-        } else {
-            pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
+        pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
+        for (;;) {
+            int64_t dif;
+            slot = &e->slots[pos & e->mask];
+            dif = (int64_t)(__atomic_load_n(&slot->seq, ZENITH__ACQUIRE) - (pos + 1u));
+            if (dif == 0) {
+                if (bits && __atomic_load_n(&slot->sel_bytes, ZENITH__RELAXED) > bits_cap) return ZENITH_E_RANGE;
+                if (__atomic_compare_exchange_n(&e->head, &pos, pos + 1u, 1, ZENITH__RELAXED, ZENITH__RELAXED)) break;
+            } else if (dif < 0) {
+                return 0;
+            } else {
+                pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
+            }
         }
+        if (!slot->dropped) break;
+        __atomic_fetch_add(&e->dropped_polled, 1u, ZENITH__RELAXED);
+        __atomic_store_n(&slot->seq, pos + e->mask + 1u, ZENITH__RELEASE);
     }
     out->source_id = slot->source_id;
     out->seq_no = slot->seq_no;
     out->array = slot->array;
     out->schema = slot->schema;
+    if (selected) *selected = slot->sel_bytes ? slot->sel_count : -1;
+#if defined(ZENITH_PLUGINS)
+    if (bits && slot->sel_bytes)
+        memcpy(bits, e->plugins->sel + (size_t)(pos & e->mask) * e->plugins->sel_stride, slot->sel_bytes);
+#endif
     __atomic_store_n(&slot->seq, pos + e->mask + 1u, ZENITH__RELEASE);
     return 1;
+}
+
+ZENITH_API int zenith_poll(ZenithEngine e, zenith_batch *out) {
+    if (e == NULL || out == NULL) return ZENITH_E_NULL;
+    return zenith__poll(e, out, NULL, 0, NULL);
+}
+
+ZENITH_API int zenith_poll_selection(ZenithEngine e, zenith_batch *out, uint8_t *bits, size_t bits_cap,
+                                     int64_t *selected) {
+    if (e == NULL || out == NULL) return ZENITH_E_NULL;
+    return zenith__poll(e, out, bits, bits_cap, selected);
 }
 
 ZENITH_API int zenith_batch_release(ZenithEngine e, zenith_batch *b) {
@@ -7613,17 +8630,179 @@ ZENITH_API int zenith_batch_release(ZenithEngine e, zenith_batch *b) {
     return 0;
 }
 
-ZENITH_API int zenith_load_plugin(ZenithEngine e, const uint8_t *wasm_bytes, size_t wasm_len) {
+ZENITH_API int zenith_load_plugin_ex(ZenithEngine e, const uint8_t *wasm_bytes, size_t wasm_len,
+                                     const zenith_plugin_config *cfg, char *reason, size_t reason_cap) {
+    char why[ZENITH_PLUGIN_REASON_MAX];
+    int rc;
     if (e == NULL || wasm_bytes == NULL || wasm_len == 0) return ZENITH_E_NULL;
-    return ZENITH_E_UNSUPPORTED;
+    zenith__padmin_lock(e);
+#if defined(ZENITH_PLUGINS)
+    why[0] = 0;
+    rc = zenith__plugin_load(e, wasm_bytes, wasm_len, cfg, why, sizeof why);
+#else
+    (void)cfg;
+    snprintf(why, sizeof why,
+             "plugins are not compiled in: build the zenith.h implementation with -DZENITH_PLUGINS "
+             "(zenith_wasm.h next to zenith.h) and link -lm");
+    rc = ZENITH_E_UNSUPPORTED;
+#endif
+    if (rc < 0)
+        zenith__plugin_failed(e, reason, reason_cap, rc, why);
+    else if (reason && reason_cap)
+        reason[0] = 0;
+    zenith__padmin_unlock(e);
+    return rc;
+}
+
+ZENITH_API int zenith_load_plugin(ZenithEngine e, const uint8_t *wasm_bytes, size_t wasm_len) {
+    return zenith_load_plugin_ex(e, wasm_bytes, wasm_len, NULL, NULL, 0);
+}
+
+ZENITH_API int zenith_plugin_last_error(ZenithEngine e, char *buf, size_t cap) {
+    int code;
+    if (e == NULL || (buf == NULL && cap)) return ZENITH_E_NULL;
+    zenith__padmin_lock(e);
+    code = e->plast_code;
+    if (cap) {
+        size_t n = strlen(e->plast_reason);
+        if (n >= cap) n = cap - 1u;
+        memcpy(buf, e->plast_reason, n);
+        buf[n] = 0;
+    }
+    zenith__padmin_unlock(e);
+    return code;
+}
+
+ZENITH_API int zenith_unload_plugin(ZenithEngine e, int plugin_id) {
+#if defined(ZENITH_PLUGINS)
+    zenith__plugin *p;
+    uint32_t k, n;
+    if (e == NULL) return ZENITH_E_NULL;
+    zenith__padmin_lock(e);
+    if ((p = zenith__plugin_of(e, plugin_id)) == NULL) {
+        zenith__padmin_unlock(e);
+        return ZENITH_E_STALE;
+    }
+    __atomic_store_n(&p->live, 0u, ZENITH__RELEASE);
+    __atomic_fetch_sub(&e->plugins->nlive, 1u, ZENITH__RELAXED);
+    n = __atomic_load_n(&p->ninst, ZENITH__RELAXED);
+    for (k = 0; k < n; k++) { /* wait for each instance's publish, then mark it gone */
+        uint32_t spins = 0, fr = ZENITH__PI_FREE;
+        while (!__atomic_compare_exchange_n(&p->inst[k].state, &fr, ZENITH__PI_GONE, 0, ZENITH__ACQUIRE,
+                                            ZENITH__RELAXED)) {
+            fr = ZENITH__PI_FREE;
+            zenith__spin_pause(++spins);
+        }
+    }
+    __atomic_store_n(&p->ninst, 0u, ZENITH__RELAXED);
+    zenith__plugin_clear(p);
+    p->gen = (p->gen + 1u) & 0x0fffffffu;
+    zenith__padmin_unlock(e);
+    return 0;
+#else
+    (void)plugin_id;
+    return e == NULL ? ZENITH_E_NULL : ZENITH_E_STALE;
+#endif
+}
+
+ZENITH_API int zenith_plugin_get_stats(ZenithEngine e, int plugin_id, zenith_plugin_stats *out) {
+#if defined(ZENITH_PLUGINS)
+    zenith_plugin_stats st;
+    zenith__plugin *p;
+    uint32_t k, n, size;
+    if (e == NULL || out == NULL) return ZENITH_E_NULL;
+    size = out->struct_size ? out->struct_size : (uint32_t)sizeof st;
+    if (size < 8u) return ZENITH_E_INVAL;
+    zenith__padmin_lock(e);
+    if ((p = zenith__plugin_of(e, plugin_id)) == NULL) {
+        zenith__padmin_unlock(e);
+        return ZENITH_E_STALE;
+    }
+    memset(&st, 0, sizeof st);
+    n = __atomic_load_n(&p->ninst, ZENITH__RELAXED);
+    st.instances = n;
+    st.disabled = __atomic_load_n(&p->disabled, ZENITH__RELAXED);
+    st.waits = __atomic_load_n(&p->waits, ZENITH__RELAXED);
+    st.consecutive_failures = __atomic_load_n(&p->consecutive, ZENITH__RELAXED);
+    for (k = 0; k < n; k++) {
+        const zenith__pinst *in = &p->inst[k];
+        int32_t t = __atomic_load_n(&in->last_trap, ZENITH__RELAXED);
+        st.calls += __atomic_load_n(&in->calls, ZENITH__RELAXED);
+        st.rows_in += __atomic_load_n(&in->rows_in, ZENITH__RELAXED);
+        st.rows_out += __atomic_load_n(&in->rows_out, ZENITH__RELAXED);
+        st.passed += __atomic_load_n(&in->passed, ZENITH__RELAXED);
+        st.rejected += __atomic_load_n(&in->rejected, ZENITH__RELAXED);
+        st.selected += __atomic_load_n(&in->selected, ZENITH__RELAXED);
+        st.traps += __atomic_load_n(&in->traps, ZENITH__RELAXED);
+        st.fuel_exhausted += __atomic_load_n(&in->fuel_exhausted, ZENITH__RELAXED);
+        st.errors += __atomic_load_n(&in->errors, ZENITH__RELAXED);
+        st.skipped += __atomic_load_n(&in->skipped, ZENITH__RELAXED);
+        st.fuel_used += __atomic_load_n(&in->fuel_used, ZENITH__RELAXED);
+        if (t) st.last_trap = t;
+    }
+    st.failures = st.traps + st.errors;
+    zenith__padmin_unlock(e);
+    if (size > sizeof st) size = (uint32_t)sizeof st;
+    st.struct_size = size;
+    memcpy(out, &st, size);
+    return 0;
+#else
+    (void)plugin_id;
+    return e == NULL || out == NULL ? ZENITH_E_NULL : ZENITH_E_STALE;
+#endif
+}
+
+ZENITH_API int zenith_plugin_result(ZenithEngine e, int plugin_id, double *out, size_t n) {
+#if defined(ZENITH_PLUGINS)
+    double acc[ZENITH_PLUGIN_MAX_RESULTS];
+    zenith__plugin *p;
+    uint32_t k, j, ninst, nres;
+    if (e == NULL || (out == NULL && n)) return ZENITH_E_NULL;
+    zenith__padmin_lock(e);
+    if ((p = zenith__plugin_of(e, plugin_id)) == NULL) {
+        zenith__padmin_unlock(e);
+        return ZENITH_E_STALE;
+    }
+    ninst = __atomic_load_n(&p->ninst, ZENITH__RELAXED);
+    nres = p->nresults;
+    for (k = 0; k < ninst; k++) {
+        zenith__pinst *in = &p->inst[k];
+        uint32_t spins = 0, fr = ZENITH__PI_FREE;
+        uint8_t *mem;
+        size_t msize = 0;
+        while (!__atomic_compare_exchange_n(&in->state, &fr, ZENITH__PI_BUSY, 0, ZENITH__ACQUIRE, ZENITH__RELAXED)) {
+            fr = ZENITH__PI_FREE;
+            zenith__spin_pause(++spins);
+        }
+        mem = zenith_wasm_memory_data(in->mem, &msize);
+        for (j = 0; j < nres; j++) {
+            double v;
+            memcpy(&v, mem + in->results + 8u * j, 8);
+            if (k == 0 || (p->ops[j] == 0 ? 1 : 0))
+                acc[j] = k == 0 ? v : acc[j] + v;
+            else if (p->ops[j] == 1)
+                acc[j] = v < acc[j] ? v : acc[j];
+            else
+                acc[j] = v > acc[j] ? v : acc[j];
+        }
+        __atomic_store_n(&in->state, ZENITH__PI_FREE, ZENITH__RELEASE);
+    }
+    zenith__padmin_unlock(e);
+    for (j = 0; j < nres && j < n; j++) out[j] = acc[j];
+    return (int)nres;
+#else
+    (void)plugin_id;
+    return e == NULL || (out == NULL && n) ? ZENITH_E_NULL : ZENITH_E_STALE;
+#endif
 }
 
 ZENITH_API int zenith_engine_get_stats(ZenithEngine e, zenith_engine_stats *out) {
     if (e == NULL || out == NULL) return ZENITH_E_NULL;
     memset(out, 0, sizeof *out);
     out->capacity = e->mask + 1u;
-    out->published = __atomic_load_n(&e->tail, ZENITH__RELAXED);
-    out->polled = __atomic_load_n(&e->head, ZENITH__RELAXED);
+    /* batches dropped by plugins were never delivered: they count in neither */
+    out->published = __atomic_load_n(&e->tail, ZENITH__RELAXED) - __atomic_load_n(&e->dropped, ZENITH__RELAXED);
+    out->polled = __atomic_load_n(&e->head, ZENITH__RELAXED) - __atomic_load_n(&e->dropped_polled, ZENITH__RELAXED);
     out->released = __atomic_load_n(&e->released, ZENITH__RELAXED);
     out->rejected_full = __atomic_load_n(&e->rejected_full, ZENITH__RELAXED);
     out->rejected_invalid = __atomic_load_n(&e->rejected_invalid, ZENITH__RELAXED);
@@ -7638,8 +8817,20 @@ ZENITH_API void zenith_free(ZenithEngine e) {
     zenith_batch b;
     if (e == NULL) return;
     while (zenith_poll(e, &b) == 1) zenith_batch_release(e, &b);
+#if defined(ZENITH_PLUGINS)
+    if (e->plugins) {
+        uint32_t i;
+        for (i = 0; i < ZENITH_MAX_PLUGINS; i++) zenith__plugin_clear(&e->plugins->p[i]);
+        ZENITH_FREE(e->plugins->sel);
+        ZENITH_FREE(e->plugins->raw);
+    }
+#endif
     ZENITH_FREE(e->raw);
 }
+
+#if defined(ZENITH_PLUGINS)
+#undef ZENITH__PADD
+#endif
 
 #undef ZENITH__RELAXED
 #undef ZENITH__ACQUIRE
