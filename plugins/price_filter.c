@@ -5,12 +5,13 @@
    every non-null price passes ([-inf, +inf]). NaN never passes.
    Result 0 (ZP_SUM over instances): rows that passed, since load.
 
-   Build: clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,-z,stack-size=16384 -I plugins
+   Build: clang --target=wasm32 -O2 -nostdlib -ffreestanding -Wl,--no-entry -Wl,-z,stack-size=16384 -I plugins
           plugins/price_filter.c -o price_filter.wasm   (or plugins/build.sh DIR) */
 #include "zenith_plugin.h"
 
 static double lo = -__builtin_inf(), hi = __builtin_inf();
 static double passed[1];
+static double buf[256];
 
 ZP_EXPORT(zenith_plugin_init) int32_t zenith_plugin_init(zp_init *init) {
     if (init->params_len != 0 && init->params_len != 16) return 1; /* refuse: bad params */
@@ -50,13 +51,16 @@ ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
                 zp_select(b, i);
                 count++;
             }
-    } else {
-        for (i = 0; i < n; i++) {
-            double v = zp_f64(c, i);
-            if (zp_valid(c, i) && v >= lo && v <= hi) {
-                zp_select(b, i);
-                count++;
-            }
+    } else { /* any other numeric type: converted 256 rows at a time */
+        uint32_t base;
+        for (base = 0; base < n; base += 256u) {
+            uint32_t m = n - base < 256u ? n - base : 256u;
+            zp_load_f64(c, base, m, buf);
+            for (i = 0; i < m; i++)
+                if (zp_valid(c, base + i) && buf[i] >= lo && buf[i] <= hi) {
+                    zp_select(b, base + i);
+                    count++;
+                }
         }
     }
     passed[0] += (double)count;

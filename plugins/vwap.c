@@ -3,13 +3,17 @@
 
    Columns "price" and "quantity" (any numeric types). A row where either is null is left out.
    Results (each ZP_SUM over instances): 0 = sum of price * quantity, 1 = sum of quantity,
-   2 = rows counted. VWAP = result[0] / result[1] (zenith_plugin_result).
+   2 = rows counted. VWAP = result[0] / result[1] (zenith_plugin_result). Within a batch the
+   sums run in row order, then add to the running totals.
 
-   Build: clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,-z,stack-size=16384 -I plugins
-          plugins/vwap.c -o vwap.wasm   (or plugins/build.sh DIR) */
+   Build: clang --target=wasm32 -O2 -nostdlib -ffreestanding -Wl,--no-entry -Wl,-z,stack-size=16384
+          -I plugins plugins/vwap.c -o vwap.wasm   (or plugins/build.sh DIR) */
 #include "zenith_plugin.h"
 
+#define CHUNK 256u
+
 static double acc[3]; /* sum(p * q), sum(q), rows */
+static double pbuf[CHUNK], qbuf[CHUNK];
 
 ZP_EXPORT(zenith_plugin_init) int32_t zenith_plugin_init(zp_init *init) {
     init->ncolumns = 2;
@@ -24,8 +28,8 @@ ZP_EXPORT(zenith_plugin_init) int32_t zenith_plugin_init(zp_init *init) {
 ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
     const zp_column *p = &b->columns[0], *q = &b->columns[1];
     double pq = 0, sq = 0, rows = 0;
-    uint32_t i, n = b->rows;
-    if (p->type == ZP_FLOAT64 && !p->validity && !q->validity && q->type == ZP_FLOAT64) {
+    uint32_t i, n = b->rows, base;
+    if (p->type == ZP_FLOAT64 && q->type == ZP_FLOAT64 && !p->validity && !q->validity) {
         const double *pv = (const double *)p->data, *qv = (const double *)q->data;
         for (i = 0; i < n; i++) {
             pq += pv[i] * qv[i];
@@ -33,12 +37,24 @@ ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
         }
         rows = (double)n;
     } else {
-        for (i = 0; i < n; i++) {
-            if (!zp_valid(p, i) || !zp_valid(q, i)) continue;
-            double qq = zp_f64(q, i);
-            pq += zp_f64(p, i) * qq;
-            sq += qq;
-            rows += 1;
+        for (base = 0; base < n; base += CHUNK) {
+            uint32_t m = n - base < CHUNK ? n - base : CHUNK;
+            zp_load_f64(p, base, m, pbuf);
+            zp_load_f64(q, base, m, qbuf);
+            if (!p->validity && !q->validity) {
+                for (i = 0; i < m; i++) {
+                    pq += pbuf[i] * qbuf[i];
+                    sq += qbuf[i];
+                }
+                rows += (double)m;
+            } else {
+                for (i = 0; i < m; i++) {
+                    if (!zp_valid(p, base + i) || !zp_valid(q, base + i)) continue;
+                    pq += pbuf[i] * qbuf[i];
+                    sq += qbuf[i];
+                    rows += 1;
+                }
+            }
         }
     }
     acc[0] += pq;

@@ -8,8 +8,11 @@
 
    Build (no libc, no wasi):
 
-       clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,-z,stack-size=16384 \
+       clang --target=wasm32 -O2 -nostdlib -ffreestanding -Wl,--no-entry -Wl,-z,stack-size=16384 \
              -I plugins my_plugin.c -o my_plugin.wasm
+
+   (-ffreestanding keeps clang from turning loops into calls to memcpy/memset, which a plugin
+   without libc does not have: wasm-ld would refuse the undefined symbol.)
 
    (plugins/build.sh builds the examples that way.) In the plugin's one C file:
 
@@ -183,8 +186,50 @@ static inline int64_t zp_i64(const zp_column *c, uint32_t i) {
     }
 }
 
-/* 1 if the column type is one of the numeric ones (every ABI 1 type is). */
-static inline int zp_is_float(const zp_column *c) { return c->type == ZP_FLOAT32 || c->type == ZP_FLOAT64; }
+/* Rows [from, from + n) of any column as doubles into out[0 .. n): one tight loop per type, so
+   the type is decided once per call, not per row (fuel is charged per loop iteration for the
+   whole loop body: a per-row switch costs every case's instructions on every row). Convert in
+   chunks (e.g. 256 rows into a static buffer) and run your loop over the doubles. */
+static inline void zp_load_f64(const zp_column *c, uint32_t from, uint32_t n, double *out) {
+    uint32_t i;
+    switch (c->type) {
+        case ZP_BOOL:
+            for (i = 0; i < n; i++) out[i] = (double)((((const uint8_t *)c->data)[(from + i) >> 3] >> ((from + i) & 7)) & 1);
+            break;
+        case ZP_INT8:
+            for (i = 0; i < n; i++) out[i] = (double)((const int8_t *)c->data)[from + i];
+            break;
+        case ZP_UINT8:
+            for (i = 0; i < n; i++) out[i] = (double)((const uint8_t *)c->data)[from + i];
+            break;
+        case ZP_INT16:
+            for (i = 0; i < n; i++) out[i] = (double)((const int16_t *)c->data)[from + i];
+            break;
+        case ZP_UINT16:
+            for (i = 0; i < n; i++) out[i] = (double)((const uint16_t *)c->data)[from + i];
+            break;
+        case ZP_INT32:
+        case ZP_DATE32:
+        case ZP_TIME32:
+            for (i = 0; i < n; i++) out[i] = (double)((const int32_t *)c->data)[from + i];
+            break;
+        case ZP_UINT32:
+            for (i = 0; i < n; i++) out[i] = (double)((const uint32_t *)c->data)[from + i];
+            break;
+        case ZP_UINT64:
+            for (i = 0; i < n; i++) out[i] = (double)((const uint64_t *)c->data)[from + i];
+            break;
+        case ZP_FLOAT32:
+            for (i = 0; i < n; i++) out[i] = (double)((const float *)c->data)[from + i];
+            break;
+        case ZP_FLOAT64:
+            for (i = 0; i < n; i++) out[i] = ((const double *)c->data)[from + i];
+            break;
+        default:
+            for (i = 0; i < n; i++) out[i] = (double)((const int64_t *)c->data)[from + i];
+            break;
+    }
+}
 
 #ifndef ZP_NO_RUNTIME
 /* The two exports every plugin needs. zenith_plugin_alloc hands the host 16-byte aligned memory
