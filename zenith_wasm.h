@@ -133,7 +133,8 @@ LIMITS
     - Per function: at most 65535 value slots (locals plus the operand stack's maximum height)
       and 16 MiB of translated code; beyond that the module is refused with
       ZENITH_WASM_E_LIMIT. Per module: at most 1,000,000 functions, types, imports, exports,
-      globals and segments of each kind.
+      globals and segments of each kind; at most 1000 parameters and 1000 results per
+      function type.
     - Little-endian hosts only (x86-64, AArch64, RISC-V...).
 
 ZENITH_WASM DOES NOT
@@ -347,7 +348,8 @@ ZENITH_WASM_API zenith_wasm_store *zenith_wasm_store_create(const zenith_wasm_co
 /* Frees the store and everything in it (instances, externs, memories). Accepts NULL. Called
    from inside a host function of that store, it does nothing (the store is in use). */
 ZENITH_WASM_API void zenith_wasm_store_destroy(zenith_wasm_store *store);
-/* Sets the fuel budget of later calls (0 = unlimited). Returns 0 or ZENITH_WASM_E_NULL. */
+/* Sets the fuel budget of later calls (0 = unlimited). Returns 0 or ZENITH_WASM_E_NULL.
+   Thread safety (and of fuel_used): the store's thread. */
 ZENITH_WASM_API int zenith_wasm_store_set_fuel(zenith_wasm_store *store, uint64_t fuel);
 /* Fuel the last top-level call (or instantiation's start function) consumed. 0 for NULL.
    A unit of fuel is one wasm instruction, charged ahead: a call charges the callee's
@@ -359,6 +361,9 @@ ZENITH_WASM_API uint64_t zenith_wasm_store_fuel_used(const zenith_wasm_store *st
    Externs: functions, tables, memories, globals (owned by their store)
    ------------------------------------------------------------------------------------------ */
 
+/* Every call of this section: thread safety is the store's (its one thread at a time); the
+   externs are owned by the store (valid until zenith_wasm_store_destroy, never freed alone);
+   pointer parameters are borrowed for the call. */
 typedef struct zenith_wasm_extern zenith_wasm_extern;
 typedef struct zenith_wasm_instance zenith_wasm_instance;
 
@@ -401,8 +406,9 @@ ZENITH_WASM_API int zenith_wasm_global_get(const zenith_wasm_extern *global, zen
 ZENITH_WASM_API int zenith_wasm_global_set(zenith_wasm_extern *global, const zenith_wasm_value *value);
 
 /* The memory's bytes and size. The pointer is valid until the memory grows (memory.grow in a
-   call, or zenith_wasm_memory_grow) or the store is destroyed. NULL (and *size 0) for NULL or
-   a non-memory; a memory of 0 pages may return NULL with *size 0. */
+   call, or zenith_wasm_memory_grow: the bytes may move) or the store is destroyed: take it
+   again after every call into the store. NULL (and *size 0) for NULL or a non-memory; a memory
+   of 0 pages may return NULL with *size 0. */
 ZENITH_WASM_API uint8_t *zenith_wasm_memory_data(zenith_wasm_extern *memory, size_t *size);
 /* Current size in pages; 0 for NULL or a non-memory. */
 ZENITH_WASM_API uint32_t zenith_wasm_memory_pages(const zenith_wasm_extern *memory);
@@ -534,6 +540,7 @@ ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *func, const zenith_wasm
 
 #define ZENITH_WASM__MAX_ITEMS 1000000u
 #define ZENITH_WASM__MAX_SLOTS 65535u
+#define ZENITH_WASM__MAX_ARITY 1000u
 #define ZENITH_WASM__MAX_CODE (16u << 20)
 #define ZENITH_WASM__NONE 0xffffffffu
 
@@ -942,12 +949,16 @@ static int zenith_wasm__sec_types(zenith_wasm__rd *r, zenith_wasm_module *m) {
                                      "integer representation too long: function type form 0x%02x, expected 0x60", form);
         }
         ZENITH_WASM__TRY(zenith_wasm__count(r, &np, "parameters"));
+        if (np > ZENITH_WASM__MAX_ARITY)
+            return zenith_wasm__fail(r, ZENITH_WASM_E_LIMIT, "%u parameters (at most %u)", np, ZENITH_WASM__MAX_ARITY);
         ps = r->p;
         for (k = 0; k < np; k++) {
             uint8_t vt;
             ZENITH_WASM__TRY(zenith_wasm__valtype(r, &vt));
         }
         ZENITH_WASM__TRY(zenith_wasm__count(r, &nr, "results"));
+        if (nr > ZENITH_WASM__MAX_ARITY)
+            return zenith_wasm__fail(r, ZENITH_WASM_E_LIMIT, "%u results (at most %u)", nr, ZENITH_WASM__MAX_ARITY);
         t->t = (uint8_t *)zenith_wasm__alloc((size_t)np + nr);
         if (!t->t) return ZENITH_WASM_E_NOMEM;
         m->ntypes = i + 1; /* freed with the module from here on */
@@ -1299,6 +1310,8 @@ typedef struct zenith_wasm__tr {
     size_t ncode, capcode;
     uint32_t nlocals;
     uint8_t *ltypes;
+    uint32_t *refs; /* per local: stack entries that still read it (deferred local.get) */
+    size_t nlazy;   /* stack entries not in their canonical slot (deferred locals, constants) */
     uint32_t max_height;
     uint64_t fuel_count;
     size_t last_end;  /* ncode right after the last op whose dst may be retargeted */
@@ -1385,6 +1398,9 @@ static int zenith_wasm__emit_const(zenith_wasm__tr *t, uint32_t dst, uint8_t typ
 static uint32_t zenith_wasm__canon(const zenith_wasm__tr *t, size_t i) { return t->nlocals + (uint32_t)i; }
 
 static int zenith_wasm__push(zenith_wasm__tr *t, uint8_t type) {
+    if (t->nlocals + t->nvals + 1 >= ZENITH_WASM__MAX_SLOTS)
+        return zenith_wasm__fail(t->r, ZENITH_WASM_E_LIMIT, "function needs more than %u value slots",
+                                 ZENITH_WASM__MAX_SLOTS);
     ZENITH_WASM__TRY(zenith_wasm__grow(&t->vals, &t->capvals, t->nvals + 1, sizeof *t->vals));
     t->vals[t->nvals].type = type;
     t->vals[t->nvals].k = 0;
@@ -1404,7 +1420,32 @@ static int zenith_wasm__push_const(zenith_wasm__tr *t, uint8_t type, uint64_t v)
     ZENITH_WASM__TRY(zenith_wasm__push(t, type));
     t->vals[t->nvals - 1].k = 1;
     t->vals[t->nvals - 1].c = v;
+    t->nlazy++;
     return 0;
+}
+
+/* Pushes a value that lives in local x (local.get, local.tee; a wrap of such a value). */
+static int zenith_wasm__push_local(zenith_wasm__tr *t, uint8_t type, uint32_t x) {
+    ZENITH_WASM__TRY(zenith_wasm__push(t, type));
+    t->vals[t->nvals - 1].slot = x;
+    t->refs[x]++;
+    t->nlazy++;
+    return 0;
+}
+
+/* Bookkeeping of an entry leaving the stack. */
+static void zenith_wasm__forget(zenith_wasm__tr *t, const zenith_wasm__val *v) {
+    if (v->k) {
+        t->nlazy--;
+    } else if (v->slot < t->nlocals) {
+        t->refs[v->slot]--;
+        t->nlazy--;
+    }
+}
+
+/* Drops the entries above height h. */
+static void zenith_wasm__truncate(zenith_wasm__tr *t, size_t h) {
+    while (t->nvals > h) zenith_wasm__forget(t, &t->vals[--t->nvals]);
 }
 
 /* Pops a value of type `want` (0: any) into *out; a constant stays a constant (out->k). */
@@ -1419,6 +1460,7 @@ static int zenith_wasm__pop_k(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val
         return 0;
     }
     v = t->vals[--t->nvals];
+    zenith_wasm__forget(t, &v);
     if (want && v.type && v.type != want) return zenith_wasm__mismatch(t, want, v.type);
     if (!v.type) v.type = want;
     *out = v;
@@ -1441,9 +1483,12 @@ static int zenith_wasm__mat(zenith_wasm__tr *t, size_t i) {
     if (t->vals[i].k) {
         t->vals[i].k = 0;
         t->vals[i].slot = c;
+        t->nlazy--;
         return zenith_wasm__emit_const(t, c, t->vals[i].type, t->vals[i].c);
     }
-    if (t->vals[i].slot == c || t->vals[i].slot == ZENITH_WASM__NONE) return 0;
+    if (t->vals[i].slot >= t->nlocals) return 0; /* canonical already, or NONE */
+    t->refs[t->vals[i].slot]--;
+    t->nlazy--;
     if (ZENITH_WASM__REACH(t)) {
         ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
         ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)c | ((uint64_t)(t->vals[i].slot & 0xffff) << 16)));
@@ -1454,7 +1499,7 @@ static int zenith_wasm__mat(zenith_wasm__tr *t, size_t i) {
 
 static int zenith_wasm__mat_all(zenith_wasm__tr *t) {
     size_t i;
-    for (i = 0; i < t->nvals; i++) ZENITH_WASM__TRY(zenith_wasm__mat(t, i));
+    for (i = t->nvals; i > 0 && t->nlazy > 0; i--) ZENITH_WASM__TRY(zenith_wasm__mat(t, i - 1));
     return 0;
 }
 
@@ -1646,6 +1691,7 @@ static int zenith_wasm__fill(zenith_wasm__tr *t, const uint8_t *ty, uint32_t n) 
     memmove(&t->vals[c->height + (n - have)], &t->vals[c->height], have * sizeof *t->vals);
     for (k = 0; k < n - have; k++) {
         t->vals[c->height + k].type = ty[k];
+        t->vals[c->height + k].k = 0;
         t->vals[c->height + k].slot = ZENITH_WASM__NONE;
     }
     return 0;
@@ -1653,7 +1699,7 @@ static int zenith_wasm__fill(zenith_wasm__tr *t, const uint8_t *ty, uint32_t n) 
 
 static int zenith_wasm__set_unreachable(zenith_wasm__tr *t) {
     zenith_wasm__ctl *c = &t->ctls[t->nctls - 1];
-    t->nvals = c->height;
+    zenith_wasm__truncate(t, c->height);
     c->unreachable = 1;
     t->last_end = (size_t)-1;
     return 0;
@@ -1771,8 +1817,8 @@ static int zenith_wasm__result(zenith_wasm__tr *t, uint8_t type, uint32_t *dst) 
 static int zenith_wasm__local_write(zenith_wasm__tr *t, uint32_t x, zenith_wasm__val v) {
     size_t i;
     int retarget;
-    for (i = 0; i < t->nvals; i++)
-        if (t->vals[i].slot == x && !t->vals[i].k) ZENITH_WASM__TRY(zenith_wasm__mat(t, i));
+    for (i = t->nvals; i > 0 && t->refs[x] > 0; i--)
+        if (t->vals[i - 1].slot == x && !t->vals[i - 1].k) ZENITH_WASM__TRY(zenith_wasm__mat(t, i - 1));
     if (v.k) return zenith_wasm__emit_const(t, x, v.type, v.c);
     if (!ZENITH_WASM__REACH(t) || v.slot == x) return 0;
     /* the op that just produced v can write the local itself */
@@ -1791,13 +1837,10 @@ static int zenith_wasm__call_sig(zenith_wasm__tr *t, const zenith_wasm__type *ty
     uint32_t k;
     zenith_wasm__val v;
     size_t first;
+    if (ZENITH_WASM__REACH(t) && t->nvals >= t->ctls[t->nctls - 1].height + ty->np) /* in place */
+        for (k = 0; k < ty->np; k++) ZENITH_WASM__TRY(zenith_wasm__mat(t, t->nvals - ty->np + k));
     for (k = ty->np; k > 0; k--) ZENITH_WASM__TRY(zenith_wasm__pop(t, ty->t[k - 1], &v));
     first = t->nvals;
-    if (ZENITH_WASM__REACH(t)) { /* materialise the arguments in place (all real: the code is live) */
-        t->nvals += ty->np;
-        for (k = 0; k < ty->np; k++) ZENITH_WASM__TRY(zenith_wasm__mat(t, first + k));
-        t->nvals = first;
-    }
     *base = zenith_wasm__canon(t, first);
     t->last_end = (size_t)-1;
     return 0;
@@ -1956,7 +1999,8 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     }
     t->nlocals = (uint32_t)total;
     t->ltypes = (uint8_t *)zenith_wasm__alloc(total);
-    if (!t->ltypes) {
+    t->refs = (uint32_t *)zenith_wasm__calloc(total + 1, sizeof *t->refs);
+    if (!t->ltypes || !t->refs) {
         rc = ZENITH_WASM_E_NOMEM;
         goto out;
     }
@@ -2073,7 +2117,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     zenith_wasm__patch_chain(t, l->else_jump, t->ncode);
                     l->else_jump = -1;
                     l->kind = 0x05;
-                    t->nvals = l->height;
+                    zenith_wasm__truncate(t, l->height);
                     l->unreachable = 0;
                     for (k = 0; k < l->np; k++)
                         if ((rc = zenith_wasm__push(t, l->pt[k])) < 0) goto out;
@@ -2095,7 +2139,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 } else {
                     zenith_wasm__patch_chain(t, l->patch, t->ncode);
                 }
-                t->nvals = l->height;
+                zenith_wasm__truncate(t, l->height);
                 t->nctls--;
                 for (k = 0; k < l->nr; k++)
                     if ((rc = zenith_wasm__push(t, l->rt[k])) < 0) goto out;
@@ -2167,9 +2211,8 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     if (ar != arity0 || (ar && memcmp(ty, ty0, ar) != 0))
                         rc = zenith_wasm__fail(&rd, ZENITH_WASM_E_INVALID,
                                                "type mismatch: br_table labels of different types");
-                    else
-                        rc = zenith_wasm__check_top(t, ty, ar);
                 }
+                if (rc == 0) rc = zenith_wasm__check_top(t, ty0, arity0); /* all labels' types are ty0's */
                 if (rc == 0 && ZENITH_WASM__REACH(t)) {
                     rc = zenith_wasm__emit_op(t, ZENITH_WASM__OP_BR_TABLE);
                     if (rc == 0) rc = zenith_wasm__emit(t, (uint64_t)(c.slot & 0xffff) | ((uint64_t)n << 32));
@@ -2286,8 +2329,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                     rc = zenith_wasm__fail(&rd, ZENITH_WASM_E_INVALID, "unknown local %u", x);
                     goto out;
                 }
-                if ((rc = zenith_wasm__push(t, t->ltypes[x])) < 0) goto out;
-                t->vals[t->nvals - 1].slot = x;
+                if ((rc = zenith_wasm__push_local(t, t->ltypes[x], x)) < 0) goto out;
                 break;
             case 0x21: /* local.set */
             case 0x22: /* local.tee */
@@ -2298,10 +2340,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 }
                 if ((rc = zenith_wasm__pop_k(t, t->ltypes[x], &a)) < 0) goto out;
                 if ((rc = zenith_wasm__local_write(t, x, a)) < 0) goto out;
-                if (op == 0x22) {
-                    if ((rc = zenith_wasm__push(t, t->ltypes[x])) < 0) goto out;
-                    t->vals[t->nvals - 1].slot = x;
-                }
+                if (op == 0x22 && (rc = zenith_wasm__push_local(t, t->ltypes[x], x)) < 0) goto out;
                 break;
             case 0x23: /* global.get */
                 if ((rc = zenith_wasm__u32(&rd, &x)) < 0) goto out;
@@ -2461,10 +2500,11 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                             if (rc < 0) goto out;
                             break;
                         }
-                        if ((rc = zenith_wasm__result(t, tout, &dst)) < 0) goto out;
-                        if (a.slot != dst && ZENITH_WASM__REACH(t)) {
-                            t->vals[t->nvals - 1].slot = a.slot; /* a deferred local stays deferred */
-                        }
+                        if (a.slot < t->nlocals) /* a deferred local stays deferred */
+                            rc = zenith_wasm__push_local(t, tout, a.slot);
+                        else
+                            rc = zenith_wasm__result(t, tout, &dst);
+                        if (rc < 0) goto out;
                         break;
                     }
                     if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0)
@@ -2498,6 +2538,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     t->code = NULL;
 out:
     zenith_wasm__free(t->ltypes);
+    zenith_wasm__free(t->refs);
     zenith_wasm__free(t->vals);
     zenith_wasm__free(t->ctls);
     zenith_wasm__free(t->code);
@@ -2867,55 +2908,57 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
    store: that nests, up to ZENITH_WASM_MAX_NESTING). Every memory access checks
    address + offset + size <= memsize in 64-bit arithmetic: no guard pages. */
 
-#define ZENITH_WASM__OPS(X)                                                                                                         \
-    X(0x00)                                                                                                                         \
-    X(0x01)                                                                                                                         \
-    X(0x02)                                                                                                                         \
-    X(0x03)                                                                                                                         \
-    X(0x04)                                                                                                                         \
-    X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b)                 \
-        X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38)                     \
-            X(0x39) X(0x3a) X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48)                 \
-                X(0x49) X(0x4a) X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53) X(0x54)                     \
-                    X(0x55) X(0x56) X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f) X(0x60)                 \
-                        X(0x61) X(0x62) X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a) X(0x6b)                     \
-                            X(0x6c) X(0x6d) X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75) X(0x76)                 \
-                                X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f) X(0x80)                     \
-                                    X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89) X(0x8a)                 \
-                                        X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92) X(0x93)                     \
-                                            X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b) X(0x9c)                 \
-                                                X(0x9d) X(0x9e) X(0x9f) X(0xa0) X(0xa1) X(0xa2) X(0xa3) X(0xa4)                     \
-                                                    X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac) X(0xad)                 \
-                                                        X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2) X(0xb3) X(0xb4)                     \
-                                                            X(0xb5) X(0xb6) X(0xb7) X(0xb8) X(0xb9) X(0xba) X(0xbb)                 \
-                                                                X(0xc0) X(0xc1) X(0xc2) X(0xc3) X(0xc4) X(0xe0) X(                  \
-                                                                    0xe1) X(0xe2) X(0xe3) X(0xe4) X(0xe5) X(0xe6) X(0xe7) X(0x146)  \
-                                                                    X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(0x14c) X(        \
-                                                                        0x14d) X(0x14e) X(0x14f) X(0x151) X(0x152)                  \
-                                                                        X(0x153) X(0x154) X(0x155) X(                               \
-                                                                            0x156) X(0x157) X(0x158) X(0x159) X(0x15a)              \
-                                                                            X(0x16a) X(0x16b) X(0x16c) X(                           \
-                                                                                0x171) X(0x172) X(0x173) X(0x174) X(0x175)          \
-                                                                                X(0x176) X(0x177) X(0x178) X(                       \
-                                                                                    0x17c) X(0x17d) X(0x17e) X(0x183) X(0x184)      \
-                                                                                    X(0x185) X(0x186) X(0x187) X(                   \
-                                                                                        0x188) X(0x189) X(0x18a) X(0x246) X(0x247)  \
-                                                                                        X(0x248) X(0x249) X(0x24a) X(               \
-                                                                                            0x24b) X(0x24c) X(0x24d) X(0x24e)       \
-                                                                                            X(0x24f) X(0x251) X(0x252) X(           \
-                                                                                                0x253) X(0x254) X(0x255) X(0x256)   \
-                                                                                                X(0x257) X(0x258) X(0x259) X(       \
-                                                                                                    0x25a) X(0x346) X(0x347)        \
-                                                                                                    X(0x348) X(0x349) X(0x34a) X(   \
-                                                                                                        0x34b) X(0x34c) X(0x34d)    \
-                                                                                                        X(0x34e) X(0x34f) X(        \
-                                                                                                            0x351) X(0x352)         \
-                                                                                                            X(0x353) X(0x354) X(    \
-                                                                                                                0x355) X(0x356)     \
-                                                                                                                X(0x357) X(         \
-                                                                                                                    0x358) X(0x359) \
-                                                                                                                    X(0x35a) X(     \
-                                                                                                                        0xf0)       \
+#define ZENITH_WASM__OPS(X)                                                                                                       \
+    X(0x00)                                                                                                                       \
+    X(0x01)                                                                                                                       \
+    X(0x02)                                                                                                                       \
+    X(0x03)                                                                                                                       \
+    X(0x04)                                                                                                                       \
+    X(0x05)                                                                                                                       \
+    X(0x0c)                                                                                                                       \
+    X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b) X(0x2c) X(0x2d)               \
+        X(0x2e) X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38) X(0x39) X(0x3a)                   \
+            X(0x3b) X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48) X(0x49) X(0x4a)               \
+                X(0x4b) X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53) X(0x54) X(0x55) X(0x56)                   \
+                    X(0x57) X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f) X(0x60) X(0x61) X(0x62)               \
+                        X(0x63) X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a) X(0x6b) X(0x6c) X(0x6d)                   \
+                            X(0x6e) X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75) X(0x76) X(0x77) X(0x78)               \
+                                X(0x79) X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f) X(0x80) X(0x81) X(0x82)                   \
+                                    X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89) X(0x8a) X(0x8b) X(0x8c)               \
+                                        X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92) X(0x93) X(0x94) X(0x95)                   \
+                                            X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b) X(0x9c) X(0x9d) X(0x9e)               \
+                                                X(0x9f) X(0xa0) X(0xa1) X(0xa2) X(0xa3) X(0xa4) X(0xa5) X(0xa6)                   \
+                                                    X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac) X(0xad) X(0xae) X(0xaf)               \
+                                                        X(0xb0) X(0xb1) X(0xb2) X(0xb3) X(0xb4) X(0xb5) X(0xb6)                   \
+                                                            X(0xb7) X(0xb8) X(0xb9) X(0xba) X(0xbb) X(0xc0) X(0xc1)               \
+                                                                X(0xc2) X(0xc3) X(0xc4) X(0xe0) X(0xe1) X(0xe2) X(                \
+                                                                    0xe3) X(0xe4) X(0xe5) X(0xe6) X(0xe7) X(0x146)                \
+                                                                    X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(               \
+                                                                        0x14c) X(0x14d) X(0x14e) X(0x14f) X(0x151)                \
+                                                                        X(0x152) X(0x153) X(0x154) X(0x155) X(0x156) X(           \
+                                                                            0x157) X(0x158) X(0x159) X(0x15a) X(0x16a)            \
+                                                                            X(0x16b) X(0x16c) X(0x171) X(                         \
+                                                                                0x172) X(0x173) X(0x174) X(0x175)                 \
+                                                                                X(0x176) X(0x177) X(0x178) X(0x17c) X(            \
+                                                                                    0x17d) X(0x17e) X(0x183) X(0x184)             \
+                                                                                    X(0x185) X(0x186) X(0x187) X(0x188) X(        \
+                                                                                        0x189) X(0x18a) X(0x246) X(0x247)         \
+                                                                                        X(0x248) X(0x249) X(0x24a) X(0x24b) X(    \
+                                                                                            0x24c) X(0x24d) X(0x24e) X(0x24f)     \
+                                                                                            X(0x251) X(0x252) X(0x253) X(         \
+                                                                                                0x254) X(0x255) X(0x256) X(0x257) \
+                                                                                                X(0x258) X(0x259) X(0x25a) X(     \
+                                                                                                    0x346) X(0x347) X(0x348)      \
+                                                                                                    X(0x349) X(0x34a) X(0x34b) X( \
+                                                                                                        0x34c) X(0x34d) X(0x34e)  \
+                                                                                                        X(0x34f) X(0x351) X(      \
+                                                                                                            0x352) X(0x353)       \
+                                                                                                            X(0x354) X(0x355) X(  \
+                                                                                                                0x356) X(0x357)   \
+                                                                                                                X(0x358) X(       \
+                                                                                                                    0x359)        \
+                                                                                                                    X(0x35a) X(   \
+                                                                                                                        0xf0)     \
                                                                                                                         X(0x250)
 
 #define ZENITH_WASM__A(o) ((uint32_t)(o)&0xffffu)
@@ -3960,7 +4003,7 @@ ZENITH_WASM_API zenith_wasm_extern *zenith_wasm_func_new(zenith_wasm_store *s, c
         if (!zenith_wasm__is_valtype(type->params[k])) goto inval;
     for (k = 0; k < type->nresults; k++)
         if (!zenith_wasm__is_valtype(type->results[k])) goto inval;
-    if (type->nparams > 1000 || type->nresults > 1000) goto inval;
+    if (type->nparams > ZENITH_WASM__MAX_ARITY || type->nresults > ZENITH_WASM__MAX_ARITY) goto inval;
     e = zenith_wasm__extern_new(s, ZENITH_WASM_EXTERN_FUNC);
     if (e) e->u.func.own.t = (uint8_t *)zenith_wasm__alloc((size_t)type->nparams + type->nresults);
     if (!e || !e->u.func.own.t) {
