@@ -8183,17 +8183,17 @@ static int zenith__plugins_apply(zenith_engine *e, struct zenith__plugins *ps, u
 /* Destroys a plugin's instances and module (no publish holds any). */
 static void zenith__plugin_clear(zenith__plugin *p) {
     uint32_t k;
-    for (k = 0; k < ZENITH_PLUGIN_MAX_INSTANCES; k++) {
+    for (k = 0; k < ZENITH_PLUGIN_MAX_INSTANCES; k++) { /* state stays GONE: a late publish may read it */
         zenith__pinst *in = &p->inst[k];
         zenith_wasm_store_destroy(in->store);
-        memset(in, 0, sizeof *in);
-        in->state = ZENITH__PI_GONE;
+        memset(&in->area, 0, sizeof *in - offsetof(zenith__pinst, area));
     }
     zenith_wasm_module_destroy(p->module);
     p->module = NULL;
-    p->ninst = 0;
-    p->disabled = p->consecutive = 0;
-    p->waits = 0;
+    __atomic_store_n(&p->ninst, 0u, ZENITH__RELAXED);
+    __atomic_store_n(&p->disabled, 0u, ZENITH__RELAXED);
+    __atomic_store_n(&p->consecutive, 0u, ZENITH__RELAXED);
+    __atomic_store_n(&p->waits, 0u, ZENITH__RELAXED);
 }
 
 /* The number of CPUs this process may run on (1 if unknown). */
@@ -8533,7 +8533,7 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
 #if defined(ZENITH_PLUGINS)
     {
         struct zenith__plugins *ps = __atomic_load_n(&e->plugins, ZENITH__ACQUIRE);
-        if (ps != NULL && __atomic_load_n(&ps->nlive, ZENITH__RELAXED) != 0) {
+        if (ps != NULL && __atomic_load_n(&ps->nlive, ZENITH__ACQUIRE) != 0) { /* acquire: ps->sel */
             int v = zenith__plugins_apply(e, ps, pos, array, schema, source_id, seq_no, &sel_count);
             if (v == ZENITH__PV_DROP) { /* the slot goes out marked dropped; then the release callbacks */
                 slot->dropped = 1;

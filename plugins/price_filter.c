@@ -35,13 +35,11 @@ ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
         const double *p = (const double *)c->data;
         uint32_t full = n & ~7u;
         for (i = 0; i < full; i += 8) {
-            uint32_t m = (uint32_t)(p[i] >= lo && p[i] <= hi) | (uint32_t)(p[i + 1] >= lo && p[i + 1] <= hi) << 1 |
-                         (uint32_t)(p[i + 2] >= lo && p[i + 2] <= hi) << 2 |
-                         (uint32_t)(p[i + 3] >= lo && p[i + 3] <= hi) << 3 |
-                         (uint32_t)(p[i + 4] >= lo && p[i + 4] <= hi) << 4 |
-                         (uint32_t)(p[i + 5] >= lo && p[i + 5] <= hi) << 5 |
-                         (uint32_t)(p[i + 6] >= lo && p[i + 6] <= hi) << 6 |
-                         (uint32_t)(p[i + 7] >= lo && p[i + 7] <= hi) << 7;
+            uint32_t m =
+                (uint32_t)(p[i] >= lo && p[i] <= hi) | (uint32_t)(p[i + 1] >= lo && p[i + 1] <= hi) << 1 |
+                (uint32_t)(p[i + 2] >= lo && p[i + 2] <= hi) << 2 | (uint32_t)(p[i + 3] >= lo && p[i + 3] <= hi) << 3 |
+                (uint32_t)(p[i + 4] >= lo && p[i + 4] <= hi) << 4 | (uint32_t)(p[i + 5] >= lo && p[i + 5] <= hi) << 5 |
+                (uint32_t)(p[i + 6] >= lo && p[i + 6] <= hi) << 6 | (uint32_t)(p[i + 7] >= lo && p[i + 7] <= hi) << 7;
             if (c->validity) m &= c->validity[i >> 3];
             sel[i >> 3] = (uint8_t)m;
             count += (uint32_t)__builtin_popcount(m);

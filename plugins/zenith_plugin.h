@@ -102,17 +102,17 @@ typedef unsigned long long uint64_t;
 /* Given to zenith_plugin_init once per instance, at load (112 bytes). "in": the host wrote it;
    "out": the plugin may write it (zeroed by the host before the call). */
 typedef struct zp_init {
-    uint32_t abi;       /* in: the host's ABI version (1) */
-    uint32_t instance;  /* in: this instance's number, 0 .. instances - 1 */
-    uint32_t instances; /* in: instances of the plugin (each has its own memory and state) */
-    uint32_t max_rows;  /* in: the largest batch the plugin will be given */
-    const uint8_t *params; /* in: a copy of zenith_plugin_config.params (NULL when none) */
-    uint32_t params_len;   /* in: its length in bytes */
-    uint32_t ncolumns;     /* out: columns wanted per batch, at most ZP_MAX_COLUMNS */
-    uint32_t nresults;     /* out: result values, at most ZP_MAX_RESULTS */
-    const double *results; /* out: where they live (8-byte aligned); read by zenith_plugin_result */
-    uint8_t result_ops[ZP_MAX_RESULTS]; /* out: ZP_SUM, ZP_MIN or ZP_MAX per result */
-    uint32_t flags;                     /* out: 0 (reserved) */
+    uint32_t abi;                        /* in: the host's ABI version (1) */
+    uint32_t instance;                   /* in: this instance's number, 0 .. instances - 1 */
+    uint32_t instances;                  /* in: instances of the plugin (each has its own memory and state) */
+    uint32_t max_rows;                   /* in: the largest batch the plugin will be given */
+    const uint8_t *params;               /* in: a copy of zenith_plugin_config.params (NULL when none) */
+    uint32_t params_len;                 /* in: its length in bytes */
+    uint32_t ncolumns;                   /* out: columns wanted per batch, at most ZP_MAX_COLUMNS */
+    uint32_t nresults;                   /* out: result values, at most ZP_MAX_RESULTS */
+    const double *results;               /* out: where they live (8-byte aligned); read by zenith_plugin_result */
+    uint8_t result_ops[ZP_MAX_RESULTS];  /* out: ZP_SUM, ZP_MIN or ZP_MAX per result */
+    uint32_t flags;                      /* out: 0 (reserved) */
     const char *columns[ZP_MAX_COLUMNS]; /* out: their names, NUL-terminated, at most 63 bytes */
 } zp_init;
 
@@ -135,7 +135,7 @@ typedef struct zp_batch {
     uint64_t source_id; /* as given to zenith_publish */
     uint64_t seq_no;
     const zp_column *columns;
-    uint32_t flags;     /* 0 (reserved) */
+    uint32_t flags; /* 0 (reserved) */
     uint64_t reserved_;
 } zp_batch;
 
@@ -194,7 +194,8 @@ static inline void zp_load_f64(const zp_column *c, uint32_t from, uint32_t n, do
     uint32_t i;
     switch (c->type) {
         case ZP_BOOL:
-            for (i = 0; i < n; i++) out[i] = (double)((((const uint8_t *)c->data)[(from + i) >> 3] >> ((from + i) & 7)) & 1);
+            for (i = 0; i < n; i++)
+                out[i] = (double)((((const uint8_t *)c->data)[(from + i) >> 3] >> ((from + i) & 7)) & 1);
             break;
         case ZP_INT8:
             for (i = 0; i < n; i++) out[i] = (double)((const int8_t *)c->data)[from + i];
