@@ -1,0 +1,83 @@
+#!/bin/sh
+# wasm_compare.sh -- zenith_wasm.h's interpreter against native C and wasm3 on the kernels of
+# bench/wasm/kernels.c, and the load time per KiB; prints a Markdown table.
+#
+#   bench/wasm_compare.sh [OUT_DIR]        (from the repository's root; default build/bench/wasm)
+#
+# Builds bench/wasm/kernels.c and bench/wasm/big.c to wasm32 with Debian's clang and wasm-ld
+# (packages clang, lld; no libc), builds bench/wasm_bench.c (Zenith + the same kernels compiled
+# natively) with BENCH_CC (default cc) -O2, and with wasm3 when bench/wasm3_build.sh finds a
+# fetched copy (WASM3_SRC; wasm3 is built with clang -O3, its release flags). Then runs the
+# runner RUNS times (default 2; REPS timed calls per kernel each, default 7) and prints, per
+# kernel, each run's median, the mean of the runs' medians, and the ratios Zenith/wasm3 and
+# Zenith/native; then the load (decode + validate + translate) time per KiB.
+# Without clang's wasm32 target or wasm-ld it prints one line and exits 0.
+set -u
+
+OUT=${1:-build/bench/wasm}
+RUNS=${RUNS:-2}
+REPS=${REPS:-7}
+BENCH_CC=${BENCH_CC:-cc}
+CLANG=${CLANG:-clang}
+EXPORTS="-Wl,--export=bench_init -Wl,--export=bench_crc32 -Wl,--export=bench_sort -Wl,--export=bench_matmul"
+EXPORTS="$EXPORTS -Wl,--export=bench_sha256 -Wl,--export=bench_filter"
+
+mkdir -p "$OUT" || exit 1
+if ! command -v "$CLANG" >/dev/null 2>&1 || ! { command -v wasm-ld >/dev/null 2>&1 || command -v wasm-ld-14 >/dev/null 2>&1; }; then
+    echo "wasm_compare: clang or wasm-ld missing (Debian packages clang, lld): skipped"
+    exit 0
+fi
+# shellcheck disable=SC2086
+"$CLANG" --target=wasm32 -O2 -nostdlib -ffreestanding -Wall -Wextra -Werror -Wl,--no-entry $EXPORTS \
+    -Wl,-z,stack-size=65536 bench/wasm/kernels.c -o "$OUT/kernels.wasm" || exit 1
+"$CLANG" --target=wasm32 -O2 -nostdlib -ffreestanding -Wall -Wextra -Werror -Wl,--no-entry -Wl,--export-all \
+    bench/wasm/big.c -o "$OUT/big.wasm" || exit 1
+
+W3=$(bench/wasm3_build.sh "${WASM3_SRC:-/work/.mirror/wasm3+wasm3/repo}" "$OUT/wasm3")
+W3_INC=$(echo "$W3" | sed -n 's/^WASM3_INC=//p')
+W3_LIB=$(echo "$W3" | sed -n 's/^WASM3_LIB=//p')
+if [ -n "$W3_LIB" ]; then
+    "$BENCH_CC" -O2 -Wall -Wextra -Werror -DWASM_BENCH_WASM3 -I. -I"$W3_INC" bench/wasm_bench.c "$W3_LIB" -lm \
+        -o "$OUT/wasm_bench" || exit 1
+    W3_DESC="wasm3 $(cat "$OUT/wasm3/REVISION") (clang -O3)"
+else
+    echo "$W3"
+    "$BENCH_CC" -O2 -Wall -Wextra -Werror -I. bench/wasm_bench.c -lm -o "$OUT/wasm_bench" || exit 1
+    W3_DESC="wasm3: not built"
+fi
+
+run=1
+while [ $run -le "$RUNS" ]; do
+    "$OUT/wasm_bench" -r "$REPS" -l 50 "$OUT/kernels.wasm" "$OUT/big.wasm" \
+        >"$OUT/run$run.txt" || exit 1
+    run=$((run + 1))
+done
+
+echo "WebAssembly kernels: $RUNS runs x $REPS calls, median per run (ms); runner $BENCH_CC -O2; $W3_DESC"
+cat "$OUT"/run*.txt | awk -v runs="$RUNS" '
+    $1 == "kernel" { k = $2; e = $3; v[k, e] = v[k, e] (v[k, e] == "" ? "" : " / ") $4; s[k, e] += $4;
+                     if (!(k in seen)) { seen[k] = 1; order[n++] = k }
+                     if ($0 ~ /MISMATCH/) bad[k, e] = 1 }
+    $1 == "load" { f = $2; sub(".*/", "", f); le = $3; l[f, le] = l[f, le] (l[f, le] == "" ? "" : " / ") $5;
+                   ls[f, le] += $5; kib[f] = $4; if (!(f in lseen)) { lseen[f] = 1; lorder[m++] = f } }
+    function mean(k, e) { return s[k, e] / runs }
+    END {
+        print "| kernel | native ms | Zenith ms | wasm3 ms | Zenith/wasm3 | Zenith/native |"
+        print "|---|---|---|---|---|---|"
+        for (i = 0; i < n; i++) {
+            k = order[i]
+            w3 = ((k, "wasm3") in s) ? sprintf("%.2f (%s)", mean(k, "wasm3"), v[k, "wasm3"]) : "-"
+            r3 = ((k, "wasm3") in s) ? sprintf("%.2f", mean(k, "zenith") / mean(k, "wasm3")) : "-"
+            printf "| %s | %.3f (%s) | %.2f (%s) | %s | %s | %.1f |\n", k, mean(k, "native"), v[k, "native"],
+                   mean(k, "zenith"), v[k, "zenith"], w3, r3, mean(k, "zenith") / mean(k, "native")
+        }
+        for (e in bad) { split(e, parts, SUBSEP); printf "CHECKSUM MISMATCH: %s on %s\n", parts[1], parts[2] }
+        print ""
+        print "| module | KiB | Zenith us/KiB (load+validate+translate) | wasm3 us/KiB (parse+compile) |"
+        print "|---|---|---|---|"
+        for (i = 0; i < m; i++) {
+            f = lorder[i]
+            printf "| %s | %s | %.2f (%s) | %s |\n", f, kib[f], ls[f, "zenith"] / runs, l[f, "zenith"],
+                   ((f, "wasm3") in ls) ? sprintf("%.2f (%s)", ls[f, "wasm3"] / runs, l[f, "wasm3"]) : "-"
+        }
+    }'
