@@ -1,0 +1,191 @@
+/* plugin_bench.c -- what a plugin adds to zenith_publish (issue 12's goal: the price filter at
+   most 1 us + 1 ns per row). One thread publishes a struct<price: double, quantity: double>
+   batch of 1, 64 and 4,096 rows (no nulls; half the prices in the filter's range, so the
+   filter returns a selection) to an engine with no plugin, with plugins/price_filter.wasm,
+   and with plugins/vwap.wasm; publishes are timed in runs of 64 (clock_gettime around the run),
+   the batches polled and released between runs, untimed. Prints ns per publish (median of the
+   runs) and the plugin's cost over the bare publish, per publish and per row.
+
+   Build: cc -std=gnu11 -O2 -I. bench/plugin_bench.c -o plugin_bench -luring -lm -pthread
+   Run:   plugin_bench [DIR with price_filter.wasm and vwap.wasm [ROWS...]] (default
+          build/plugins and 1 64 4096; plugins/build.sh DIR builds them; at most 16384 rows) */
+#define ZENITH_PLUGINS
+#define ZENITH_IMPLEMENTATION
+#include "zenith.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RUN 64
+#define RUNS 400
+
+static void nop_array(struct ArrowArray *a) { a->release = NULL; }
+static void nop_schema(struct ArrowSchema *s) { s->release = NULL; }
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static unsigned char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[512];
+    FILE *f;
+    unsigned char *buf = (unsigned char *)malloc(1u << 20);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    if (f == NULL || buf == NULL) {
+        fprintf(stderr, "plugin_bench: cannot read %s (plugins/build.sh %s builds it)\n", path, dir);
+        exit(1);
+    }
+    *len = fread(buf, 1, 1u << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* The batch: templates copied in before each publish (publish marks the caller's released). */
+static struct ArrowArray kid_a[2], top_a;
+static struct ArrowSchema kid_s[2], top_s;
+static struct ArrowArray *kids_a[2] = { &kid_a[0], &kid_a[1] };
+static struct ArrowSchema *kids_s[2] = { &kid_s[0], &kid_s[1] };
+static const void *top_bufs[1], *price_bufs[2], *qty_bufs[2];
+
+static void make_batch(int64_t rows) {
+    double *price = (double *)malloc((size_t)rows * 8), *qty = (double *)malloc((size_t)rows * 8);
+    int64_t i;
+    unsigned x = 12345;
+    for (i = 0; i < rows; i++) {
+        x = x * 1103515245u + 12345u;
+        price[i] = 90.0 + (double)((x >> 16) % 2000u) / 100.0; /* 90..110: half in [95, 105) */
+        qty[i] = (double)((x >> 8) % 100 + 1);
+    }
+    price_bufs[1] = price;
+    qty_bufs[1] = qty;
+    for (i = 0; i < 2; i++) {
+        memset(&kid_a[i], 0, sizeof kid_a[i]);
+        memset(&kid_s[i], 0, sizeof kid_s[i]);
+        kid_a[i].length = rows;
+        kid_a[i].n_buffers = 2;
+        kid_a[i].buffers = i == 0 ? price_bufs : qty_bufs;
+        kid_a[i].release = nop_array;
+        kid_s[i].format = "g";
+        kid_s[i].name = i == 0 ? "price" : "quantity";
+        kid_s[i].release = nop_schema;
+    }
+    memset(&top_a, 0, sizeof top_a);
+    memset(&top_s, 0, sizeof top_s);
+    top_a.length = rows;
+    top_a.n_buffers = 1;
+    top_a.buffers = top_bufs;
+    top_a.n_children = 2;
+    top_a.children = kids_a;
+    top_a.release = nop_array;
+    top_s.format = "+s";
+    top_s.name = "";
+    top_s.n_children = 2;
+    top_s.children = kids_s;
+    top_s.release = nop_schema;
+}
+
+/* Median ns per publish over RUNS runs of RUN publishes. */
+static double measure(ZenithEngine e) {
+    static double t[RUNS];
+    static uint8_t bits[16384 / 8];
+    int r, k;
+    for (r = -20; r < RUNS; r++) { /* 20 warm-up runs */
+        double t0, t1;
+        zenith_batch b;
+        int64_t sel;
+        struct ArrowArray a[RUN];
+        struct ArrowSchema s[RUN];
+        for (k = 0; k < RUN; k++) {
+            a[k] = top_a;
+            s[k] = top_s;
+        }
+        t0 = now_ns();
+        for (k = 0; k < RUN; k++)
+            if (zenith_publish(e, &a[k], &s[k], 1, (uint64_t)k) < 0) {
+                fprintf(stderr, "plugin_bench: publish failed\n");
+                exit(1);
+            }
+        t1 = now_ns();
+        while (zenith_poll_selection(e, &b, bits, sizeof bits, &sel) == 1) zenith_batch_release(e, &b);
+        if (r >= 0) t[r] = (t1 - t0) / RUN;
+    }
+    qsort(t, RUNS, sizeof t[0], cmp_double);
+    return t[RUNS / 2];
+}
+
+int main(int argc, char **argv) {
+    int64_t sizes[16] = { 1, 64, 4096 };
+    unsigned nsizes = 3;
+    const char *dir = argc > 1 ? argv[1] : "build/plugins";
+    size_t flen, vlen;
+    unsigned char *fw = slurp(dir, "price_filter.wasm", &flen), *vw = slurp(dir, "vwap.wasm", &vlen);
+    static const double range[2] = { 95.0, 104.99 };
+    unsigned i;
+    if (argc > 2) {
+        for (nsizes = 0; nsizes < 16 && (int)nsizes + 2 < argc; nsizes++) sizes[nsizes] = atoll(argv[nsizes + 2]);
+        for (i = 0; i < nsizes; i++)
+            if (sizes[i] < 1 || sizes[i] > 16384) {
+                fprintf(stderr, "plugin_bench: rows 1 .. 16384\n");
+                return 1;
+            }
+    }
+    printf("plugin_bench: zenith_publish of a struct<price: double, quantity: double> batch, one thread, "
+           "median of %d runs of %d publishes\n",
+           RUNS, RUN);
+    printf("%6s  %12s  %14s  %12s  %12s  %14s  %12s  %12s\n", "rows", "bare ns/pub", "filter ns/pub", "+ns/pub",
+           "+ns/row", "vwap ns/pub", "+ns/pub", "+ns/row");
+    for (i = 0; i < nsizes; i++) {
+        zenith_plugin_config cfg;
+        ZenithEngine bare = zenith_init(RUN), filt = zenith_init(RUN), vw_e = zenith_init(RUN);
+        double tb, tf, tv;
+        int idf, idv;
+        char why[ZENITH_PLUGIN_REASON_MAX];
+        make_batch(sizes[i]);
+        memset(&cfg, 0, sizeof cfg);
+        cfg.instances = 1;
+        cfg.params = range;
+        cfg.params_len = sizeof range;
+        idf = zenith_load_plugin_ex(filt, fw, flen, &cfg, why, sizeof why);
+        cfg.params = NULL;
+        cfg.params_len = 0;
+        idv = zenith_load_plugin_ex(vw_e, vw, vlen, &cfg, why, sizeof why);
+        if (idf < 0 || idv < 0) {
+            fprintf(stderr, "plugin_bench: load: %s\n", why);
+            return 1;
+        }
+        tb = measure(bare);
+        tf = measure(filt);
+        tv = measure(vw_e);
+        printf("%6lld  %12.1f  %14.1f  %12.1f  %12.3f  %14.1f  %12.1f  %12.3f\n", (long long)sizes[i], tb, tf, tf - tb,
+               (tf - tb) / (double)sizes[i], tv, tv - tb, (tv - tb) / (double)sizes[i]);
+        {
+            zenith_plugin_stats st;
+            memset(&st, 0, sizeof st);
+            zenith_plugin_get_stats(filt, idf, &st);
+            if (st.failures)
+                fprintf(stderr, "plugin_bench: the filter failed %llu times\n", (unsigned long long)st.failures);
+            printf("        filter: %.1f fuel per row, %llu selections of %llu calls\n",
+                   (double)st.fuel_used / (double)st.rows_in, (unsigned long long)st.selected,
+                   (unsigned long long)st.calls);
+        }
+        zenith_free(bare);
+        zenith_free(filt);
+        zenith_free(vw_e);
+        free((void *)price_bufs[1]);
+        free((void *)qty_bufs[1]);
+    }
+    printf("goal (issue 12): the filter adds at most 1000 ns + 1 ns per row to a publish\n");
+    free(fw);
+    free(vw);
+    return 0;
+}
