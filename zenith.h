@@ -79,6 +79,10 @@ CONFIGURATION (define before including; "impl" = only the ZENITH_IMPLEMENTATION 
                                                          never from the TSC (see "reactor: the clock")
     ZENITH_NO_INLINE            -                every   leave out the inline fast path (for FFI
                                                          header parsers; C/C++ users keep it)
+    ZENITH_PLUGINS              -                impl    WebAssembly plugins on the engine: compiles
+                                                         a private (static) copy of zenith_wasm.h's
+                                                         interpreter in; keep zenith_wasm.h next to
+                                                         zenith.h, link -lm, compile that file as C
 
 OVERVIEW
     The buffer pool (zenith_pool): fixed-size buffers carved from one contiguous mmap'd slab,
@@ -131,7 +135,12 @@ OVERVIEW
     zenith_free): Arrow C Data Interface batches, validated, moved in without a copy, taken out
     in publish order by any number of consumers; a bounded lock-free ring, no allocation after
     zenith_init. docs/FFI.md covers it and the C ABI the Python, Rust, Go and Node.js bindings
-    use (extensible configs: struct_size).
+    use (extensible configs: struct_size). With ZENITH_PLUGINS, zenith_load_plugin attaches
+    WebAssembly plugins (validated and sandboxed by zenith_wasm.h: fuel, memory cap, no
+    imports) that run inside zenith_publish on the publishing thread, on instances of their own
+    (one CAS, no lock): they pass a batch, drop it, or select its rows (zenith_poll_selection
+    reads the selection; the Arrow buffers are never modified), and keep running results
+    (zenith_plugin_result). A plugin that traps never loses a batch. docs/PLUGINS.md.
 
 STEP BY STEP
     A zero-copy echo server (examples/echo_server.c is the full program):
@@ -193,7 +202,11 @@ MEMORY & OWNERSHIP
       ArrowSchema in on success (the caller's read as released; the buffers never move) and
       leaves them with the caller on any error; zenith_poll moves them out into a zenith_batch
       the consumer owns until zenith_batch_release, which runs their release callbacks once.
-      zenith_free releases what is still queued.
+      zenith_free releases what is still queued. A batch a plugin drops is released inside
+      zenith_publish (which returns 1). Plugins allocate at load (module, instances, and at the
+      first load the plugin table and the selection area, capacity * max_rows / 8 bytes) and
+      when a batch needs more room in an instance's memory than any before it; zenith_free and
+      zenith_unload_plugin free them.
 
 ERRORS
     Every fallible call returns int: 0 (or a count) on success, a negative code on failure.
@@ -235,9 +248,13 @@ THREADING
       (ZENITH_BACKEND, getenv): do not setenv on another thread meanwhile.
       zenith_server_backend_info: any thread. Every zenith_udp_* call: the reactor's thread
       (also before start), callbacks included; zenith_addr_set / format / port: any thread.
-    - The engine: zenith_publish, zenith_poll, zenith_batch_release, zenith_engine_get_stats:
-      any thread, concurrently, lock-free. zenith_init: any thread; zenith_free: one thread, once
-      no other thread uses the engine.
+    - The engine: zenith_publish, zenith_poll, zenith_poll_selection, zenith_batch_release,
+      zenith_engine_get_stats: any thread, concurrently, lock-free (plugins run inside
+      zenith_publish, each publish on a plugin instance of its own). zenith_load_plugin(_ex),
+      zenith_unload_plugin, zenith_plugin_get_stats/_result/_last_error: any thread, also while
+      others publish and poll, serialised among themselves by a spin flag publish and poll never
+      take. zenith_init: any thread; zenith_free: one thread, once no other thread uses the
+      engine.
     - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
 
 LIMITS
@@ -258,12 +275,18 @@ LIMITS
       (at most 4096), datagrams received whole up to buffer_size - ZENITH_UDP_RECV_HEADROOM
       (176), sent up to ZENITH_UDP_MAX_DATAGRAM and 16 buffers, 64 GSO segments, 20
       multicast memberships per socket.
+    - Plugins: ZENITH_MAX_PLUGINS (8) per engine, 64 instances each, 16 columns, 8 results,
+      max_rows up to 2^24 (default 16384), fuel per call fuel + fuel_per_row * rows (default
+      100000 + 200 per row), 256 pages (16 MiB) of memory per instance by default; plugin ABI 1
+      (docs/PLUGINS.md).
 
 ZENITH DOES NOT
-    print anything, abort on bad input, allocate after create (pool, ring, server, engine), raise
+    print anything, abort on bad input, allocate after create (pool, ring, server, engine; plugins
+    allocate at load, and when a batch needs more room in a plugin's memory than any before), raise
     SIGPIPE (MSG_NOSIGNAL), resolve host names (it would block the loop: numeric addresses
     only), or take a lock anywhere but zenith_pool_create, zenith_pool_destroy and a thread's
-    exit (one mutex guarding the process-wide pool list).
+    exit (one mutex guarding the process-wide pool list) and the engine's plugin administration
+    (a spin flag serialising plugin loads, unloads, stats and results, never publish or poll).
 
 CHANGELOG: see CHANGELOG.md. No ABI promise before 1.0.
 */
