@@ -1511,7 +1511,7 @@ Test(udp, receive_timestamps_on_by_default_off_on_request, .timeout = 30) {
     zenith_udp_info inf;
     int fd = plain_udp("127.0.0.1", 0), i;
     int64_t t0, t1;
-    coll_init(&on, s, 16);
+    coll_init(&on, s, 256);
     coll_init(&off, s, 16);
     u = ucfg("127.0.0.1", 0, coll_recv, &on);
     on.id = open_ok(s, &u);
@@ -1523,6 +1523,23 @@ Test(udp, receive_timestamps_on_by_default_off_on_request, .timeout = 30) {
     inf = info_of_udp(s, off.id);
     cr_assert_eq(inf.features & (ZENITH_UDP_F_TS_SOFTWARE | ZENITH_UDP_F_TS_HARDWARE), 0u,
                  "NO_TIMESTAMPS: features %#x", inf.features);
+    /* The kernel switches receive timestamping on system-wide lazily (a static key flipped from a
+       workqueue when the first timestamping socket of the system opens): the first datagrams
+       after that may come without one (ts_ns 0, as documented). Wait until they carry one. */
+    for (i = 0; i < 200; i++) {
+        uint32_t n0 = on.n;
+        plain_sendto(fd, "w", 1, "127.0.0.1", zenith_udp_port(s, on.id));
+        RUN_UNTIL(s, on.n > n0, 5.0);
+        if (on.g[on.n - 1u].ts != 0) break;
+        usleep(5000);
+    }
+    cr_assert_lt(i, 200, "the kernel never timestamped a datagram");
+    {
+        zenith_udp_id keep_id = on.id;
+        coll_free(&on);
+        coll_init(&on, s, 16);
+        on.id = keep_id;
+    }
     t0 = realtime_ns();
     for (i = 0; i < 10; i++) {
         plain_sendto(fd, "t", 1, "127.0.0.1", zenith_udp_port(s, on.id));
