@@ -8114,7 +8114,11 @@ static int zenith__plugin_run(zenith__plugin *p, zenith__pinst *in, const struct
         at += bytes;
     }
     /* the call */
-    rc = zenith__pcall1(in->fn_batch, in->store, p->fuel + p->fuel_per_row * rows, in->area, &verdict);
+    {
+        uint64_t fuel = p->fuel + p->fuel_per_row * rows; /* saturated: a huge budget stays huge */
+        if (p->fuel_per_row && (fuel < p->fuel || (fuel - p->fuel) / p->fuel_per_row != rows)) fuel = UINT64_MAX;
+        rc = zenith__pcall1(in->fn_batch, in->store, fuel, in->area, &verdict);
+    }
     ZENITH__PADD(in->calls, 1u);
     ZENITH__PADD(in->rows_in, rows);
     ZENITH__PADD(in->fuel_used, zenith_wasm_store_fuel_used(in->store));

@@ -822,3 +822,101 @@ Test(plugin, max_rows, .timeout = 30) {
     cr_assert(strstr(why, "selection area") != NULL, "%s", why);
     zenith_free(e);
 }
+
+/* Every ABI type reaches the plugin right (values, offset, nulls): the price filter's generic
+   path (zp_load_f64) on a plain array named "price" of each type, against C. */
+Test(plugin, every_primitive_type_is_copied_in_with_offset_and_nulls, .timeout = 60) {
+    static const struct {
+        const char *format;
+        int bits;
+        int is_signed, is_float;
+    } types[] = { { "c", 8, 1, 0 },     { "C", 8, 0, 0 },    { "s", 16, 1, 0 },   { "S", 16, 0, 0 },
+                  { "i", 32, 1, 0 },    { "I", 32, 0, 0 },   { "l", 64, 1, 0 },   { "L", 64, 0, 0 },
+                  { "f", 32, 1, 1 },    { "g", 64, 1, 1 },   { "b", 1, 0, 0 },    { "tsn:UTC", 64, 1, 0 },
+                  { "tsu:", 64, 1, 0 }, { "tdD", 32, 1, 0 }, { "tdm", 64, 1, 0 }, { "tts", 32, 1, 0 },
+                  { "ttn", 64, 1, 0 },  { "tDm", 64, 1, 0 } };
+    ta_counts c = { 0, 0 };
+    ZenithEngine e20 = mkengine(8), ebool = mkengine(8); /* filters [20, 90] and [0.5, 1.5] */
+    unsigned t;
+    int id = load_price_filter(e20, 20, 90, 1, 0), idb = load_price_filter(ebool, 0.5, 1.5, 1, 0);
+    for (t = 0; t < sizeof types / sizeof types[0]; t++) {
+        ZenithEngine e = types[t].bits == 1 ? ebool : e20;
+        int64_t n = 77 + (int64_t)t, off = (int64_t)(t % 9), m = n + off, i, want = 0, sel;
+        size_t vbytes = (size_t)(m + 7) / 8 + 8,
+               dbytes = types[t].bits == 1 ? vbytes : (size_t)m * (size_t)types[t].bits / 8;
+        uint8_t *data = (uint8_t *)calloc(dbytes + 8, 1), *valid = (uint8_t *)calloc(vbytes, 1), bits[32];
+        double *val = (double *)malloc((size_t)m * sizeof(double));
+        int64_t nulls = 0;
+        struct ArrowArray a;
+        struct ArrowSchema s;
+        zenith_batch b;
+        double lo = types[t].bits == 1 ? 0.5 : 20, hi = types[t].bits == 1 ? 1.5 : 90;
+        cr_assert(data && valid && val);
+        for (i = 0; i < m; i++) {
+            int64_t v = (int64_t)(rnd() % 120) - (types[t].is_signed ? 10 : 0);
+            int ok = rnd() % 6 != 0;
+            setbit(valid, i, ok);
+            if (i >= off) nulls += !ok;
+            switch (types[t].bits) {
+                case 1:
+                    v &= 1;
+                    setbit(data, i, (int)v);
+                    break;
+                case 8: data[i] = (uint8_t)v; break;
+                case 16: memcpy(data + 2 * i, &(int16_t){ (int16_t)v }, 2); break;
+                case 32:
+                    if (types[t].is_float) {
+                        float f = (float)v + 0.25f;
+                        memcpy(data + 4 * i, &f, 4);
+                    } else {
+                        memcpy(data + 4 * i, &(int32_t){ (int32_t)v }, 4);
+                    }
+                    break;
+                default:
+                    if (types[t].is_float) {
+                        double d = (double)v + 0.25;
+                        memcpy(data + 8 * i, &d, 8);
+                    } else {
+                        memcpy(data + 8 * i, &v, 8);
+                    }
+            }
+            val[i] = types[t].is_float ? (double)v + 0.25 : (double)v;
+            if (!types[t].is_signed && types[t].bits == 8) val[i] = (double)(uint8_t)v;
+        }
+        for (i = 0; i < n; i++) {
+            int ok = bit(valid, off + i) && val[off + i] >= lo && val[off + i] <= hi;
+            want += ok;
+        }
+        a = ta_array(&c, n, nulls, off, 2, valid, vbytes, data, dbytes, NULL, 0);
+        s = ta_schema(&c, types[t].format);
+        s.name = "price";
+        {
+            int rc = zenith_publish(e, &a, &s, 0, t);
+            cr_assert_eq(rc, want == 0 ? 1 : 0, "%s: publish %d, %lld rows in range (C)", types[t].format, rc,
+                         (long long)want);
+        }
+        if (want == 0) {
+            free(data);
+            free(valid);
+            free(val);
+            continue;
+        }
+        memset(bits, 0, sizeof bits);
+        cr_assert_eq(zenith_poll_selection(e, &b, bits, sizeof bits, &sel), 1);
+        cr_assert_eq(sel, want == n ? -1 : want, "%s: %lld rows pass, C says %lld", types[t].format, (long long)sel,
+                     (long long)want);
+        if (sel >= 0)
+            for (i = 0; i < n; i++)
+                cr_assert_eq(bit(bits, i), bit(valid, off + i) && val[off + i] >= lo && val[off + i] <= hi,
+                             "%s row %lld", types[t].format, (long long)i);
+        cr_assert_eq(zenith_batch_release(e, &b), 0);
+        free(data);
+        free(valid);
+        free(val);
+    }
+    cr_assert_eq(pstats(e20, id).skipped + pstats(e20, id).failures, 0, "every type readable");
+    cr_assert_eq(pstats(e20, id).calls + pstats(ebool, idb).calls, sizeof types / sizeof types[0]);
+    cr_assert_eq(pstats(ebool, idb).calls, 1);
+    zenith_free(e20);
+    zenith_free(ebool);
+}
