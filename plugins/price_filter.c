@@ -31,7 +31,32 @@ ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
     const zp_column *c = &b->columns[0];
     uint32_t n = b->rows, i, count = 0;
     uint8_t *sel = b->selection;
-    if (c->type == ZP_FLOAT64) { /* the fast path: eight rows per selection byte, no branch */
+    if (c->type == ZP_FLOAT64 && lo > 0 && hi >= lo) {
+        /* the fastest path: for lo > 0, p is in [lo, hi] exactly when its IEEE-754 bits minus
+           lo's, as unsigned, are at most hi's minus lo's (positive doubles order as their bits;
+           negatives, -0.0 and NaN land far above the range): one subtraction and one compare */
+        const uint64_t *p = (const uint64_t *)c->data;
+        uint64_t base, range;
+        uint32_t full = n & ~7u;
+        __builtin_memcpy(&base, &lo, 8);
+        __builtin_memcpy(&range, &hi, 8);
+        range -= base;
+        for (i = 0; i < full; i += 8) {
+            const uint64_t *q = p + i;
+            uint32_t m = (uint32_t)(q[0] - base <= range) | (uint32_t)(q[1] - base <= range) << 1 |
+                         (uint32_t)(q[2] - base <= range) << 2 | (uint32_t)(q[3] - base <= range) << 3 |
+                         (uint32_t)(q[4] - base <= range) << 4 | (uint32_t)(q[5] - base <= range) << 5 |
+                         (uint32_t)(q[6] - base <= range) << 6 | (uint32_t)(q[7] - base <= range) << 7;
+            if (c->validity) m &= c->validity[i >> 3];
+            sel[i >> 3] = (uint8_t)m;
+            count += (uint32_t)__builtin_popcount(m);
+        }
+        for (; i < n; i++)
+            if (zp_valid(c, i) && p[i] - base <= range) {
+                zp_select(b, i);
+                count++;
+            }
+    } else if (c->type == ZP_FLOAT64) { /* eight rows per selection byte, no branch */
         const double *p = (const double *)c->data;
         uint32_t full = n & ~7u;
         for (i = 0; i < full; i += 8) { /* & rather than &&: no branch, no select */
