@@ -920,3 +920,65 @@ Test(plugin, every_primitive_type_is_copied_in_with_offset_and_nulls, .timeout =
     zenith_free(e20);
     zenith_free(ebool);
 }
+
+/* Boundaries and special values on both float64 paths of the price filter (lo > 0: compared on
+   the bits; lo <= 0: compared as doubles): exactly lo and hi pass, NaN, -0.0 against a positive
+   lo, negatives, infinities and subnormals land where IEEE-754 comparisons put them. */
+Test(plugin, price_filter_boundaries_and_special_values, .timeout = 30) {
+    static const double ranges[][2] = { { 1.5, 2.5 },  { 1e-310, 1.0 },          { 0.0, 2.0 },
+                                        { -1.0, 1.0 }, { 3.0, __builtin_inf() }, { 2.0, 1.0 } };
+    const double inf = __builtin_inf(), nan = __builtin_nan("");
+    const double v[] = { 1.5,
+                         2.5,
+                         1.4999999999999998,
+                         2.5000000000000004,
+                         2.0,
+                         -0.0,
+                         0.0,
+                         -1.0,
+                         1.0,
+                         nan,
+                         -nan,
+                         inf,
+                         -inf,
+                         1e-310,
+                         5e-324,
+                         -5e-324,
+                         3.0,
+                         1e308,
+                         -2.0,
+                         0.5,
+                         2.25,
+                         1.75,
+                         7.0,
+                         1.0000000000000002 };
+    unsigned r;
+    for (r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        ta_counts c = { 0, 0 };
+        ZenithEngine e = mkengine(4);
+        double lo = ranges[r][0], hi = ranges[r][1];
+        int64_t n = (int64_t)(sizeof v / sizeof v[0]), i, want = 0, sel;
+        struct ArrowArray a = ta_array(&c, n, 0, 0, 2, NULL, 0, v, sizeof v, NULL, 0);
+        struct ArrowSchema s = ta_schema(&c, "g");
+        uint8_t bits[8];
+        zenith_batch b;
+        int rc;
+        load_price_filter(e, lo, hi, 1, 0);
+        s.name = "price";
+        for (i = 0; i < n; i++) want += v[i] >= lo && v[i] <= hi;
+        rc = zenith_publish(e, &a, &s, 0, 0);
+        if (want == 0) {
+            cr_assert_eq(rc, 1, "[%g, %g]: nothing passes", lo, hi);
+        } else {
+            cr_assert_eq(rc, 0);
+            memset(bits, 0, sizeof bits);
+            cr_assert_eq(zenith_poll_selection(e, &b, bits, sizeof bits, &sel), 1);
+            cr_assert_eq(sel, want == n ? -1 : want, "[%g, %g]: %lld pass, C says %lld", lo, hi, (long long)sel,
+                         (long long)want);
+            for (i = 0; i < n; i++)
+                cr_assert_eq(bit(bits, i), v[i] >= lo && v[i] <= hi, "[%g, %g]: value %g", lo, hi, v[i]);
+            cr_assert_eq(zenith_batch_release(e, &b), 0);
+        }
+        zenith_free(e);
+    }
+}
