@@ -213,6 +213,21 @@ int main(int argc, char **argv) {
         free((void *)price_bufs[1]);
         free((void *)qty_bufs[1]);
     }
+    { /* load (decode, validate, translate, instantiate, init) + unload, one instance */
+        ZenithEngine e = zenith_init(RUN);
+        zenith_plugin_config cfg;
+        double t0, t1;
+        int k;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.instances = 1;
+        cfg.params = range;
+        cfg.params_len = sizeof range;
+        t0 = now_ns();
+        for (k = 0; k < 200; k++) zenith_unload_plugin(e, zenith_load_plugin_ex(e, fw, flen, &cfg, NULL, 0));
+        t1 = now_ns();
+        printf("load + unload of price_filter.wasm (%zu bytes), one instance: %.1f us\n", flen, (t1 - t0) / 200 / 1000);
+        zenith_free(e);
+    }
     printf("goal (issue 12): the filter adds at most 1000 ns + 1 ns per row to a publish\n");
     free(fw);
     free(vw);
