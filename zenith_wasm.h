@@ -471,9 +471,10 @@ ZENITH_WASM_API zenith_wasm_instance *zenith_wasm_instantiate_ordered(zenith_was
 ZENITH_WASM_API zenith_wasm_extern *zenith_wasm_instance_export(zenith_wasm_instance *instance, const char *name);
 ZENITH_WASM_API zenith_wasm_extern *zenith_wasm_instance_export_n(zenith_wasm_instance *instance, const char *name,
                                                                   size_t len);
-/* The instance's memory 0 (exported or not; the host is trusted), or NULL if it has none. */
+/* The instance's memory 0 (exported or not; the host is trusted), or NULL if it has none
+   (or for NULL). Owned by the store. The store's thread. */
 ZENITH_WASM_API zenith_wasm_extern *zenith_wasm_instance_memory(zenith_wasm_instance *instance);
-/* The store an instance or an extern belongs to (NULL for NULL). */
+/* The store an instance or an extern belongs to (NULL for NULL). Any thread that may use it. */
 ZENITH_WASM_API zenith_wasm_store *zenith_wasm_instance_store(const zenith_wasm_instance *instance);
 ZENITH_WASM_API zenith_wasm_store *zenith_wasm_extern_store(const zenith_wasm_extern *ext);
 
@@ -2908,59 +2909,31 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
    store: that nests, up to ZENITH_WASM_MAX_NESTING). Every memory access checks
    address + offset + size <= memsize in 64-bit arithmetic: no guard pages. */
 
-#define ZENITH_WASM__OPS(X)                                                                                                       \
-    X(0x00)                                                                                                                       \
-    X(0x01)                                                                                                                       \
-    X(0x02)                                                                                                                       \
-    X(0x03)                                                                                                                       \
-    X(0x04)                                                                                                                       \
-    X(0x05)                                                                                                                       \
-    X(0x0c)                                                                                                                       \
-    X(0x0d)                                                                                                                       \
-    X(0x0e) X(0x0f) X(0x10) X(0x11) X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b) X(0x2c) X(0x2d) X(0x2e)               \
-        X(0x2f) X(0x30) X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38) X(0x39) X(0x3a) X(0x3b)                   \
-            X(0x3c) X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48) X(0x49) X(0x4a) X(0x4b)               \
-                X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53) X(0x54) X(0x55) X(0x56) X(0x57)                   \
-                    X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f) X(0x60) X(0x61) X(0x62) X(0x63)               \
-                        X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a) X(0x6b) X(0x6c) X(0x6d) X(0x6e)                   \
-                            X(0x6f) X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75) X(0x76) X(0x77) X(0x78) X(0x79)               \
-                                X(0x7a) X(0x7b) X(0x7c) X(0x7d) X(0x7e) X(0x7f) X(0x80) X(0x81) X(0x82) X(0x83)                   \
-                                    X(0x84) X(0x85) X(0x86) X(0x87) X(0x88) X(0x89) X(0x8a) X(0x8b) X(0x8c) X(0x8d)               \
-                                        X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92) X(0x93) X(0x94) X(0x95) X(0x96)                   \
-                                            X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b) X(0x9c) X(0x9d) X(0x9e) X(0x9f)               \
-                                                X(0xa0) X(0xa1) X(0xa2) X(0xa3) X(0xa4) X(0xa5) X(0xa6) X(0xa8)                   \
-                                                    X(0xa9) X(0xaa) X(0xab) X(0xac) X(0xad) X(0xae) X(0xaf) X(0xb0)               \
-                                                        X(0xb1) X(0xb2) X(0xb3) X(0xb4) X(0xb5) X(0xb6) X(0xb7)                   \
-                                                            X(0xb8) X(0xb9) X(0xba) X(0xbb) X(0xc0) X(0xc1) X(0xc2)               \
-                                                                X(0xc3) X(0xc4) X(0xe0) X(0xe1) X(0xe2) X(0xe3) X(                \
-                                                                    0xe4) X(0xe5) X(0xe6) X(0xe7) X(0x146) X(0x147)               \
-                                                                    X(0x148) X(0x149) X(0x14a) X(0x14b) X(0x14c) X(               \
-                                                                        0x14d) X(0x14e) X(0x14f) X(0x151) X(0x152)                \
-                                                                        X(0x153) X(0x154) X(0x155) X(0x156) X(0x157) X(           \
-                                                                            0x158) X(0x159) X(0x15a) X(0x16a) X(0x16b)            \
-                                                                            X(0x16c) X(0x171) X(0x172) X(                         \
-                                                                                0x173) X(0x174) X(0x175) X(0x176)                 \
-                                                                                X(0x177) X(0x178) X(0x17c) X(0x17d) X(            \
-                                                                                    0x17e) X(0x183) X(0x184) X(0x185)             \
-                                                                                    X(0x186) X(0x187) X(0x188) X(0x189) X(        \
-                                                                                        0x18a) X(0x246) X(0x247) X(0x248)         \
-                                                                                        X(0x249) X(0x24a) X(0x24b) X(0x24c) X(    \
-                                                                                            0x24d) X(0x24e) X(0x24f) X(0x251)     \
-                                                                                            X(0x252) X(0x253) X(0x254) X(         \
-                                                                                                0x255) X(0x256) X(0x257) X(0x258) \
-                                                                                                X(0x259) X(0x25a) X(0x346) X(     \
-                                                                                                    0x347) X(0x348) X(0x349)      \
-                                                                                                    X(0x34a) X(0x34b) X(          \
-                                                                                                        0x34c) X(0x34d) X(0x34e)  \
-                                                                                                        X(0x34f) X(0x351) X(      \
-                                                                                                            0x352) X(0x353)       \
-                                                                                                            X(0x354) X(0x355) X(  \
-                                                                                                                0x356) X(0x357)   \
-                                                                                                                X(0x358) X(       \
-                                                                                                                    0x359)        \
-                                                                                                                    X(0x35a) X(   \
-                                                                                                                        0xf0)     \
-                                                                                                                        X(0x250)
+/* clang-format off */
+#define ZENITH_WASM__OPS(X) \
+    X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) \
+    X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) \
+    X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) \
+    X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48) X(0x49) X(0x4a) X(0x4b) \
+    X(0x4c) X(0x4d) X(0x4e) X(0x4f) X(0x50) X(0x51) X(0x52) X(0x53) X(0x54) X(0x55) X(0x56) X(0x57) \
+    X(0x58) X(0x59) X(0x5a) X(0x5b) X(0x5c) X(0x5d) X(0x5e) X(0x5f) X(0x60) X(0x61) X(0x62) X(0x63) \
+    X(0x64) X(0x65) X(0x66) X(0x67) X(0x68) X(0x69) X(0x6a) X(0x6b) X(0x6c) X(0x6d) X(0x6e) X(0x6f) \
+    X(0x70) X(0x71) X(0x72) X(0x73) X(0x74) X(0x75) X(0x76) X(0x77) X(0x78) X(0x79) X(0x7a) X(0x7b) \
+    X(0x7c) X(0x7d) X(0x7e) X(0x7f) X(0x80) X(0x81) X(0x82) X(0x83) X(0x84) X(0x85) X(0x86) X(0x87) \
+    X(0x88) X(0x89) X(0x8a) X(0x8b) X(0x8c) X(0x8d) X(0x8e) X(0x8f) X(0x90) X(0x91) X(0x92) X(0x93) \
+    X(0x94) X(0x95) X(0x96) X(0x97) X(0x98) X(0x99) X(0x9a) X(0x9b) X(0x9c) X(0x9d) X(0x9e) X(0x9f) \
+    X(0xa0) X(0xa1) X(0xa2) X(0xa3) X(0xa4) X(0xa5) X(0xa6) X(0xa8) X(0xa9) X(0xaa) X(0xab) X(0xac) \
+    X(0xad) X(0xae) X(0xaf) X(0xb0) X(0xb1) X(0xb2) X(0xb3) X(0xb4) X(0xb5) X(0xb6) X(0xb7) X(0xb8) \
+    X(0xb9) X(0xba) X(0xbb) X(0xc0) X(0xc1) X(0xc2) X(0xc3) X(0xc4) X(0xe0) X(0xe1) X(0xe2) X(0xe3) \
+    X(0xe4) X(0xe5) X(0xe6) X(0xe7) X(0x146) X(0x147) X(0x148) X(0x149) X(0x14a) X(0x14b) X(0x14c) X(0x14d) \
+    X(0x14e) X(0x14f) X(0x151) X(0x152) X(0x153) X(0x154) X(0x155) X(0x156) X(0x157) X(0x158) X(0x159) X(0x15a) \
+    X(0x16a) X(0x16b) X(0x16c) X(0x171) X(0x172) X(0x173) X(0x174) X(0x175) X(0x176) X(0x177) X(0x178) X(0x17c) \
+    X(0x17d) X(0x17e) X(0x183) X(0x184) X(0x185) X(0x186) X(0x187) X(0x188) X(0x189) X(0x18a) X(0x246) X(0x247) \
+    X(0x248) X(0x249) X(0x24a) X(0x24b) X(0x24c) X(0x24d) X(0x24e) X(0x24f) X(0x251) X(0x252) X(0x253) X(0x254) \
+    X(0x255) X(0x256) X(0x257) X(0x258) X(0x259) X(0x25a) X(0x346) X(0x347) X(0x348) X(0x349) X(0x34a) X(0x34b) \
+    X(0x34c) X(0x34d) X(0x34e) X(0x34f) X(0x351) X(0x352) X(0x353) X(0x354) X(0x355) X(0x356) X(0x357) X(0x358) \
+    X(0x359) X(0x35a) X(0xf0) X(0x250)
+/* clang-format on */
 
 #define ZENITH_WASM__A(o) ((uint32_t)(o)&0xffffu)
 #define ZENITH_WASM__B(o) ((uint32_t)((o) >> 16) & 0xffffu)
