@@ -1577,7 +1577,11 @@ typedef struct zenith_plugin_stats {
 } zenith_plugin_stats;
 
 /* Loads, validates and instantiates a plugin and attaches it to the engine, with the default
-   configuration (zenith_load_plugin_ex with cfg NULL). The design's call. */
+   configuration: the design's call, zenith_load_plugin_ex(engine, bytes, len, NULL, NULL, 0).
+   Returns a plugin id (>= 0) or a negative code, ZENITH_E_PLUGIN (-3) when the module is not a
+   valid plugin; the reason of any failure but ZENITH_E_NULL is kept for
+   zenith_plugin_last_error. Params, ownership, thread and callback safety: as
+   zenith_load_plugin_ex. */
 ZENITH_API int zenith_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len);
 
 /* Loads a plugin: decodes and fully validates the module (zenith_wasm.h), checks the plugin
@@ -1602,7 +1606,8 @@ ZENITH_API int zenith_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes
    Thread safety: any thread, also while other threads publish and poll (a publish that runs
    at the same time may or may not see the new plugin); loads, unloads, stats and results of
    one engine are serialised among themselves (a short spin lock, never taken by publish or
-   poll). Callback safety: not from inside an Arrow release callback the engine is running.
+   poll). Callback safety: yes: also from an Arrow release callback (the engine runs none while
+   it holds a plugin instance or the administration flag).
    Allocates: the module, the instances' stores and memories, and at the first load the plugin
    table and the selection area. */
 ZENITH_API int zenith_load_plugin_ex(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len,
@@ -1611,20 +1616,22 @@ ZENITH_API int zenith_load_plugin_ex(ZenithEngine engine, const uint8_t *wasm_by
 /* The reason of the engine's last failed zenith_load_plugin(_ex) (ZENITH_E_NULL failures
    excluded), NUL-terminated and truncated to cap, into buf (nullable when cap is 0).
    Returns that failure's code (negative), or 0 if no load has failed (buf gets "").
-   ZENITH_E_NULL if engine is NULL. Thread safety: any thread (serialised with loads). */
+   ZENITH_E_NULL if engine is NULL. Thread safety: any thread (serialised with loads).
+   Callback safety: yes. */
 ZENITH_API int zenith_plugin_last_error(ZenithEngine engine, char *buf, size_t cap);
 
 /* Detaches a plugin and frees it: waits until no publish runs it (publishes that start
    afterwards do not), then destroys its instances. Its id becomes stale; selections it already
    made stay with their batches. Returns 0, ZENITH_E_NULL, ZENITH_E_STALE (no such plugin).
-   Thread safety: any thread, also while others publish and poll; not from a thread that is
-   inside zenith_publish on this engine (an Arrow release callback). */
+   Thread safety: any thread, also while others publish and poll. Callback safety: yes (a
+   release callback that zenith_publish runs for a dropped batch runs after its instances are
+   given back). */
 ZENITH_API int zenith_unload_plugin(ZenithEngine engine, int plugin_id);
 
 /* The plugin's counters into *out (set out->struct_size to sizeof *out or 0 first; the call
    writes at most that many bytes and sets it to the bytes written). Returns 0, ZENITH_E_NULL,
    ZENITH_E_STALE, ZENITH_E_INVAL (struct_size below 8). Any thread; a snapshot while others
-   publish. */
+   publish. Callback safety: yes. */
 ZENITH_API int zenith_plugin_get_stats(ZenithEngine engine, int plugin_id, zenith_plugin_stats *out);
 
 /* The plugin's result values (as its init declared: zp_init.nresults, .results, .result_ops),
@@ -1632,7 +1639,8 @@ ZENITH_API int zenith_plugin_get_stats(ZenithEngine engine, int plugin_id, zenit
    between two of its calls, so every value is one the plugin wrote after a whole batch.
    Returns the number of values the plugin has (0 .. ZENITH_PLUGIN_MAX_RESULTS; at most n of
    them written), ZENITH_E_NULL (engine NULL, or out NULL with n > 0), ZENITH_E_STALE.
-   Thread safety: any thread, while others publish (it waits for each instance to be free). */
+   Thread safety: any thread, while others publish (it waits for each instance to be free).
+   Callback safety: yes. */
 ZENITH_API int zenith_plugin_result(ZenithEngine engine, int plugin_id, double *out, size_t n);
 
 /* zenith_poll, plus the batch's selection: *selected (nullable) gets -1 when every row passes
@@ -1644,7 +1652,9 @@ ZENITH_API int zenith_plugin_result(ZenithEngine engine, int plugin_id, double *
    Returns 1 (a batch: out filled), 0 (none), ZENITH_E_NULL (engine or out NULL),
    ZENITH_E_RANGE (bits is not NULL and bits_cap is smaller than the next batch's selection:
    nothing taken; (max_rows + 7) / 8 bytes always suffice).
-   Thread safety: any thread, concurrently; lock-free, no allocation. */
+   Ownership: as zenith_poll (out's structs are the caller's); bits and selected are the
+   caller's, written only on 1. Thread safety: any thread, concurrently; lock-free, no
+   allocation. Callback safety: yes. */
 ZENITH_API int zenith_poll_selection(ZenithEngine engine, zenith_batch *out, uint8_t *bits, size_t bits_cap,
                                      int64_t *selected);
 
