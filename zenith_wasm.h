@@ -1241,6 +1241,15 @@ static int zenith_wasm__sec_datas(zenith_wasm__rd *r, zenith_wasm_module *m) {
    (or straight into a local, when a local.set follows at once). Branches carry values by
    copying them to the target label's slots, resolved here; a call's arguments are its callee's
    first locals (the callee's frame starts at the caller's slot of the first argument).
+   Constants are not written anywhere until needed: a binary op whose second operand is a
+   constant takes it as an immediate (ZENITH_WASM__OP_IMM + op), a local.set of one writes the
+   local directly, anything else first writes it to its canonical slot. An integer compare
+   emitted just before a br_if or an if fuses with it (ZENITH_WASM__OP_CMPBR / _CMPBRI + the
+   compare, inverted for if). To keep translation linear on hostile bodies, the translator
+   counts, per local, the stack entries still reading it, and the entries not yet in their
+   canonical slot, so that materialising scans only while something is left to find.
+   Fuel: a FUEL op at each loop head charges the loop body's instruction count (nested loops
+   excluded: they charge themselves); a call charges the callee's count outside loops.
 
    Code: an array of 8-byte cells. A handler cell, then its operand cells. Operand words pack
    16-bit slot numbers at bits 0, 16, 32, 48, or a slot and a 32-bit immediate (bits 32..63):
