@@ -982,3 +982,43 @@ Test(plugin, price_filter_boundaries_and_special_values, .timeout = 30) {
         zenith_free(e);
     }
 }
+
+/* The memory cap: a batch that would need more than max_memory_pages is a failure (the plugin's
+   zenith_plugin_alloc cannot grow the memory): passed on, counted as an error. */
+Test(plugin, a_batch_beyond_the_memory_cap_is_an_error, .timeout = 30) {
+    ta_counts c = { 0, 0 };
+    ZenithEngine e = mkengine(4);
+    size_t len;
+    uint8_t *w = plugin_file("price_filter.wasm", &len);
+    zenith_plugin_config cfg;
+    char why[ZENITH_PLUGIN_REASON_MAX];
+    struct ArrowArray a;
+    struct ArrowSchema s;
+    batch_src src;
+    zenith_plugin_stats st;
+    int id;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.instances = 1;
+    cfg.max_memory_pages = 2; /* 128 KiB: the plugin's page plus one */
+    id = zenith_load_plugin_ex(e, w, len, &cfg, why, sizeof why);
+    cr_assert_geq(id, 0, "%s", why);
+    mk_batch(&c, 1000, 0, 0, 0, 0, &a, &s, &src); /* ~9 KiB of input: fits */
+    cr_assert_eq(zenith_publish(e, &a, &s, 1, 0), 0);
+    poll_whole(e);
+    mk_batch(&c, 16000, 0, 0, 0, 0, &a, &s, &src); /* ~130 KiB: does not */
+    cr_assert_eq(zenith_publish(e, &a, &s, 1, 1), 0, "passed on");
+    poll_whole(e);
+    st = pstats(e, id);
+    cr_assert_eq(st.calls, 1, "the second batch never reached the plugin");
+    cr_assert_eq(st.errors, 1);
+    cr_assert_eq(st.consecutive_failures, 1);
+    mk_batch(&c, 1000, 0, 0, 0, 0, &a, &s, &src);
+    cr_assert_eq(zenith_publish(e, &a, &s, 1, 2), 0);
+    poll_whole(e);
+    st = pstats(e, id);
+    cr_assert_eq(st.calls, 2, "smaller batches still run");
+    cr_assert_eq(st.consecutive_failures, 0);
+    free(w);
+    zenith_free(e);
+    cr_assert_eq(c.arrays, 3);
+}
