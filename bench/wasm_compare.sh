@@ -8,15 +8,16 @@
 # (packages clang, lld; no libc), builds bench/wasm_bench.c (Zenith + the same kernels compiled
 # natively) with BENCH_CC (default cc) -O2, and with wasm3 when bench/wasm3_build.sh finds a
 # fetched copy (WASM3_SRC; wasm3 is built with clang -O3, its release flags). Then runs the
-# runner RUNS times (default 2; REPS timed calls per kernel each, default 7) and prints, per
-# kernel, each run's median, the mean of the runs' medians, and the ratios Zenith/wasm3 and
-# Zenith/native; then the load (decode + validate + translate) time per KiB.
+# runner RUNS times (default 2; REPS timed calls per kernel and engine, interleaved, default 9)
+# and prints, per kernel, each run's median CPU time and the mean of the runs' medians, and the
+# ratios Zenith/wasm3 and Zenith/native (per run: the median of the call-by-call ratios); then
+# the load (decode + validate + translate) time per KiB. Any checksum mismatch is printed.
 # Without clang's wasm32 target or wasm-ld it prints one line and exits 0.
 set -u
 
 OUT=${1:-build/bench/wasm}
 RUNS=${RUNS:-2}
-REPS=${REPS:-7}
+REPS=${REPS:-9}
 BENCH_CC=${BENCH_CC:-cc}
 CLANG=${CLANG:-clang}
 EXPORTS="-Wl,--export=bench_init -Wl,--export=bench_crc32 -Wl,--export=bench_sort -Wl,--export=bench_matmul"
@@ -53,31 +54,31 @@ while [ $run -le "$RUNS" ]; do
     run=$((run + 1))
 done
 
-echo "WebAssembly kernels: $RUNS runs x $REPS calls, median per run (ms); runner $BENCH_CC -O2; $W3_DESC"
+echo "WebAssembly kernels: $RUNS runs x $REPS interleaved calls; per run the median CPU time (ms) and the median"
+echo "of the per-call ratios; the table gives each run's value and their mean. Runner $BENCH_CC -O2; $W3_DESC"
 cat "$OUT"/run*.txt | awk -v runs="$RUNS" '
+    $1 == "kernel" && $4 == "CHECKSUM-MISMATCH" { bad = bad " " $2 "/" $3; next }
     $1 == "kernel" { k = $2; e = $3; v[k, e] = v[k, e] (v[k, e] == "" ? "" : " / ") $4; s[k, e] += $4;
-                     if (!(k in seen)) { seen[k] = 1; order[n++] = k }
-                     if ($0 ~ /MISMATCH/) bad[k, e] = 1 }
+                     if (!(k in seen)) { seen[k] = 1; order[n++] = k } }
+    $1 == "ratio" { k = $2; e = $3; rv[k, e] = rv[k, e] (rv[k, e] == "" ? "" : " / ") $4; rs[k, e] += $4 }
     $1 == "load" { f = $2; sub(".*/", "", f); le = $3; l[f, le] = l[f, le] (l[f, le] == "" ? "" : " / ") $5;
                    ls[f, le] += $5; kib[f] = $4; if (!(f in lseen)) { lseen[f] = 1; lorder[m++] = f } }
-    function mean(k, e) { return s[k, e] / runs }
+    function cell(a, b, k, e, fmt) { return ((k, e) in b) ? sprintf(fmt " (%s)", b[k, e] / runs, a[k, e]) : "-" }
     END {
         print "| kernel | native ms | Zenith ms | wasm3 ms | Zenith/wasm3 | Zenith/native |"
         print "|---|---|---|---|---|---|"
         for (i = 0; i < n; i++) {
             k = order[i]
-            w3 = ((k, "wasm3") in s) ? sprintf("%.2f (%s)", mean(k, "wasm3"), v[k, "wasm3"]) : "-"
-            r3 = ((k, "wasm3") in s) ? sprintf("%.2f", mean(k, "zenith") / mean(k, "wasm3")) : "-"
-            printf "| %s | %.3f (%s) | %.2f (%s) | %s | %s | %.1f |\n", k, mean(k, "native"), v[k, "native"],
-                   mean(k, "zenith"), v[k, "zenith"], w3, r3, mean(k, "zenith") / mean(k, "native")
+            printf "| %s | %s | %s | %s | %s | %s |\n", k, cell(v, s, k, "native", "%.3f"), cell(v, s, k, "zenith", "%.2f"),
+                   cell(v, s, k, "wasm3", "%.2f"), cell(rv, rs, k, "zenith/wasm3", "**%.2f**"),
+                   cell(rv, rs, k, "zenith/native", "%.1f")
         }
-        for (e in bad) { split(e, parts, SUBSEP); printf "CHECKSUM MISMATCH: %s on %s\n", parts[1], parts[2] }
+        if (bad != "") print "CHECKSUM MISMATCH:" bad
         print ""
         print "| module | KiB | Zenith us/KiB (load+validate+translate) | wasm3 us/KiB (parse+compile) |"
         print "|---|---|---|---|"
         for (i = 0; i < m; i++) {
             f = lorder[i]
-            printf "| %s | %s | %.2f (%s) | %s |\n", f, kib[f], ls[f, "zenith"] / runs, l[f, "zenith"],
-                   ((f, "wasm3") in ls) ? sprintf("%.2f (%s)", ls[f, "wasm3"] / runs, l[f, "wasm3"]) : "-"
+            printf "| %s | %s | %s | %s |\n", f, kib[f], cell(l, ls, f, "zenith", "%.2f"), cell(l, ls, f, "wasm3", "%.2f")
         }
     }'
