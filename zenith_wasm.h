@@ -1658,6 +1658,17 @@ static void zenith_wasm__patch_chain(zenith_wasm__tr *t, int64_t link, size_t ta
 
 /* Copies results to slots 0.. and returns. The values stay on the validator's stack. */
 static int zenith_wasm__emit_return(zenith_wasm__tr *t) {
+    if (ZENITH_WASM__REACH(t) && t->ctls[0].nr == 1 && t->nvals > 0) {
+        const zenith_wasm__val *v = &t->vals[t->nvals - 1];
+        if (!v->k && v->slot >= t->nlocals && v->slot == t->last_slot && t->last_end == t->ncode) {
+            /* the op that computed the result writes it to slot 0 itself (nothing of this frame
+               runs after the return, and every op reads its operands before writing) */
+            zenith_wasm__cell *c = &t->code[t->last_cell];
+            c->u &= ~((uint64_t)0xffff << t->last_shift);
+            t->last_end = (size_t)-1;
+            return zenith_wasm__emit_op(t, ZENITH_WASM__OP_RET);
+        }
+    }
     ZENITH_WASM__TRY(zenith_wasm__branch_moves(t, &t->ctls[0], t->ctls[0].nr));
     t->last_end = (size_t)-1;
     return zenith_wasm__emit_op(t, ZENITH_WASM__OP_RET);
