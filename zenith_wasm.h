@@ -1261,6 +1261,7 @@ enum {
     ZENITH_WASM__OP_BR_UNLESS = 0x02,     /* [c | off] */
     ZENITH_WASM__OP_CALL_IMPORT = 0x03,   /* [funcidx | base<<32] */
     ZENITH_WASM__OP_COPY = 0x04,          /* [dst | src<<16] */
+    ZENITH_WASM__OP_COPY2 = 0x06,         /* [dst | src<<16 | dst2<<32 | src2<<48]: two copies, in order */
     ZENITH_WASM__OP_CONST64 = 0x05,       /* [dst] [value] */
     ZENITH_WASM__OP_BR = 0x0c,            /* [off] */
     ZENITH_WASM__OP_BR_IF = 0x0d,         /* [c | off] */
@@ -1329,6 +1330,7 @@ typedef struct zenith_wasm__tr {
     unsigned last_shift;
     uint32_t last_slot;
     unsigned last_op;
+    size_t copy_cell, copy_end; /* the last single COPY's operand cell, and ncode after it */
 } zenith_wasm__tr;
 
 static const uint8_t zenith_wasm__vt[4] = { ZENITH_WASM_I32, ZENITH_WASM_I64, ZENITH_WASM_F32, ZENITH_WASM_F64 };
@@ -1402,6 +1404,28 @@ static int zenith_wasm__emit_const(zenith_wasm__tr *t, uint32_t dst, uint8_t typ
     ZENITH_WASM__TRY(zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CONST64, dst & 0xffff, 0, dst));
     ZENITH_WASM__TRY(zenith_wasm__emit(t, v));
     t->last_end = t->ncode; /* the value's cell follows the dst's */
+    return 0;
+}
+
+/* A copy; two copies in a row become one COPY2 (never across a label: patch_chain and the loop
+   heads' FUEL end a run). */
+static int zenith_wasm__emit_copy(zenith_wasm__tr *t, uint32_t dst, uint32_t src) {
+    if (!ZENITH_WASM__REACH(t)) return 0;
+    if (t->copy_end == t->ncode && t->ncode > 0 && t->copy_cell + 1 == t->ncode) {
+        zenith_wasm__cell *h = &t->code[t->copy_cell - 1];
+#if ZENITH_WASM__THREADED
+        h->h = t->labels[ZENITH_WASM__OP_COPY2];
+#else
+        h->u = ZENITH_WASM__OP_COPY2;
+#endif
+        t->code[t->copy_cell].u |= ((uint64_t)(dst & 0xffff) << 32) | ((uint64_t)(src & 0xffff) << 48);
+        t->copy_end = (size_t)-1;
+        return 0;
+    }
+    ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
+    ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)(dst & 0xffff) | ((uint64_t)(src & 0xffff) << 16)));
+    t->copy_cell = t->ncode - 1;
+    t->copy_end = t->ncode;
     return 0;
 }
 
@@ -1499,10 +1523,7 @@ static int zenith_wasm__mat(zenith_wasm__tr *t, size_t i) {
     if (t->vals[i].slot >= t->nlocals) return 0; /* canonical already, or NONE */
     t->refs[t->vals[i].slot]--;
     t->nlazy--;
-    if (ZENITH_WASM__REACH(t)) {
-        ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
-        ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)c | ((uint64_t)(t->vals[i].slot & 0xffff) << 16)));
-    }
+    ZENITH_WASM__TRY(zenith_wasm__emit_copy(t, c, t->vals[i].slot));
     t->vals[i].slot = c;
     return 0;
 }
@@ -1523,23 +1544,12 @@ static int zenith_wasm__moves(zenith_wasm__tr *t, const uint32_t *dst, const uin
     if (conflict) { /* through scratch slots above the stack */
         uint32_t base = zenith_wasm__canon(t, t->nvals);
         if (t->nvals + n > t->max_height) t->max_height = (uint32_t)t->nvals + n;
-        for (k = 0; k < n; k++) {
-            ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
-            ZENITH_WASM__TRY(
-                zenith_wasm__emit(t, (uint64_t)((base + k) & 0xffff) | ((uint64_t)(src[k] & 0xffff) << 16)));
-        }
-        for (k = 0; k < n; k++) {
-            ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
-            ZENITH_WASM__TRY(
-                zenith_wasm__emit(t, (uint64_t)(dst[k] & 0xffff) | ((uint64_t)((base + k) & 0xffff) << 16)));
-        }
+        for (k = 0; k < n; k++) ZENITH_WASM__TRY(zenith_wasm__emit_copy(t, base + k, src[k]));
+        for (k = 0; k < n; k++) ZENITH_WASM__TRY(zenith_wasm__emit_copy(t, dst[k], base + k));
         return 0;
     }
     for (k = 0; k < n; k++)
-        if (dst[k] != src[k]) {
-            ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
-            ZENITH_WASM__TRY(zenith_wasm__emit(t, (uint64_t)(dst[k] & 0xffff) | ((uint64_t)(src[k] & 0xffff) << 16)));
-        }
+        if (dst[k] != src[k]) ZENITH_WASM__TRY(zenith_wasm__emit_copy(t, dst[k], src[k]));
     return 0;
 }
 
@@ -1648,6 +1658,7 @@ static int zenith_wasm__cond_jump(zenith_wasm__tr *t, const zenith_wasm__val *c,
 }
 
 static void zenith_wasm__patch_chain(zenith_wasm__tr *t, int64_t link, size_t target) {
+    t->copy_end = (size_t)-1; /* target is a label: no copy merges across it */
     while (link >= 0) {
         zenith_wasm__cell *c = &t->code[link];
         int64_t next = (int32_t)(uint32_t)(c->u >> 32);
@@ -1850,8 +1861,7 @@ static int zenith_wasm__local_write(zenith_wasm__tr *t, uint32_t x, zenith_wasm_
         t->last_end = (size_t)-1;
         return 0;
     }
-    ZENITH_WASM__TRY(zenith_wasm__emit_op(t, ZENITH_WASM__OP_COPY));
-    return zenith_wasm__emit(t, (uint64_t)x | ((uint64_t)(v.slot & 0xffff) << 16));
+    return zenith_wasm__emit_copy(t, x, v.slot);
 }
 
 static int zenith_wasm__call_sig(zenith_wasm__tr *t, const zenith_wasm__type *ty, uint32_t *base) {
@@ -1998,6 +2008,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     t->r = &rd;
     t->labels = labels;
     t->last_end = (size_t)-1;
+    t->copy_end = (size_t)-1;
 
     /* locals */
     if ((rc = zenith_wasm__u32(&rd, &ngroups)) < 0) goto out;
@@ -2931,7 +2942,7 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
 
 /* clang-format off */
 #define ZENITH_WASM__OPS(X) \
-    X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) \
+    X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x06) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) \
     X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) \
     X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) \
     X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48) X(0x49) X(0x4a) X(0x4b) \
@@ -3145,6 +3156,12 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__CASE(0x04) { /* copy */
         const uint64_t o = (pc++)->u;
         fp[ZENITH_WASM__A(o)] = fp[ZENITH_WASM__B(o)];
+        ZENITH_WASM__NEXT();
+    }
+    ZENITH_WASM__CASE(0x06) { /* two copies */
+        const uint64_t o = (pc++)->u;
+        fp[ZENITH_WASM__A(o)] = fp[ZENITH_WASM__B(o)];
+        fp[ZENITH_WASM__C(o)] = fp[ZENITH_WASM__D(o)];
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x05) { /* const64 */
