@@ -16,7 +16,7 @@ CONTENTS (search for the quoted text)
                            Each part uses only the parts before it.
 
 QUICK START
-    In exactly one C file (C11 or later):
+    In exactly one C file (C99 or later; the implementation is C, not C++):
 
         #define ZENITH_WASM_IMPLEMENTATION
         #include "zenith_wasm.h"
@@ -507,6 +507,10 @@ ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *func, const zenith_wasm
 #define ZENITH_WASM_IMPLEMENTATION_INCLUDED
 
 /* ---- basics ------------------------------------------------------------------------------- */
+
+#if defined(__cplusplus)
+#error "zenith_wasm.h: the implementation is C (C99 or later): define ZENITH_WASM_IMPLEMENTATION in a .c file"
+#endif
 
 #if defined(ZENITH_WASM_MALLOC) || defined(ZENITH_WASM_REALLOC) || defined(ZENITH_WASM_FREE)
 #if !defined(ZENITH_WASM_MALLOC) || !defined(ZENITH_WASM_REALLOC) || !defined(ZENITH_WASM_FREE)
