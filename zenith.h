@@ -8546,8 +8546,10 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
                               uint64_t seq_no) {
     zenith__eslot *slot;
     uint64_t pos;
+#if defined(ZENITH_PLUGINS)
     int64_t sel_count = -1;
     uint32_t sel_bytes = 0;
+#endif
     if (e == NULL || array == NULL || schema == NULL) return ZENITH_E_NULL;
     if (zenith__arrow_check(array, schema, 0) != 0) {
         __atomic_fetch_add(&e->rejected_invalid, 1u, ZENITH__RELAXED);
@@ -8595,9 +8597,11 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
     slot->seq_no = seq_no;
     slot->array = *array; /* the move: the engine has the structs, the caller's are released */
     slot->schema = *schema;
+#if defined(ZENITH_PLUGINS) /* without plugins they stay as zenith_init left them: no selection, not dropped */
     slot->sel_count = sel_count;
     slot->dropped = 0;
     __atomic_store_n(&slot->sel_bytes, sel_bytes, ZENITH__RELAXED);
+#endif
     array->release = NULL;
     schema->release = NULL;
     zenith__track_seq(e, source_id, seq_no);
@@ -8616,7 +8620,9 @@ static int zenith__poll(zenith_engine *e, zenith_batch *out, uint8_t *bits, size
             slot = &e->slots[pos & e->mask];
             dif = (int64_t)(__atomic_load_n(&slot->seq, ZENITH__ACQUIRE) - (pos + 1u));
             if (dif == 0) {
+#if defined(ZENITH_PLUGINS)
                 if (bits && __atomic_load_n(&slot->sel_bytes, ZENITH__RELAXED) > bits_cap) return ZENITH_E_RANGE;
+#endif
                 if (__atomic_compare_exchange_n(&e->head, &pos, pos + 1u, 1, ZENITH__RELAXED, ZENITH__RELAXED)) break;
             } else if (dif < 0) {
                 return 0;
@@ -8624,18 +8630,26 @@ static int zenith__poll(zenith_engine *e, zenith_batch *out, uint8_t *bits, size
                 pos = __atomic_load_n(&e->head, ZENITH__RELAXED);
             }
         }
+#if defined(ZENITH_PLUGINS)
         if (!slot->dropped) break;
         __atomic_fetch_add(&e->dropped_polled, 1u, ZENITH__RELAXED);
         __atomic_store_n(&slot->seq, pos + e->mask + 1u, ZENITH__RELEASE);
+#else
+        break;
+#endif
     }
     out->source_id = slot->source_id;
     out->seq_no = slot->seq_no;
     out->array = slot->array;
     out->schema = slot->schema;
-    if (selected) *selected = slot->sel_bytes ? slot->sel_count : -1;
 #if defined(ZENITH_PLUGINS)
+    if (selected) *selected = slot->sel_bytes ? slot->sel_count : -1;
     if (bits && slot->sel_bytes)
         memcpy(bits, e->plugins->sel + (size_t)(pos & e->mask) * e->plugins->sel_stride, slot->sel_bytes);
+#else
+    (void)bits;
+    (void)bits_cap;
+    if (selected) *selected = -1;
 #endif
     __atomic_store_n(&slot->seq, pos + e->mask + 1u, ZENITH__RELEASE);
     return 1;
