@@ -734,6 +734,7 @@ static void print_tally(const char *name, const tally *t) {
     for (k = 0; k < K_COUNT; k++) {
         if (!t->pass[k] && !t->fail[k] && !t->skip[k]) continue;
         printf(" %s %ld/%ld", kind_names[k], t->pass[k], t->pass[k] + t->fail[k]);
+        if (t->fail[k]) printf(" (%ld FAILED)", t->fail[k]);
         if (t->skip[k]) printf(" (%ld skipped%s)", t->skip[k], k == K_MALFORMED ? ": text" : "");
     }
     printf("\n");
