@@ -12,6 +12,8 @@
 # and prints, per kernel, each run's median CPU time and the mean of the runs' medians, and the
 # ratios Zenith/wasm3 and Zenith/native (per run: the median of the call-by-call ratios); then
 # the load (decode + validate + translate) time per KiB. Any checksum mismatch is printed.
+# With CALLGRIND=1 (and valgrind), it also counts the instructions of one call of each kernel
+# per engine (callgrind: a run with -r 2 minus a run with -r 1; exact and repeatable).
 # Without clang's wasm32 target or wasm-ld it prints one line and exits 0.
 set -u
 
@@ -82,3 +84,22 @@ cat "$OUT"/run*.txt | awk -v runs="$RUNS" '
             printf "| %s | %s | %s | %s |\n", f, kib[f], cell(l, ls, f, "zenith", "%.2f"), cell(l, ls, f, "wasm3", "%.2f")
         }
     }'
+
+if [ "${CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+    ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$OUT/wasm_bench" -r "$1" -e "$2" -k "$3" \
+        "$OUT/kernels.wasm" 2>&1 | sed -n 's/.*Collected : //p'; }
+    echo ""
+    echo "| kernel | native Ir | Zenith Ir | wasm3 Ir | Zenith/wasm3 | Zenith/native |"
+    echo "|---|---|---|---|---|---|"
+    for k in crc32 sort matmul sha256 filter; do
+        line="| $k"
+        for e in native zenith wasm3; do
+            if [ "$e" = wasm3 ] && [ -z "$W3_LIB" ]; then eval "ir_$e=0"; line="$line | -"; continue; fi
+            a=$(ir 1 $e $k); b=$(ir 2 $e $k)
+            eval "ir_$e=$((b - a))"
+            line="$line | $(echo "$b $a" | awk '{printf "%.1f M", ($1 - $2) / 1e6}')"
+        done
+        # shellcheck disable=SC2154
+        echo "$line | $(echo "$ir_zenith $ir_wasm3 $ir_native" | awk '{ r = ($2 > 0) ? sprintf("%.2f", $1 / $2) : "-"; printf "%s | %.1f", r, $1 / $3 }') |"
+    done
+fi
