@@ -7693,8 +7693,9 @@ ZENITH_API ZenithEngine zenith_init(uint32_t capacity) {
     return e;
 }
 
-/* Counts a gap or a duplicate against the source's previous sequence number. Lock-free. */
-static void zenith__track_seq(zenith_engine *e, uint64_t source, uint64_t seq) {
+/* Counts a gap or a duplicate against the source's previous sequence number. Lock-free.
+   Inlined into both of publish's exits (kept and dropped). */
+static inline __attribute__((always_inline)) void zenith__track_seq(zenith_engine *e, uint64_t source, uint64_t seq) {
     zenith__esource *src = NULL;
     uint64_t h, i, prev;
     if (source == UINT64_MAX) {
@@ -8609,8 +8610,10 @@ ZENITH_API int zenith_publish(ZenithEngine e, struct ArrowArray *array, struct A
     return 0;
 }
 
-/* Takes the oldest batch, stepping over dropped ones; with bits, also its selection. */
-static int zenith__poll(zenith_engine *e, zenith_batch *out, uint8_t *bits, size_t bits_cap, int64_t *selected) {
+/* Takes the oldest batch, stepping over dropped ones; with bits, also its selection. Inlined,
+   so zenith_poll's copy has no selection code. */
+static inline __attribute__((always_inline)) int zenith__poll(zenith_engine *e, zenith_batch *out, uint8_t *bits,
+                                                              size_t bits_cap, int64_t *selected) {
     zenith__eslot *slot;
     uint64_t pos;
     for (;;) {
