@@ -276,6 +276,21 @@ Test(wasm, load_refuses_invalid_body_with_section_and_offset, .timeout = 10) {
     cr_assert(strstr(e.message, "type mismatch") != NULL, "message: %s", e.message);
 }
 
+Test(wasm, load_refuses_a_function_beyond_the_slot_limit, .timeout = 10) {
+    /* (func (local i32 x 70000)): valid WebAssembly, beyond this engine's 65535 value slots */
+    static const uint8_t many[] = {
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+        0x03, 0x02, 0x01, 0x00, 0x0a, 0x08, 0x01, 0x06, 0x01, 0xf0, 0xa2, 0x04, 0x7f, 0x0b
+    };
+    zenith_wasm_error e;
+    memset(&e, 0, sizeof e);
+    cr_assert_null(zenith_wasm_module_load(many, sizeof many, &e));
+    cr_assert_eq(e.code, ZENITH_WASM_E_LIMIT, "%s: %s", zenith_wasm_errname(e.code), e.message);
+    cr_assert_eq(e.section, 10);
+    cr_assert_eq(e.index, 0);
+    cr_assert(strstr(e.message, "70000") != NULL, "message: %s", e.message);
+}
+
 Test(wasm, load_null_and_empty, .timeout = 10) {
     zenith_wasm_error e;
     memset(&e, 0, sizeof e);
