@@ -971,7 +971,6 @@ static int zenith_wasm__sec_types(zenith_wasm__rd *r, zenith_wasm_module *m) {
         for (k = 0; k < nr; k++) ZENITH_WASM__TRY(zenith_wasm__valtype(r, &t->t[np + k]));
         t->np = np;
         t->nr = nr;
-        m->ntypes = i + 1;
     }
     return 0;
 }
