@@ -2012,6 +2012,11 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     t->labels = labels;
     t->last_end = (size_t)-1;
     t->copy_end = (size_t)-1;
+    /* about two cells per byte of body: one allocation for most functions */
+    if ((rc = zenith_wasm__grow(&t->code, &t->capcode,
+                                f->body_len < ZENITH_WASM__MAX_CODE / 2 ? f->body_len * 2 + 8 : 8, sizeof *t->code)) <
+        0)
+        goto out;
 
     /* locals */
     if ((rc = zenith_wasm__u32(&rd, &ngroups)) < 0) goto out;
@@ -2568,6 +2573,10 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     f->fuel = (uint32_t)(t->fuel_count > 0xffffffu ? 0xffffffu : t->fuel_count);
     f->local_types = t->ltypes;
     t->ltypes = NULL;
+    if (t->ncode < t->capcode / 2) { /* give back what the estimate overshot */
+        zenith_wasm__cell *c = (zenith_wasm__cell *)ZENITH_WASM_REALLOC(t->code, (t->ncode ? t->ncode : 1) * sizeof *c);
+        if (c) t->code = c;
+    }
     f->code = t->code;
     f->ncode = t->ncode;
     t->code = NULL;
