@@ -134,7 +134,7 @@ LIMITS
       and 16 MiB of translated code; beyond that the module is refused with
       ZENITH_WASM_E_LIMIT. Per module: at most 1,000,000 functions, types, imports, exports,
       globals and segments of each kind; at most 1000 parameters and 1000 results per
-      function type.
+      function type. Tables: at most 10,000,000 elements (ZENITH_WASM_E_RANGE beyond).
     - Little-endian hosts only (x86-64, AArch64, RISC-V...).
 
 ZENITH_WASM DOES NOT
