@@ -50,6 +50,7 @@ CONFIGURATION (define before including; "impl" = only the ZENITH_WASM_IMPLEMENTA
     macro                            default      where   meaning
     ZENITH_WASM_IMPLEMENTATION       -            impl    compile the implementation here
     ZENITH_WASM_STATIC               -            every   all functions static (private copy)
+    ZENITH_WASM_SHARED               -            every   default visibility for a -fvisibility=hidden .so
     ZENITH_WASM_API                  extern       every   linkage of every public function
     ZENITH_WASM_MALLOC(sz)/_REALLOC(p,sz)/_FREE(p)  malloc...  impl  allocator (all or none)
     ZENITH_WASM_NO_THREADED          -            impl    dispatch with a switch instead of
@@ -160,6 +161,8 @@ ZENITH_WASM DOES NOT
 #else
 #define ZENITH_WASM_API static
 #endif
+#elif defined(ZENITH_WASM_SHARED) && defined(__GNUC__)
+#define ZENITH_WASM_API extern __attribute__((visibility("default")))
 #else
 #define ZENITH_WASM_API extern
 #endif
