@@ -32,4 +32,4 @@ for f in "$SPEC"/json/*.wasm; do
     sum=$(sha1sum "$f" | cut -c1-40)
     [ -f "$OUT/$sum" ] || { cp "$f" "$OUT/$sum" && n=$((n + 1)); }
 done
-echo "wasm_seeds: $(ls "$OUT" | wc -l) seeds in $OUT ($n new from $SPEC/json)"
+echo "wasm_seeds: $(find "$OUT" -type f | wc -l) seeds in $OUT ($n new from $SPEC/json)"
