@@ -46,13 +46,13 @@ run_args = $(1)@io_uring $(addprefix $(BUILD)/$(1)/,$(filter $(REACTOR_SUITES),$
 # Suites that also run under valgrind memcheck (the engine's promise is "nothing leaked under
 # valgrind"; the pool, NUMA, config and error suites too). The io_uring suites cannot: valgrind
 # 3.19 does not follow io_uring.
-VALGRIND_SUITES := test_engine test_engine_threads test_pool test_numa test_numa_threads test_config test_errors
+VALGRIND_SUITES := test_engine test_engine_threads test_plugin test_wasm test_pool test_numa test_numa_threads test_config test_errors
 # ... and the reactor suites that finish in reasonable time under memcheck, on the epoll backend
 # (valgrind follows epoll, not io_uring): test_server's 10,000-connection and RLIMIT_NOFILE tests
 # do not (valgrind keeps descriptors of its own near the limit)
 VALGRIND_EPOLL_SUITES := test_reactor test_reentrancy test_echo_load test_udp
 EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
-SOURCES := $(HEADERS) zenith.c $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h tests/fuzz/*.c bench/*.c examples/*.c)
+SOURCES := $(HEADERS) zenith_wasm.h tools/wasm_spec.c zenith.c $(wildcard plugins/*.c plugins/*.h) $(wildcard tests/*.c tests/*.h tests/compile/*.c tests/compile/*.h tests/fuzz/*.c bench/*.c examples/*.c)
 
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN := -fsanitize=thread
@@ -77,7 +77,7 @@ help:
 deps-build:
 	@tools/deps.sh pkg-config liburing numa
 deps-test:
-	@tools/deps.sh pkg-config liburing numa criterion numactl valgrind ip
+	@tools/deps.sh pkg-config liburing numa criterion numactl valgrind ip clang lld wast2json
 deps-check:
 	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
@@ -114,6 +114,14 @@ $(BUILD)/plain/test_proxy $(BUILD)/asan/test_proxy: | $(BUILD)/examples/proxy
 $(BUILD)/plain/test_backend $(BUILD)/asan/test_backend: | $(BUILD)/examples/echo_server
 # test_multicast runs the feed example between two network namespaces
 $(BUILD)/plain/test_multicast $(BUILD)/asan/test_multicast: | $(BUILD)/examples/feed
+$(BUILD)/plain/test_wasm $(BUILD)/asan/test_wasm $(BUILD)/shim/test_wasm: zenith_wasm.h
+# test_plugin* run the example plugins (clang --target=wasm32 + wasm-ld, no libc; Debian: clang,
+# lld), built first (order-only); they define ZENITH_PLUGINS in their source (LIBS has -lm)
+PLUGINS_WASM := $(BUILD)/plugins/price_filter.wasm $(BUILD)/plugins/vwap.wasm
+$(PLUGINS_WASM) &: plugins/build.sh plugins/zenith_plugin.h plugins/price_filter.c plugins/vwap.c
+	@tools/deps.sh clang lld
+	plugins/build.sh $(BUILD)/plugins
+$(foreach d,plain asan tsan shim,$(BUILD)/$(d)/test_plugin $(BUILD)/$(d)/test_plugin_threads): zenith_wasm.h | $(PLUGINS_WASM)
 
 tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$(SUITES)) \
              $(addprefix $(BUILD)/tsan/,$(TSAN_SUITES)) $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES)) \
@@ -121,7 +129,7 @@ tests-build: $(addprefix $(BUILD)/plain/,$(SUITES)) $(addprefix $(BUILD)/asan/,$
 
 examples: $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
-$(BUILD)/examples/%: examples/%.c $(HEADERS) | $(BUILD)/examples
+$(BUILD)/examples/%: examples/%.c $(HEADERS) zenith_wasm.h | $(BUILD)/examples
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -133,6 +141,7 @@ test: deps-test
 	                    $(call run_args,tsan,$(TSAN_SUITES)) \
 	                    valgrind $(addprefix $(BUILD)/shim/,$(VALGRIND_SUITES)) \
 	                    valgrind@epoll $(addprefix $(BUILD)/shim/,$(VALGRIND_EPOLL_SUITES))
+	@CC="$(CC)" tools/wasm_spec.sh $(BUILD)/wasm-spec
 	@$(MAKE) --no-print-directory test-bindings
 
 test-plain: deps-test
@@ -234,6 +243,11 @@ check-headers: | $(BUILD)/check
 	  done; done
 	@printf '#define ZENITH_NO_INLINE\n#include "zenith.h"\n#if defined(LIB_URING_H) || defined(_GNU_SOURCE)\n#error "ZENITH_NO_INLINE must leave liburing and _GNU_SOURCE out"\n#endif\nint main(void) { return zenith_version() > 0 ? 0 : 1; }\n' > $(BUILD)/check/no_inline.c
 	@gcc -std=c99 $(CSTRICT) -I. -fsyntax-only $(BUILD)/check/no_inline.c
+	@set -e; for impl in "" "#define ZENITH_WASM_IMPLEMENTATION"; do \
+	  printf '%s\n#include "zenith_wasm.h"\nint main(void) { return 0; }\n' "$$impl" > $(BUILD)/check/alone_wasm.c; \
+	  for cc in gcc clang; do for std in c99 c11; do $$cc -std=$$std $(CSTRICT) -I. -fsyntax-only $(BUILD)/check/alone_wasm.c; done; done; \
+	done; printf '#include "zenith_wasm.h"\nint main(void) { return 0; }\n' > $(BUILD)/check/alone_wasm.cc; \
+	for cxx in g++ clang++; do for std in c++11 c++17; do $$cxx -std=$$std $(STRICT) -I. -fsyntax-only $(BUILD)/check/alone_wasm.cc; done; done
 	@echo "check-headers: zenith.h, zenith_numa.h alone, with and without implementation: gcc/clang C99/C11, g++/clang++ C++11/C++17; ZENITH_NO_INLINE pulls in no liburing"
 
 # Two TUs (one with the implementation) link without duplicate symbols; two ZENITH_STATIC TUs
@@ -263,15 +277,15 @@ check-link: | $(BUILD)/check
 shared: deps-build
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a
 
-$(BUILD)/libzenith.so: zenith.c $(HEADERS)
+$(BUILD)/libzenith.so: zenith.c $(HEADERS) zenith_wasm.h
 	@mkdir -p $(BUILD)
-	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -fvisibility=hidden -DZENITH_SHARED -shared \
+	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -fvisibility=hidden -DZENITH_SHARED -DZENITH_PLUGINS -shared \
 	  -Wl,-soname,libzenith.so.0 zenith.c -o $@ $(LIBS)
 	ln -sf libzenith.so $(BUILD)/libzenith.so.0
 
-$(BUILD)/libzenith.a: zenith.c $(HEADERS)
+$(BUILD)/libzenith.a: zenith.c $(HEADERS) zenith_wasm.h
 	@mkdir -p $(BUILD)
-	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -c zenith.c -o $(BUILD)/zenith.o
+	$(CC) -std=c11 $(CFLAGS) $(CSTRICT) -I. -fPIC -DZENITH_PLUGINS -c zenith.c -o $(BUILD)/zenith.o
 	ar rcs $@ $(BUILD)/zenith.o
 
 # Only zenith_* may be exported, from the .so and from the .a.
@@ -300,7 +314,7 @@ check-examples: | $(BUILD)/check
 	  [ -n "$$cmd" ] || { echo "check-examples: $$f has no Build: line"; exit 1; }; \
 	  out=$$(echo "$$cmd" | sed -n 's/.* -o *\([^ ]*\).*/\1/p'); \
 	  (cd $(BUILD)/check && mkdir -p ex && cd ex && ln -sfn $(CURDIR)/examples examples && \
-	   ln -sfn $(CURDIR)/zenith.h zenith.h && ln -sfn $(CURDIR)/zenith_numa.h zenith_numa.h && \
+	   ln -sfn $(CURDIR)/zenith.h zenith.h && ln -sfn $(CURDIR)/zenith_numa.h zenith_numa.h && ln -sfn $(CURDIR)/zenith_wasm.h zenith_wasm.h && \
 	   eval "$$cmd -Wall -Wextra -Werror" && test -x "$$out"); \
 	done
 	@echo "check-examples: $$(ls examples/*.c | wc -l) examples build with the command in their top comment"
@@ -317,7 +331,7 @@ check-install: | $(BUILD)/check
 
 install: shared
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(HEADERS) zenith_wasm.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/libzenith.so $(DESTDIR)$(PREFIX)/lib/libzenith.so.$(VERSION)
 	ln -sf libzenith.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libzenith.so.0
 	ln -sf libzenith.so.0 $(DESTDIR)$(PREFIX)/lib/libzenith.so
@@ -326,7 +340,7 @@ install: shared
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/zenith.h $(DESTDIR)$(PREFIX)/include/zenith_numa.h \
+	rm -f $(DESTDIR)$(PREFIX)/include/zenith.h $(DESTDIR)$(PREFIX)/include/zenith_numa.h $(DESTDIR)$(PREFIX)/include/zenith_wasm.h \
 	  $(DESTDIR)$(PREFIX)/lib/libzenith.so* $(DESTDIR)$(PREFIX)/lib/libzenith.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
 
@@ -340,6 +354,10 @@ $(BUILD)/numa_bench: bench/numa_bench.c zenith_numa.h
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(NUMA_LIBS) -pthread
 
 $(BUILD)/engine_bench: bench/engine_bench.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
+
+$(BUILD)/plugin_bench: bench/plugin_bench.c $(HEADERS) zenith_wasm.h | $(PLUGINS_WASM)
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -I. $< -o $@ $(LIBS)
 
@@ -377,7 +395,7 @@ $(BUILD)/uv_echo: bench/uv_echo.c
 
 ECHO_SERVERS = "$(BUILD)/examples/echo_server --backend io_uring" "$(BUILD)/examples/echo_server --backend epoll" $(BUILD)/epoll_echo $(if $(HAVE_UV),$(BUILD)/uv_echo)
 
-bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/loadgen $(BUILD)/epoll_echo \
+bench-build: $(BUILD)/pool_bench $(BUILD)/ring_nop $(BUILD)/numa_bench $(BUILD)/engine_bench $(BUILD)/plugin_bench $(BUILD)/loadgen $(BUILD)/epoll_echo \
              $(BUILD)/pingpong_epoll $(BUILD)/pingpong_zenith $(BUILD)/post_bench $(BUILD)/udp_sink $(BUILD)/udp_blast \
              $(if $(HAVE_UV),$(BUILD)/uv_echo $(BUILD)/timer_bench $(BUILD)/uv_udp)
 
@@ -388,6 +406,7 @@ bench: deps-bench
 	$(BUILD)/ring_nop
 	$(BUILD)/numa_bench
 	$(BUILD)/engine_bench
+	$(BUILD)/plugin_bench $(BUILD)/plugins
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so
 	sh bench/ffi_overhead.sh $(BUILD)
 	sh bench/echo_compare.sh $(ECHO_SERVERS)

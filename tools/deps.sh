@@ -26,6 +26,8 @@ pkg_of() {
         go) echo golang-go ;;
         node) echo nodejs ;;
         ip) echo iproute2 ;;
+        wast2json) echo wabt ;;
+        lld) echo lld ;;
         *) echo "$1" ;;
     esac
 }
