@@ -59,7 +59,7 @@ TSAN := -fsanitize=thread
 
 .PHONY: all help test test-plain test-asan test-tsan test-numa-qemu fuzz test-bindings tests-build check check-headers check-link check-examples \
         check-shared check-readme check-install bench bench-build bench-reactor demo shared install uninstall \
-        format format-check clean deps-build deps-test deps-check deps-bench examples
+        fuzz-wasm fuzz-wasm-diff format format-check clean deps-build deps-test deps-check deps-bench examples
 
 help:
 	@echo "make demo            the main job: the zero-copy echo server under the load generator for 3 s"
@@ -82,7 +82,7 @@ deps-check:
 	@tools/deps.sh pkg-config liburing numa criterion clang clang-format
 deps-bench:
 	@tools/deps.sh pkg-config liburing numa
-	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind strace haproxy sockperf nginx-stream
+	@tools/deps.sh --optional mimalloc libdpdk libuv valgrind strace haproxy sockperf nginx-stream clang lld
 
 # ---- build ------------------------------------------------------------------------------------
 all: deps-test
@@ -183,6 +183,31 @@ fuzz: deps-check
 	  > $(BUILD)/fuzz/log 2>&1 || { tail -40 $(BUILD)/fuzz/log; echo "fuzz: a finding, input saved in $(BUILD)/fuzz/"; exit 1; }
 	@grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(BUILD)/fuzz/log
 	@echo "fuzz: $(FUZZ_SECONDS) s of fuzz_arrow without a finding"
+	@$(MAKE) --no-print-directory fuzz-wasm
+
+# The WebAssembly interpreter under libFuzzer: decode+validate (wasm_load), and load +
+# instantiate + call every export with fuel (wasm_run); the regression inputs first.
+WASM_FUZZ := wasm_load wasm_run
+fuzz-wasm: deps-check
+	@tools/deps.sh libfuzzer
+	@mkdir -p $(addprefix $(BUILD)/fuzz/,$(addsuffix _corpus,$(WASM_FUZZ)))
+	@tests/fuzz/wasm_seeds.sh $(BUILD)/fuzz/wasm_seeds
+	@set -e; for t in $(WASM_FUZZ); do \
+	  clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN) -I. \
+	    tests/fuzz/$$t.c -o $(BUILD)/fuzz/$$t -lm; \
+	  $(BUILD)/fuzz/$$t tests/fuzz/wasm_regress/*.wasm > $(BUILD)/fuzz/$$t.regress.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz/$$t.regress.log; echo "fuzz: $$t fails on a tests/fuzz/wasm_regress input"; exit 1; }; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=60 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	    $(BUILD)/fuzz/$${t}_corpus $(BUILD)/fuzz/wasm_seeds > $(BUILD)/fuzz/$$t.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz/$$t.log; echo "fuzz: a finding in $$t, input saved in $(BUILD)/fuzz/"; exit 1; }; \
+	  grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(BUILD)/fuzz/$$t.log; \
+	  echo "fuzz: $(FUZZ_SECONDS) s of $$t without a finding"; \
+	done
+
+# Random valid modules (binaryen's wasm-opt -ttf) run in wasm_run and in V8: results compared.
+WASM_DIFF_MODULES ?= 200
+fuzz-wasm-diff:
+	@tests/fuzz/wasm_diff.sh -n $(WASM_DIFF_MODULES) -o $(BUILD)/fuzz/wasm_diff
 
 # ---- bindings ----------------------------------------------------------------------------------
 # Each binding's own test suite, against build/libzenith.so. A missing toolchain (or koffi not
@@ -411,6 +436,7 @@ bench: deps-bench
 	sh bench/ffi_overhead.sh $(BUILD)
 	sh bench/echo_compare.sh $(ECHO_SERVERS)
 	sh bench/udp_compare.sh $(BUILD)
+	sh bench/wasm_compare.sh $(BUILD)/bench/wasm
 	@$(MAKE) --no-print-directory bench-reactor
 	@if command -v valgrind > /dev/null; then sh bench/callgrind.sh && sh bench/callgrind_ring.sh; \
 	else echo "bench: valgrind not installed, no instruction counts"; fi
