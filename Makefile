@@ -210,46 +210,18 @@ fuzz-wasm-diff:
 	@tests/fuzz/wasm_diff.sh -n $(WASM_DIFF_MODULES) -o $(BUILD)/fuzz/wasm_diff
 
 # ---- bindings ----------------------------------------------------------------------------------
-# Each binding's own test suite, against build/libzenith.so. A missing toolchain (or koffi not
-# reachable on the npm registry) skips that binding with one line; a failing test fails the
-# target. The Rust crate has no dependencies: its lock file is removed first, as one written by a
-# newer cargo stops an older one (Debian's).
+# Each binding's own suite: bindings/LANG/run_tests.sh BUILD (unit tests, then its packaging
+# check), one summary line each. Run as root, every toolchain is installed first, so nothing is
+# skipped; otherwise a missing toolchain skips that binding with one line naming the package.
+BINDINGS := python rust go node
 $(BUILD)/py_consumer.so: bindings/python/tests/consumer.c $(BUILD)/libzenith.so
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -shared -fPIC -I. $< -o $@ -L$(BUILD) -lzenith -Wl,-rpath,$(CURDIR)/$(BUILD)
 
 test-bindings: deps-build
-	@tools/deps.sh --optional python3 cargo go node npm
+	@if [ "$$(id -u)" = 0 ]; then tools/deps.sh python3 cargo go node npm; \
+	 else tools/deps.sh --optional python3 cargo go node npm; fi
 	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a $(BUILD)/loadgen $(BUILD)/py_consumer.so
-	@if command -v python3 > /dev/null; then \
-	  echo "== bindings/python"; \
-	  ZENITH_BUILD=$(CURDIR)/$(BUILD) ZENITH_LIB=$(CURDIR)/$(BUILD)/libzenith.so \
-	    python3 -m unittest discover -s bindings/python/tests -t bindings/python/tests > $(BUILD)/python.log 2>&1 \
-	    || { cat $(BUILD)/python.log; echo "bindings/python: FAILED"; exit 1; }; \
-	  echo "bindings/python: $$(grep '^Ran ' $(BUILD)/python.log), OK"; \
-	else echo "bindings/python: skipped: python3 not found (Debian: python3)"; fi
-	@if command -v cargo > /dev/null; then \
-	  echo "== bindings/rust"; \
-	  rm -f bindings/rust/Cargo.lock; \
-	  (cd bindings/rust && CARGO_TARGET_DIR=$(CURDIR)/$(BUILD)/rust cargo test --offline) > $(BUILD)/rust.log 2>&1 \
-	    || { cat $(BUILD)/rust.log; echo "bindings/rust: FAILED"; exit 1; }; \
-	  echo "bindings/rust: $$(grep -h '^test result' $(BUILD)/rust.log | sed -n 2p)"; \
-	else echo "bindings/rust: skipped: cargo not found (Debian: cargo)"; fi
-	@if command -v go > /dev/null; then \
-	  echo "== bindings/go"; \
-	  (cd bindings/go && GOCACHE=$(CURDIR)/$(BUILD)/go-cache GOFLAGS=-mod=mod go test -count=1 ./...) > $(BUILD)/go.log 2>&1 \
-	    || { cat $(BUILD)/go.log; echo "bindings/go: FAILED"; exit 1; }; \
-	  echo "bindings/go: $$(tail -1 $(BUILD)/go.log)"; \
-	else echo "bindings/go: skipped: go not found (Debian: golang-go)"; fi
-	@if ! command -v node > /dev/null || ! command -v npm > /dev/null; then \
-	  echo "bindings/node: skipped: node/npm not found (Debian: nodejs npm)"; \
-	elif ! (cd bindings/node && { [ -d node_modules/koffi ] || npm ci --no-audit --no-fund; }) > $(BUILD)/npm.log 2>&1; then \
-	  echo "bindings/node: skipped: koffi could not be installed from the npm registry ($(BUILD)/npm.log)"; \
-	else \
-	  echo "== bindings/node"; \
-	  (cd bindings/node && ZENITH_LIB=$(CURDIR)/$(BUILD)/libzenith.so ZENITH_BUILD=$(CURDIR)/$(BUILD) node --test test/) \
-	    > $(BUILD)/node.log 2>&1 || { cat $(BUILD)/node.log; echo "bindings/node: FAILED"; exit 1; }; \
-	  echo "bindings/node: $$(grep -E '^# (pass|fail)' $(BUILD)/node.log | tr '\n' ' ')"; \
-	fi
+	@set -e; for b in $(BINDINGS); do sh bindings/$$b/run_tests.sh $(CURDIR)/$(BUILD); done
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
 check: deps-check

@@ -613,3 +613,74 @@ Test(engine, every_offset_decrease_is_found_at_every_position, .timeout = 20) {
     zenith_free(e);
     cr_assert_eq(c.arrays, c.schemas);
 }
+
+/* ---- the engine's own names, and the design's aliases ---------------------------------------- */
+
+Test(engine, engine_names_and_design_aliases_behave_alike, .timeout = 10) {
+    ta_counts c = { 0, 0 };
+    ZenithEngine e = zenith_engine_create(4), f = zenith_init(4);
+    struct ArrowArray a = ta_int32(&c, 10), a2 = ta_int32(&c, 10);
+    struct ArrowSchema s = ta_schema(&c, "i"), s2 = ta_schema(&c, "i");
+    zenith_batch b;
+    cr_assert_not_null(e);
+    cr_assert_not_null(f);
+    cr_assert_null(zenith_engine_create(0), "capacity 0 refused by the new name");
+    cr_assert_null(zenith_init(0), "and by the alias");
+    cr_assert_eq(zenith_engine_publish(e, &a, &s, 1, 0), 0);
+    cr_assert_eq(zenith_publish(e, &a2, &s2, 1, 1), 0, "the alias publishes to the same engine");
+    cr_assert_eq(zenith_engine_publish(e, NULL, &s, 1, 2), ZENITH_E_NULL);
+    cr_assert_eq(zenith_publish(e, NULL, &s, 1, 2), ZENITH_E_NULL);
+    cr_assert_eq(zenith_engine_poll(e, &b), 1);
+    cr_assert_eq(b.seq_no, 0u);
+    cr_assert_eq(zenith_batch_release(e, &b), 0);
+    cr_assert_eq(zenith_poll(e, &b), 1, "the alias polls what the new name published");
+    cr_assert_eq(b.seq_no, 1u);
+    cr_assert_eq(zenith_batch_release(e, &b), 0);
+    cr_assert_eq(zenith_engine_poll(e, &b), 0);
+    cr_assert_eq(zenith_engine_poll(NULL, &b), ZENITH_E_NULL);
+    cr_assert_eq(zenith_poll(NULL, &b), ZENITH_E_NULL);
+    cr_assert_eq(zenith_engine_load_plugin(e, NULL, 0), ZENITH_E_NULL);
+    cr_assert_eq(zenith_load_plugin(e, NULL, 0), ZENITH_E_NULL);
+    cr_assert_eq(c.arrays, 2);
+    cr_assert_eq(c.schemas, 2);
+    zenith_engine_destroy(e);
+    zenith_free(f);
+    zenith_engine_destroy(NULL);
+    zenith_free(NULL);
+}
+
+/* ---- the ABI layout table ------------------------------------------------------------------- */
+
+Test(engine, layout_table_matches_the_compiler, .timeout = 10) {
+    size_t n = zenith_layout_count(), i, off = 0, sz = 0, whole = 0;
+    const char *t = NULL, *fld = NULL;
+    cr_assert_gt(n, 200u, "every public struct's fields are listed (%zu rows)", n);
+    for (i = 0; i < n; i++) {
+        cr_assert_eq(zenith_layout_get(i, &t, &fld, &off, &sz), 0);
+        cr_assert(t && fld && t[0], "row %zu named", i);
+        cr_assert_gt(sz, 0u, "%s.%s has a size", t, fld);
+        if (fld[0] == 0) {
+            whole = sz;
+            cr_assert_eq(off, 0u);
+        } else {
+            cr_assert_leq(off + sz, whole, "%s.%s inside its struct", t, fld);
+        }
+    }
+    cr_assert_eq(zenith_layout_get(n, &t, &fld, &off, &sz), ZENITH_E_INVAL);
+    cr_assert_eq(zenith_layout_find("zenith_server_config", "max_udp", &off, &sz), 0);
+    cr_assert_eq(off, offsetof(zenith_server_config, max_udp));
+    cr_assert_eq(sz, sizeof(((zenith_server_config *)0)->max_udp));
+    cr_assert_eq(zenith_layout_find("zenith_batch", NULL, &off, &sz), 0);
+    cr_assert_eq(sz, sizeof(zenith_batch));
+    cr_assert_eq(zenith_layout_find("ArrowArray", "release", &off, &sz), 0);
+    cr_assert_eq(off, offsetof(struct ArrowArray, release));
+    cr_assert_eq(zenith_layout_find("zenith_udp_info", "kernel_drops", &off, &sz), 0);
+    cr_assert_eq(off, offsetof(zenith_udp_info, kernel_drops));
+    off = 12345;
+    cr_assert_eq(zenith_layout_find("zenith_server_config", "no_such_field", &off, &sz), ZENITH_E_NOT_FOUND);
+    cr_assert_eq(zenith_layout_find("no_such_struct", "", &off, &sz), ZENITH_E_NOT_FOUND);
+    cr_assert_eq(off, 12345u, "nothing written on a miss");
+    cr_assert_eq(zenith_layout_find(NULL, "x", &off, &sz), ZENITH_E_NULL);
+    cr_assert_eq(zenith_layout_hash(), zenith_layout_hash());
+    cr_assert_neq(zenith_layout_hash(), 0u);
+}
