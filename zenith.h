@@ -1696,8 +1696,8 @@ ZENITH_API int zenith_publish(ZenithEngine engine, struct ArrowArray *array, str
                               uint64_t source_id, uint64_t seq_no); /* = zenith_engine_publish */
 ZENITH_API int zenith_poll(ZenithEngine engine, zenith_batch *out); /* = zenith_engine_poll */
 ZENITH_API int zenith_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes,
-                                  size_t wasm_len);       /* = zenith_engine_load_plugin */
-ZENITH_API void zenith_free(ZenithEngine engine); /* = zenith_engine_destroy */
+                                  size_t wasm_len); /* = zenith_engine_load_plugin */
+ZENITH_API void zenith_free(ZenithEngine engine);   /* = zenith_engine_destroy */
 
 #ifdef __cplusplus
 }
@@ -8576,8 +8576,8 @@ static zenith__plugin *zenith__plugin_of(zenith_engine *e, int id) {
 }
 #endif /* ZENITH_PLUGINS */
 
-ZENITH_API int zenith_engine_publish(ZenithEngine e, struct ArrowArray *array, struct ArrowSchema *schema, uint64_t source_id,
-                              uint64_t seq_no) {
+ZENITH_API int zenith_engine_publish(ZenithEngine e, struct ArrowArray *array, struct ArrowSchema *schema,
+                                     uint64_t source_id, uint64_t seq_no) {
     zenith__eslot *slot;
     uint64_t pos;
 #if defined(ZENITH_PLUGINS)
@@ -8929,276 +8929,512 @@ ZENITH_API void zenith_free(ZenithEngine e) { zenith_engine_destroy(e); }
 
 /* ---- layout table ------------------------------------------------------------------------- */
 
-#define ZENITH__LAYOUT_LIST(X) \
-    X(zenith_allocator, "zenith_allocator", "", 0, sizeof(zenith_allocator)) \
-    X(zenith_allocator, "zenith_allocator", "alloc", offsetof(zenith_allocator, alloc), sizeof(((zenith_allocator *)0)->alloc)) \
-    X(zenith_allocator, "zenith_allocator", "free", offsetof(zenith_allocator, free), sizeof(((zenith_allocator *)0)->free)) \
-    X(zenith_allocator, "zenith_allocator", "user", offsetof(zenith_allocator, user), sizeof(((zenith_allocator *)0)->user)) \
-    X(zenith_pool_config, "zenith_pool_config", "", 0, sizeof(zenith_pool_config)) \
-    X(zenith_pool_config, "zenith_pool_config", "struct_size", offsetof(zenith_pool_config, struct_size), sizeof(((zenith_pool_config *)0)->struct_size)) \
-    X(zenith_pool_config, "zenith_pool_config", "buffer_count", offsetof(zenith_pool_config, buffer_count), sizeof(((zenith_pool_config *)0)->buffer_count)) \
-    X(zenith_pool_config, "zenith_pool_config", "buffer_size", offsetof(zenith_pool_config, buffer_size), sizeof(((zenith_pool_config *)0)->buffer_size)) \
-    X(zenith_pool_config, "zenith_pool_config", "cache_size", offsetof(zenith_pool_config, cache_size), sizeof(((zenith_pool_config *)0)->cache_size)) \
-    X(zenith_pool_config, "zenith_pool_config", "flags", offsetof(zenith_pool_config, flags), sizeof(((zenith_pool_config *)0)->flags)) \
-    X(zenith_pool_config, "zenith_pool_config", "numa_node", offsetof(zenith_pool_config, numa_node), sizeof(((zenith_pool_config *)0)->numa_node)) \
-    X(zenith_pool_config, "zenith_pool_config", "reserved_", offsetof(zenith_pool_config, reserved_), sizeof(((zenith_pool_config *)0)->reserved_)) \
-    X(zenith_pool_config, "zenith_pool_config", "memory", offsetof(zenith_pool_config, memory), sizeof(((zenith_pool_config *)0)->memory)) \
-    X(zenith_pool_config, "zenith_pool_config", "memory_size", offsetof(zenith_pool_config, memory_size), sizeof(((zenith_pool_config *)0)->memory_size)) \
-    X(zenith_pool_config, "zenith_pool_config", "allocator", offsetof(zenith_pool_config, allocator), sizeof(((zenith_pool_config *)0)->allocator)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "", 0, sizeof(zenith_pool_stats)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "total", offsetof(zenith_pool_stats, total), sizeof(((zenith_pool_stats *)0)->total)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "in_use", offsetof(zenith_pool_stats, in_use), sizeof(((zenith_pool_stats *)0)->in_use)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "free", offsetof(zenith_pool_stats, free), sizeof(((zenith_pool_stats *)0)->free)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "acquires", offsetof(zenith_pool_stats, acquires), sizeof(((zenith_pool_stats *)0)->acquires)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "releases", offsetof(zenith_pool_stats, releases), sizeof(((zenith_pool_stats *)0)->releases)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "failed_acquires", offsetof(zenith_pool_stats, failed_acquires), sizeof(((zenith_pool_stats *)0)->failed_acquires)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "rejected_releases", offsetof(zenith_pool_stats, rejected_releases), sizeof(((zenith_pool_stats *)0)->rejected_releases)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "rejected_foreign", offsetof(zenith_pool_stats, rejected_foreign), sizeof(((zenith_pool_stats *)0)->rejected_foreign)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "rejected_misaligned", offsetof(zenith_pool_stats, rejected_misaligned), sizeof(((zenith_pool_stats *)0)->rejected_misaligned)) \
-    X(zenith_pool_stats, "zenith_pool_stats", "rejected_double", offsetof(zenith_pool_stats, rejected_double), sizeof(((zenith_pool_stats *)0)->rejected_double)) \
-    X(zenith_pool_info, "zenith_pool_info", "", 0, sizeof(zenith_pool_info)) \
-    X(zenith_pool_info, "zenith_pool_info", "base", offsetof(zenith_pool_info, base), sizeof(((zenith_pool_info *)0)->base)) \
-    X(zenith_pool_info, "zenith_pool_info", "buffer_size", offsetof(zenith_pool_info, buffer_size), sizeof(((zenith_pool_info *)0)->buffer_size)) \
-    X(zenith_pool_info, "zenith_pool_info", "buffer_count", offsetof(zenith_pool_info, buffer_count), sizeof(((zenith_pool_info *)0)->buffer_count)) \
-    X(zenith_pool_info, "zenith_pool_info", "cache_size", offsetof(zenith_pool_info, cache_size), sizeof(((zenith_pool_info *)0)->cache_size)) \
-    X(zenith_pool_info, "zenith_pool_info", "slab_size", offsetof(zenith_pool_info, slab_size), sizeof(((zenith_pool_info *)0)->slab_size)) \
-    X(zenith_pool_info, "zenith_pool_info", "metadata_size", offsetof(zenith_pool_info, metadata_size), sizeof(((zenith_pool_info *)0)->metadata_size)) \
-    X(zenith_pool_info, "zenith_pool_info", "flags", offsetof(zenith_pool_info, flags), sizeof(((zenith_pool_info *)0)->flags)) \
-    X(zenith_pool_info, "zenith_pool_info", "registered", offsetof(zenith_pool_info, registered), sizeof(((zenith_pool_info *)0)->registered)) \
-    X(zenith_pool_info, "zenith_pool_info", "numa_node", offsetof(zenith_pool_info, numa_node), sizeof(((zenith_pool_info *)0)->numa_node)) \
-    X(zenith_pool_info, "zenith_pool_info", "reserved_", offsetof(zenith_pool_info, reserved_), sizeof(((zenith_pool_info *)0)->reserved_)) \
-    X(zenith_ring_config, "zenith_ring_config", "", 0, sizeof(zenith_ring_config)) \
-    X(zenith_ring_config, "zenith_ring_config", "struct_size", offsetof(zenith_ring_config, struct_size), sizeof(((zenith_ring_config *)0)->struct_size)) \
-    X(zenith_ring_config, "zenith_ring_config", "sq_entries", offsetof(zenith_ring_config, sq_entries), sizeof(((zenith_ring_config *)0)->sq_entries)) \
-    X(zenith_ring_config, "zenith_ring_config", "cq_entries", offsetof(zenith_ring_config, cq_entries), sizeof(((zenith_ring_config *)0)->cq_entries)) \
-    X(zenith_ring_config, "zenith_ring_config", "flags", offsetof(zenith_ring_config, flags), sizeof(((zenith_ring_config *)0)->flags)) \
-    X(zenith_ring_config, "zenith_ring_config", "sqpoll_idle_ms", offsetof(zenith_ring_config, sqpoll_idle_ms), sizeof(((zenith_ring_config *)0)->sqpoll_idle_ms)) \
-    X(zenith_ring_config, "zenith_ring_config", "sqpoll_cpu", offsetof(zenith_ring_config, sqpoll_cpu), sizeof(((zenith_ring_config *)0)->sqpoll_cpu)) \
-    X(zenith_ring_info, "zenith_ring_info", "", 0, sizeof(zenith_ring_info)) \
-    X(zenith_ring_info, "zenith_ring_info", "mode", offsetof(zenith_ring_info, mode), sizeof(((zenith_ring_info *)0)->mode)) \
-    X(zenith_ring_info, "zenith_ring_info", "sq_entries", offsetof(zenith_ring_info, sq_entries), sizeof(((zenith_ring_info *)0)->sq_entries)) \
-    X(zenith_ring_info, "zenith_ring_info", "cq_entries", offsetof(zenith_ring_info, cq_entries), sizeof(((zenith_ring_info *)0)->cq_entries)) \
-    X(zenith_ring_info, "zenith_ring_info", "setup_flags", offsetof(zenith_ring_info, setup_flags), sizeof(((zenith_ring_info *)0)->setup_flags)) \
-    X(zenith_ring_info, "zenith_ring_info", "features", offsetof(zenith_ring_info, features), sizeof(((zenith_ring_info *)0)->features)) \
-    X(zenith_ring_info, "zenith_ring_info", "reserved_", offsetof(zenith_ring_info, reserved_), sizeof(((zenith_ring_info *)0)->reserved_)) \
-    X(zenith_ring_info, "zenith_ring_info", "cq_overflow", offsetof(zenith_ring_info, cq_overflow), sizeof(((zenith_ring_info *)0)->cq_overflow)) \
-    X(zenith_server_config, "zenith_server_config", "", 0, sizeof(zenith_server_config)) \
-    X(zenith_server_config, "zenith_server_config", "struct_size", offsetof(zenith_server_config, struct_size), sizeof(((zenith_server_config *)0)->struct_size)) \
-    X(zenith_server_config, "zenith_server_config", "port", offsetof(zenith_server_config, port), sizeof(((zenith_server_config *)0)->port)) \
-    X(zenith_server_config, "zenith_server_config", "reserved_", offsetof(zenith_server_config, reserved_), sizeof(((zenith_server_config *)0)->reserved_)) \
-    X(zenith_server_config, "zenith_server_config", "address", offsetof(zenith_server_config, address), sizeof(((zenith_server_config *)0)->address)) \
-    X(zenith_server_config, "zenith_server_config", "flags", offsetof(zenith_server_config, flags), sizeof(((zenith_server_config *)0)->flags)) \
-    X(zenith_server_config, "zenith_server_config", "max_connections", offsetof(zenith_server_config, max_connections), sizeof(((zenith_server_config *)0)->max_connections)) \
-    X(zenith_server_config, "zenith_server_config", "buffer_size", offsetof(zenith_server_config, buffer_size), sizeof(((zenith_server_config *)0)->buffer_size)) \
-    X(zenith_server_config, "zenith_server_config", "buffer_count", offsetof(zenith_server_config, buffer_count), sizeof(((zenith_server_config *)0)->buffer_count)) \
-    X(zenith_server_config, "zenith_server_config", "recv_buffers", offsetof(zenith_server_config, recv_buffers), sizeof(((zenith_server_config *)0)->recv_buffers)) \
-    X(zenith_server_config, "zenith_server_config", "send_queue_max", offsetof(zenith_server_config, send_queue_max), sizeof(((zenith_server_config *)0)->send_queue_max)) \
-    X(zenith_server_config, "zenith_server_config", "zerocopy_min", offsetof(zenith_server_config, zerocopy_min), sizeof(((zenith_server_config *)0)->zerocopy_min)) \
-    X(zenith_server_config, "zenith_server_config", "idle_timeout_ms", offsetof(zenith_server_config, idle_timeout_ms), sizeof(((zenith_server_config *)0)->idle_timeout_ms)) \
-    X(zenith_server_config, "zenith_server_config", "sq_entries", offsetof(zenith_server_config, sq_entries), sizeof(((zenith_server_config *)0)->sq_entries)) \
-    X(zenith_server_config, "zenith_server_config", "backlog", offsetof(zenith_server_config, backlog), sizeof(((zenith_server_config *)0)->backlog)) \
-    X(zenith_server_config, "zenith_server_config", "cpu", offsetof(zenith_server_config, cpu), sizeof(((zenith_server_config *)0)->cpu)) \
-    X(zenith_server_config, "zenith_server_config", "numa_node", offsetof(zenith_server_config, numa_node), sizeof(((zenith_server_config *)0)->numa_node)) \
-    X(zenith_server_config, "zenith_server_config", "max_timers", offsetof(zenith_server_config, max_timers), sizeof(((zenith_server_config *)0)->max_timers)) \
-    X(zenith_server_config, "zenith_server_config", "post_queue", offsetof(zenith_server_config, post_queue), sizeof(((zenith_server_config *)0)->post_queue)) \
-    X(zenith_server_config, "zenith_server_config", "send_reserve", offsetof(zenith_server_config, send_reserve), sizeof(((zenith_server_config *)0)->send_reserve)) \
-    X(zenith_server_config, "zenith_server_config", "backend", offsetof(zenith_server_config, backend), sizeof(((zenith_server_config *)0)->backend)) \
-    X(zenith_server_config, "zenith_server_config", "max_udp", offsetof(zenith_server_config, max_udp), sizeof(((zenith_server_config *)0)->max_udp)) \
-    X(zenith_server_config, "zenith_server_config", "udp_queue", offsetof(zenith_server_config, udp_queue), sizeof(((zenith_server_config *)0)->udp_queue)) \
-    X(zenith_backend_info, "zenith_backend_info", "", 0, sizeof(zenith_backend_info)) \
-    X(zenith_backend_info, "zenith_backend_info", "struct_size", offsetof(zenith_backend_info, struct_size), sizeof(((zenith_backend_info *)0)->struct_size)) \
-    X(zenith_backend_info, "zenith_backend_info", "backend", offsetof(zenith_backend_info, backend), sizeof(((zenith_backend_info *)0)->backend)) \
-    X(zenith_backend_info, "zenith_backend_info", "reason", offsetof(zenith_backend_info, reason), sizeof(((zenith_backend_info *)0)->reason)) \
-    X(zenith_backend_info, "zenith_backend_info", "uring_errno", offsetof(zenith_backend_info, uring_errno), sizeof(((zenith_backend_info *)0)->uring_errno)) \
-    X(zenith_backend_info, "zenith_backend_info", "uring_sysctl", offsetof(zenith_backend_info, uring_sysctl), sizeof(((zenith_backend_info *)0)->uring_sysctl)) \
-    X(zenith_backend_info, "zenith_backend_info", "reserved_", offsetof(zenith_backend_info, reserved_), sizeof(((zenith_backend_info *)0)->reserved_)) \
-    X(zenith_backend_info, "zenith_backend_info", "name", offsetof(zenith_backend_info, name), sizeof(((zenith_backend_info *)0)->name)) \
-    X(zenith_backend_info, "zenith_backend_info", "why", offsetof(zenith_backend_info, why), sizeof(((zenith_backend_info *)0)->why)) \
-    X(zenith_server_stats, "zenith_server_stats", "", 0, sizeof(zenith_server_stats)) \
-    X(zenith_server_stats, "zenith_server_stats", "connections_open", offsetof(zenith_server_stats, connections_open), sizeof(((zenith_server_stats *)0)->connections_open)) \
-    X(zenith_server_stats, "zenith_server_stats", "connections_accepted", offsetof(zenith_server_stats, connections_accepted), sizeof(((zenith_server_stats *)0)->connections_accepted)) \
-    X(zenith_server_stats, "zenith_server_stats", "connections_closed", offsetof(zenith_server_stats, connections_closed), sizeof(((zenith_server_stats *)0)->connections_closed)) \
-    X(zenith_server_stats, "zenith_server_stats", "connections_rejected", offsetof(zenith_server_stats, connections_rejected), sizeof(((zenith_server_stats *)0)->connections_rejected)) \
-    X(zenith_server_stats, "zenith_server_stats", "bytes_in", offsetof(zenith_server_stats, bytes_in), sizeof(((zenith_server_stats *)0)->bytes_in)) \
-    X(zenith_server_stats, "zenith_server_stats", "bytes_out", offsetof(zenith_server_stats, bytes_out), sizeof(((zenith_server_stats *)0)->bytes_out)) \
-    X(zenith_server_stats, "zenith_server_stats", "recv_buffer_exhausted", offsetof(zenith_server_stats, recv_buffer_exhausted), sizeof(((zenith_server_stats *)0)->recv_buffer_exhausted)) \
-    X(zenith_server_stats, "zenith_server_stats", "send_queue_full", offsetof(zenith_server_stats, send_queue_full), sizeof(((zenith_server_stats *)0)->send_queue_full)) \
-    X(zenith_server_stats, "zenith_server_stats", "stale_completions", offsetof(zenith_server_stats, stale_completions), sizeof(((zenith_server_stats *)0)->stale_completions)) \
-    X(zenith_server_stats, "zenith_server_stats", "accept_errors", offsetof(zenith_server_stats, accept_errors), sizeof(((zenith_server_stats *)0)->accept_errors)) \
-    X(zenith_server_stats, "zenith_server_stats", "connection_errors", offsetof(zenith_server_stats, connection_errors), sizeof(((zenith_server_stats *)0)->connection_errors)) \
-    X(zenith_server_stats, "zenith_server_stats", "zerocopy_sends", offsetof(zenith_server_stats, zerocopy_sends), sizeof(((zenith_server_stats *)0)->zerocopy_sends)) \
-    X(zenith_server_stats, "zenith_server_stats", "cq_overflow", offsetof(zenith_server_stats, cq_overflow), sizeof(((zenith_server_stats *)0)->cq_overflow)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "", 0, sizeof(zenith_reactor_stats)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "listeners", offsetof(zenith_reactor_stats, listeners), sizeof(((zenith_reactor_stats *)0)->listeners)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_started", offsetof(zenith_reactor_stats, connects_started), sizeof(((zenith_reactor_stats *)0)->connects_started)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_succeeded", offsetof(zenith_reactor_stats, connects_succeeded), sizeof(((zenith_reactor_stats *)0)->connects_succeeded)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_failed", offsetof(zenith_reactor_stats, connects_failed), sizeof(((zenith_reactor_stats *)0)->connects_failed)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_timed_out", offsetof(zenith_reactor_stats, connects_timed_out), sizeof(((zenith_reactor_stats *)0)->connects_timed_out)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_canceled", offsetof(zenith_reactor_stats, connects_canceled), sizeof(((zenith_reactor_stats *)0)->connects_canceled)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_armed", offsetof(zenith_reactor_stats, timers_armed), sizeof(((zenith_reactor_stats *)0)->timers_armed)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_fired", offsetof(zenith_reactor_stats, timers_fired), sizeof(((zenith_reactor_stats *)0)->timers_fired)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_skipped", offsetof(zenith_reactor_stats, timers_skipped), sizeof(((zenith_reactor_stats *)0)->timers_skipped)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "posts_run", offsetof(zenith_reactor_stats, posts_run), sizeof(((zenith_reactor_stats *)0)->posts_run)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "posts_refused", offsetof(zenith_reactor_stats, posts_refused), sizeof(((zenith_reactor_stats *)0)->posts_refused)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "wakeups", offsetof(zenith_reactor_stats, wakeups), sizeof(((zenith_reactor_stats *)0)->wakeups)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "send_pool_empty", offsetof(zenith_reactor_stats, send_pool_empty), sizeof(((zenith_reactor_stats *)0)->send_pool_empty)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "deliveries_held", offsetof(zenith_reactor_stats, deliveries_held), sizeof(((zenith_reactor_stats *)0)->deliveries_held)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "misuse_refused", offsetof(zenith_reactor_stats, misuse_refused), sizeof(((zenith_reactor_stats *)0)->misuse_refused)) \
-    X(zenith_reactor_stats, "zenith_reactor_stats", "loop_iterations", offsetof(zenith_reactor_stats, loop_iterations), sizeof(((zenith_reactor_stats *)0)->loop_iterations)) \
-    X(zenith_connect_config, "zenith_connect_config", "", 0, sizeof(zenith_connect_config)) \
-    X(zenith_connect_config, "zenith_connect_config", "struct_size", offsetof(zenith_connect_config, struct_size), sizeof(((zenith_connect_config *)0)->struct_size)) \
-    X(zenith_connect_config, "zenith_connect_config", "port", offsetof(zenith_connect_config, port), sizeof(((zenith_connect_config *)0)->port)) \
-    X(zenith_connect_config, "zenith_connect_config", "local_port", offsetof(zenith_connect_config, local_port), sizeof(((zenith_connect_config *)0)->local_port)) \
-    X(zenith_connect_config, "zenith_connect_config", "address", offsetof(zenith_connect_config, address), sizeof(((zenith_connect_config *)0)->address)) \
-    X(zenith_connect_config, "zenith_connect_config", "local_address", offsetof(zenith_connect_config, local_address), sizeof(((zenith_connect_config *)0)->local_address)) \
-    X(zenith_connect_config, "zenith_connect_config", "flags", offsetof(zenith_connect_config, flags), sizeof(((zenith_connect_config *)0)->flags)) \
-    X(zenith_connect_config, "zenith_connect_config", "timeout_ms", offsetof(zenith_connect_config, timeout_ms), sizeof(((zenith_connect_config *)0)->timeout_ms)) \
-    X(zenith_connect_config, "zenith_connect_config", "keepalive_idle_s", offsetof(zenith_connect_config, keepalive_idle_s), sizeof(((zenith_connect_config *)0)->keepalive_idle_s)) \
-    X(zenith_connect_config, "zenith_connect_config", "keepalive_intvl_s", offsetof(zenith_connect_config, keepalive_intvl_s), sizeof(((zenith_connect_config *)0)->keepalive_intvl_s)) \
-    X(zenith_connect_config, "zenith_connect_config", "keepalive_count", offsetof(zenith_connect_config, keepalive_count), sizeof(((zenith_connect_config *)0)->keepalive_count)) \
-    X(zenith_connect_config, "zenith_connect_config", "user_timeout_ms", offsetof(zenith_connect_config, user_timeout_ms), sizeof(((zenith_connect_config *)0)->user_timeout_ms)) \
-    X(zenith_connect_config, "zenith_connect_config", "on_connect", offsetof(zenith_connect_config, on_connect), sizeof(((zenith_connect_config *)0)->on_connect)) \
-    X(zenith_connect_config, "zenith_connect_config", "user", offsetof(zenith_connect_config, user), sizeof(((zenith_connect_config *)0)->user)) \
-    X(zenith_addr, "zenith_addr", "", 0, sizeof(zenith_addr)) \
-    X(zenith_addr, "zenith_addr", "sa", offsetof(zenith_addr, sa), sizeof(((zenith_addr *)0)->sa)) \
-    X(zenith_addr, "zenith_addr", "len", offsetof(zenith_addr, len), sizeof(((zenith_addr *)0)->len)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "", 0, sizeof(zenith_udp_datagram)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "data", offsetof(zenith_udp_datagram, data), sizeof(((zenith_udp_datagram *)0)->data)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "len", offsetof(zenith_udp_datagram, len), sizeof(((zenith_udp_datagram *)0)->len)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "orig_len", offsetof(zenith_udp_datagram, orig_len), sizeof(((zenith_udp_datagram *)0)->orig_len)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "flags", offsetof(zenith_udp_datagram, flags), sizeof(((zenith_udp_datagram *)0)->flags)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "kernel_drops", offsetof(zenith_udp_datagram, kernel_drops), sizeof(((zenith_udp_datagram *)0)->kernel_drops)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "from", offsetof(zenith_udp_datagram, from), sizeof(((zenith_udp_datagram *)0)->from)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "ts_ns", offsetof(zenith_udp_datagram, ts_ns), sizeof(((zenith_udp_datagram *)0)->ts_ns)) \
-    X(zenith_udp_datagram, "zenith_udp_datagram", "hw_ts_ns", offsetof(zenith_udp_datagram, hw_ts_ns), sizeof(((zenith_udp_datagram *)0)->hw_ts_ns)) \
-    X(zenith_udp_config, "zenith_udp_config", "", 0, sizeof(zenith_udp_config)) \
-    X(zenith_udp_config, "zenith_udp_config", "struct_size", offsetof(zenith_udp_config, struct_size), sizeof(((zenith_udp_config *)0)->struct_size)) \
-    X(zenith_udp_config, "zenith_udp_config", "flags", offsetof(zenith_udp_config, flags), sizeof(((zenith_udp_config *)0)->flags)) \
-    X(zenith_udp_config, "zenith_udp_config", "address", offsetof(zenith_udp_config, address), sizeof(((zenith_udp_config *)0)->address)) \
-    X(zenith_udp_config, "zenith_udp_config", "port", offsetof(zenith_udp_config, port), sizeof(((zenith_udp_config *)0)->port)) \
-    X(zenith_udp_config, "zenith_udp_config", "peer_port", offsetof(zenith_udp_config, peer_port), sizeof(((zenith_udp_config *)0)->peer_port)) \
-    X(zenith_udp_config, "zenith_udp_config", "rcvbuf", offsetof(zenith_udp_config, rcvbuf), sizeof(((zenith_udp_config *)0)->rcvbuf)) \
-    X(zenith_udp_config, "zenith_udp_config", "peer_address", offsetof(zenith_udp_config, peer_address), sizeof(((zenith_udp_config *)0)->peer_address)) \
-    X(zenith_udp_config, "zenith_udp_config", "sndbuf", offsetof(zenith_udp_config, sndbuf), sizeof(((zenith_udp_config *)0)->sndbuf)) \
-    X(zenith_udp_config, "zenith_udp_config", "reserved_", offsetof(zenith_udp_config, reserved_), sizeof(((zenith_udp_config *)0)->reserved_)) \
-    X(zenith_udp_config, "zenith_udp_config", "on_recv", offsetof(zenith_udp_config, on_recv), sizeof(((zenith_udp_config *)0)->on_recv)) \
-    X(zenith_udp_config, "zenith_udp_config", "on_writable", offsetof(zenith_udp_config, on_writable), sizeof(((zenith_udp_config *)0)->on_writable)) \
-    X(zenith_udp_config, "zenith_udp_config", "user", offsetof(zenith_udp_config, user), sizeof(((zenith_udp_config *)0)->user)) \
-    X(zenith_udp_info, "zenith_udp_info", "", 0, sizeof(zenith_udp_info)) \
-    X(zenith_udp_info, "zenith_udp_info", "struct_size", offsetof(zenith_udp_info, struct_size), sizeof(((zenith_udp_info *)0)->struct_size)) \
-    X(zenith_udp_info, "zenith_udp_info", "features", offsetof(zenith_udp_info, features), sizeof(((zenith_udp_info *)0)->features)) \
-    X(zenith_udp_info, "zenith_udp_info", "local", offsetof(zenith_udp_info, local), sizeof(((zenith_udp_info *)0)->local)) \
-    X(zenith_udp_info, "zenith_udp_info", "peer", offsetof(zenith_udp_info, peer), sizeof(((zenith_udp_info *)0)->peer)) \
-    X(zenith_udp_info, "zenith_udp_info", "recv_capacity", offsetof(zenith_udp_info, recv_capacity), sizeof(((zenith_udp_info *)0)->recv_capacity)) \
-    X(zenith_udp_info, "zenith_udp_info", "queued", offsetof(zenith_udp_info, queued), sizeof(((zenith_udp_info *)0)->queued)) \
-    X(zenith_udp_info, "zenith_udp_info", "datagrams_in", offsetof(zenith_udp_info, datagrams_in), sizeof(((zenith_udp_info *)0)->datagrams_in)) \
-    X(zenith_udp_info, "zenith_udp_info", "bytes_in", offsetof(zenith_udp_info, bytes_in), sizeof(((zenith_udp_info *)0)->bytes_in)) \
-    X(zenith_udp_info, "zenith_udp_info", "datagrams_out", offsetof(zenith_udp_info, datagrams_out), sizeof(((zenith_udp_info *)0)->datagrams_out)) \
-    X(zenith_udp_info, "zenith_udp_info", "bytes_out", offsetof(zenith_udp_info, bytes_out), sizeof(((zenith_udp_info *)0)->bytes_out)) \
-    X(zenith_udp_info, "zenith_udp_info", "truncated", offsetof(zenith_udp_info, truncated), sizeof(((zenith_udp_info *)0)->truncated)) \
-    X(zenith_udp_info, "zenith_udp_info", "gro_batches", offsetof(zenith_udp_info, gro_batches), sizeof(((zenith_udp_info *)0)->gro_batches)) \
-    X(zenith_udp_info, "zenith_udp_info", "gso_sends", offsetof(zenith_udp_info, gso_sends), sizeof(((zenith_udp_info *)0)->gso_sends)) \
-    X(zenith_udp_info, "zenith_udp_info", "recv_stalls", offsetof(zenith_udp_info, recv_stalls), sizeof(((zenith_udp_info *)0)->recv_stalls)) \
-    X(zenith_udp_info, "zenith_udp_info", "kernel_drops", offsetof(zenith_udp_info, kernel_drops), sizeof(((zenith_udp_info *)0)->kernel_drops)) \
-    X(zenith_udp_info, "zenith_udp_info", "recv_errors", offsetof(zenith_udp_info, recv_errors), sizeof(((zenith_udp_info *)0)->recv_errors)) \
-    X(zenith_udp_info, "zenith_udp_info", "send_full", offsetof(zenith_udp_info, send_full), sizeof(((zenith_udp_info *)0)->send_full)) \
-    X(zenith_udp_info, "zenith_udp_info", "send_errors", offsetof(zenith_udp_info, send_errors), sizeof(((zenith_udp_info *)0)->send_errors)) \
-    X(zenith_udp_info, "zenith_udp_info", "last_error", offsetof(zenith_udp_info, last_error), sizeof(((zenith_udp_info *)0)->last_error)) \
-    X(zenith_udp_info, "zenith_udp_info", "reserved_", offsetof(zenith_udp_info, reserved_), sizeof(((zenith_udp_info *)0)->reserved_)) \
-    X(struct ArrowSchema, "ArrowSchema", "", 0, sizeof(struct ArrowSchema)) \
-    X(struct ArrowSchema, "ArrowSchema", "format", offsetof(struct ArrowSchema, format), sizeof(((struct ArrowSchema *)0)->format)) \
-    X(struct ArrowSchema, "ArrowSchema", "name", offsetof(struct ArrowSchema, name), sizeof(((struct ArrowSchema *)0)->name)) \
-    X(struct ArrowSchema, "ArrowSchema", "metadata", offsetof(struct ArrowSchema, metadata), sizeof(((struct ArrowSchema *)0)->metadata)) \
-    X(struct ArrowSchema, "ArrowSchema", "flags", offsetof(struct ArrowSchema, flags), sizeof(((struct ArrowSchema *)0)->flags)) \
-    X(struct ArrowSchema, "ArrowSchema", "n_children", offsetof(struct ArrowSchema, n_children), sizeof(((struct ArrowSchema *)0)->n_children)) \
-    X(struct ArrowSchema, "ArrowSchema", "children", offsetof(struct ArrowSchema, children), sizeof(((struct ArrowSchema *)0)->children)) \
-    X(struct ArrowSchema, "ArrowSchema", "dictionary", offsetof(struct ArrowSchema, dictionary), sizeof(((struct ArrowSchema *)0)->dictionary)) \
-    X(struct ArrowSchema, "ArrowSchema", "release", offsetof(struct ArrowSchema, release), sizeof(((struct ArrowSchema *)0)->release)) \
-    X(struct ArrowSchema, "ArrowSchema", "private_data", offsetof(struct ArrowSchema, private_data), sizeof(((struct ArrowSchema *)0)->private_data)) \
-    X(struct ArrowArray, "ArrowArray", "", 0, sizeof(struct ArrowArray)) \
-    X(struct ArrowArray, "ArrowArray", "length", offsetof(struct ArrowArray, length), sizeof(((struct ArrowArray *)0)->length)) \
-    X(struct ArrowArray, "ArrowArray", "null_count", offsetof(struct ArrowArray, null_count), sizeof(((struct ArrowArray *)0)->null_count)) \
-    X(struct ArrowArray, "ArrowArray", "offset", offsetof(struct ArrowArray, offset), sizeof(((struct ArrowArray *)0)->offset)) \
-    X(struct ArrowArray, "ArrowArray", "n_buffers", offsetof(struct ArrowArray, n_buffers), sizeof(((struct ArrowArray *)0)->n_buffers)) \
-    X(struct ArrowArray, "ArrowArray", "n_children", offsetof(struct ArrowArray, n_children), sizeof(((struct ArrowArray *)0)->n_children)) \
-    X(struct ArrowArray, "ArrowArray", "buffers", offsetof(struct ArrowArray, buffers), sizeof(((struct ArrowArray *)0)->buffers)) \
-    X(struct ArrowArray, "ArrowArray", "children", offsetof(struct ArrowArray, children), sizeof(((struct ArrowArray *)0)->children)) \
-    X(struct ArrowArray, "ArrowArray", "dictionary", offsetof(struct ArrowArray, dictionary), sizeof(((struct ArrowArray *)0)->dictionary)) \
-    X(struct ArrowArray, "ArrowArray", "release", offsetof(struct ArrowArray, release), sizeof(((struct ArrowArray *)0)->release)) \
-    X(struct ArrowArray, "ArrowArray", "private_data", offsetof(struct ArrowArray, private_data), sizeof(((struct ArrowArray *)0)->private_data)) \
-    X(zenith_batch, "zenith_batch", "", 0, sizeof(zenith_batch)) \
-    X(zenith_batch, "zenith_batch", "source_id", offsetof(zenith_batch, source_id), sizeof(((zenith_batch *)0)->source_id)) \
-    X(zenith_batch, "zenith_batch", "seq_no", offsetof(zenith_batch, seq_no), sizeof(((zenith_batch *)0)->seq_no)) \
-    X(zenith_batch, "zenith_batch", "array", offsetof(zenith_batch, array), sizeof(((zenith_batch *)0)->array)) \
-    X(zenith_batch, "zenith_batch", "schema", offsetof(zenith_batch, schema), sizeof(((zenith_batch *)0)->schema)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "", 0, sizeof(zenith_engine_stats)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "capacity", offsetof(zenith_engine_stats, capacity), sizeof(((zenith_engine_stats *)0)->capacity)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "published", offsetof(zenith_engine_stats, published), sizeof(((zenith_engine_stats *)0)->published)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "polled", offsetof(zenith_engine_stats, polled), sizeof(((zenith_engine_stats *)0)->polled)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "released", offsetof(zenith_engine_stats, released), sizeof(((zenith_engine_stats *)0)->released)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "rejected_full", offsetof(zenith_engine_stats, rejected_full), sizeof(((zenith_engine_stats *)0)->rejected_full)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "rejected_invalid", offsetof(zenith_engine_stats, rejected_invalid), sizeof(((zenith_engine_stats *)0)->rejected_invalid)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "seq_gaps", offsetof(zenith_engine_stats, seq_gaps), sizeof(((zenith_engine_stats *)0)->seq_gaps)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "seq_duplicates", offsetof(zenith_engine_stats, seq_duplicates), sizeof(((zenith_engine_stats *)0)->seq_duplicates)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "sources", offsetof(zenith_engine_stats, sources), sizeof(((zenith_engine_stats *)0)->sources)) \
-    X(zenith_engine_stats, "zenith_engine_stats", "sources_untracked", offsetof(zenith_engine_stats, sources_untracked), sizeof(((zenith_engine_stats *)0)->sources_untracked)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "", 0, sizeof(zenith_plugin_config)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "struct_size", offsetof(zenith_plugin_config, struct_size), sizeof(((zenith_plugin_config *)0)->struct_size)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "flags", offsetof(zenith_plugin_config, flags), sizeof(((zenith_plugin_config *)0)->flags)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "instances", offsetof(zenith_plugin_config, instances), sizeof(((zenith_plugin_config *)0)->instances)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "max_failures", offsetof(zenith_plugin_config, max_failures), sizeof(((zenith_plugin_config *)0)->max_failures)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "fuel", offsetof(zenith_plugin_config, fuel), sizeof(((zenith_plugin_config *)0)->fuel)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "fuel_per_row", offsetof(zenith_plugin_config, fuel_per_row), sizeof(((zenith_plugin_config *)0)->fuel_per_row)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "max_rows", offsetof(zenith_plugin_config, max_rows), sizeof(((zenith_plugin_config *)0)->max_rows)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "max_memory_pages", offsetof(zenith_plugin_config, max_memory_pages), sizeof(((zenith_plugin_config *)0)->max_memory_pages)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "params", offsetof(zenith_plugin_config, params), sizeof(((zenith_plugin_config *)0)->params)) \
-    X(zenith_plugin_config, "zenith_plugin_config", "params_len", offsetof(zenith_plugin_config, params_len), sizeof(((zenith_plugin_config *)0)->params_len)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "", 0, sizeof(zenith_plugin_stats)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "struct_size", offsetof(zenith_plugin_stats, struct_size), sizeof(((zenith_plugin_stats *)0)->struct_size)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "disabled", offsetof(zenith_plugin_stats, disabled), sizeof(((zenith_plugin_stats *)0)->disabled)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "instances", offsetof(zenith_plugin_stats, instances), sizeof(((zenith_plugin_stats *)0)->instances)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "last_trap", offsetof(zenith_plugin_stats, last_trap), sizeof(((zenith_plugin_stats *)0)->last_trap)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "calls", offsetof(zenith_plugin_stats, calls), sizeof(((zenith_plugin_stats *)0)->calls)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "rows_in", offsetof(zenith_plugin_stats, rows_in), sizeof(((zenith_plugin_stats *)0)->rows_in)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "rows_out", offsetof(zenith_plugin_stats, rows_out), sizeof(((zenith_plugin_stats *)0)->rows_out)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "passed", offsetof(zenith_plugin_stats, passed), sizeof(((zenith_plugin_stats *)0)->passed)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "rejected", offsetof(zenith_plugin_stats, rejected), sizeof(((zenith_plugin_stats *)0)->rejected)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "selected", offsetof(zenith_plugin_stats, selected), sizeof(((zenith_plugin_stats *)0)->selected)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "failures", offsetof(zenith_plugin_stats, failures), sizeof(((zenith_plugin_stats *)0)->failures)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "traps", offsetof(zenith_plugin_stats, traps), sizeof(((zenith_plugin_stats *)0)->traps)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "fuel_exhausted", offsetof(zenith_plugin_stats, fuel_exhausted), sizeof(((zenith_plugin_stats *)0)->fuel_exhausted)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "errors", offsetof(zenith_plugin_stats, errors), sizeof(((zenith_plugin_stats *)0)->errors)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "skipped", offsetof(zenith_plugin_stats, skipped), sizeof(((zenith_plugin_stats *)0)->skipped)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "fuel_used", offsetof(zenith_plugin_stats, fuel_used), sizeof(((zenith_plugin_stats *)0)->fuel_used)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "waits", offsetof(zenith_plugin_stats, waits), sizeof(((zenith_plugin_stats *)0)->waits)) \
-    X(zenith_plugin_stats, "zenith_plugin_stats", "consecutive_failures", offsetof(zenith_plugin_stats, consecutive_failures), sizeof(((zenith_plugin_stats *)0)->consecutive_failures))
+#define ZENITH__LAYOUT_LIST(X)                                                                                         \
+    X(zenith_allocator, "zenith_allocator", "", 0, sizeof(zenith_allocator))                                           \
+    X(zenith_allocator, "zenith_allocator", "alloc", offsetof(zenith_allocator, alloc),                                \
+      sizeof(((zenith_allocator *)0)->alloc))                                                                          \
+    X(zenith_allocator, "zenith_allocator", "free", offsetof(zenith_allocator, free),                                  \
+      sizeof(((zenith_allocator *)0)->free))                                                                           \
+    X(zenith_allocator, "zenith_allocator", "user", offsetof(zenith_allocator, user),                                  \
+      sizeof(((zenith_allocator *)0)->user))                                                                           \
+    X(zenith_pool_config, "zenith_pool_config", "", 0, sizeof(zenith_pool_config))                                     \
+    X(zenith_pool_config, "zenith_pool_config", "struct_size", offsetof(zenith_pool_config, struct_size),              \
+      sizeof(((zenith_pool_config *)0)->struct_size))                                                                  \
+    X(zenith_pool_config, "zenith_pool_config", "buffer_count", offsetof(zenith_pool_config, buffer_count),            \
+      sizeof(((zenith_pool_config *)0)->buffer_count))                                                                 \
+    X(zenith_pool_config, "zenith_pool_config", "buffer_size", offsetof(zenith_pool_config, buffer_size),              \
+      sizeof(((zenith_pool_config *)0)->buffer_size))                                                                  \
+    X(zenith_pool_config, "zenith_pool_config", "cache_size", offsetof(zenith_pool_config, cache_size),                \
+      sizeof(((zenith_pool_config *)0)->cache_size))                                                                   \
+    X(zenith_pool_config, "zenith_pool_config", "flags", offsetof(zenith_pool_config, flags),                          \
+      sizeof(((zenith_pool_config *)0)->flags))                                                                        \
+    X(zenith_pool_config, "zenith_pool_config", "numa_node", offsetof(zenith_pool_config, numa_node),                  \
+      sizeof(((zenith_pool_config *)0)->numa_node))                                                                    \
+    X(zenith_pool_config, "zenith_pool_config", "reserved_", offsetof(zenith_pool_config, reserved_),                  \
+      sizeof(((zenith_pool_config *)0)->reserved_))                                                                    \
+    X(zenith_pool_config, "zenith_pool_config", "memory", offsetof(zenith_pool_config, memory),                        \
+      sizeof(((zenith_pool_config *)0)->memory))                                                                       \
+    X(zenith_pool_config, "zenith_pool_config", "memory_size", offsetof(zenith_pool_config, memory_size),              \
+      sizeof(((zenith_pool_config *)0)->memory_size))                                                                  \
+    X(zenith_pool_config, "zenith_pool_config", "allocator", offsetof(zenith_pool_config, allocator),                  \
+      sizeof(((zenith_pool_config *)0)->allocator))                                                                    \
+    X(zenith_pool_stats, "zenith_pool_stats", "", 0, sizeof(zenith_pool_stats))                                        \
+    X(zenith_pool_stats, "zenith_pool_stats", "total", offsetof(zenith_pool_stats, total),                             \
+      sizeof(((zenith_pool_stats *)0)->total))                                                                         \
+    X(zenith_pool_stats, "zenith_pool_stats", "in_use", offsetof(zenith_pool_stats, in_use),                           \
+      sizeof(((zenith_pool_stats *)0)->in_use))                                                                        \
+    X(zenith_pool_stats, "zenith_pool_stats", "free", offsetof(zenith_pool_stats, free),                               \
+      sizeof(((zenith_pool_stats *)0)->free))                                                                          \
+    X(zenith_pool_stats, "zenith_pool_stats", "acquires", offsetof(zenith_pool_stats, acquires),                       \
+      sizeof(((zenith_pool_stats *)0)->acquires))                                                                      \
+    X(zenith_pool_stats, "zenith_pool_stats", "releases", offsetof(zenith_pool_stats, releases),                       \
+      sizeof(((zenith_pool_stats *)0)->releases))                                                                      \
+    X(zenith_pool_stats, "zenith_pool_stats", "failed_acquires", offsetof(zenith_pool_stats, failed_acquires),         \
+      sizeof(((zenith_pool_stats *)0)->failed_acquires))                                                               \
+    X(zenith_pool_stats, "zenith_pool_stats", "rejected_releases", offsetof(zenith_pool_stats, rejected_releases),     \
+      sizeof(((zenith_pool_stats *)0)->rejected_releases))                                                             \
+    X(zenith_pool_stats, "zenith_pool_stats", "rejected_foreign", offsetof(zenith_pool_stats, rejected_foreign),       \
+      sizeof(((zenith_pool_stats *)0)->rejected_foreign))                                                              \
+    X(zenith_pool_stats, "zenith_pool_stats", "rejected_misaligned", offsetof(zenith_pool_stats, rejected_misaligned), \
+      sizeof(((zenith_pool_stats *)0)->rejected_misaligned))                                                           \
+    X(zenith_pool_stats, "zenith_pool_stats", "rejected_double", offsetof(zenith_pool_stats, rejected_double),         \
+      sizeof(((zenith_pool_stats *)0)->rejected_double))                                                               \
+    X(zenith_pool_info, "zenith_pool_info", "", 0, sizeof(zenith_pool_info))                                           \
+    X(zenith_pool_info, "zenith_pool_info", "base", offsetof(zenith_pool_info, base),                                  \
+      sizeof(((zenith_pool_info *)0)->base))                                                                           \
+    X(zenith_pool_info, "zenith_pool_info", "buffer_size", offsetof(zenith_pool_info, buffer_size),                    \
+      sizeof(((zenith_pool_info *)0)->buffer_size))                                                                    \
+    X(zenith_pool_info, "zenith_pool_info", "buffer_count", offsetof(zenith_pool_info, buffer_count),                  \
+      sizeof(((zenith_pool_info *)0)->buffer_count))                                                                   \
+    X(zenith_pool_info, "zenith_pool_info", "cache_size", offsetof(zenith_pool_info, cache_size),                      \
+      sizeof(((zenith_pool_info *)0)->cache_size))                                                                     \
+    X(zenith_pool_info, "zenith_pool_info", "slab_size", offsetof(zenith_pool_info, slab_size),                        \
+      sizeof(((zenith_pool_info *)0)->slab_size))                                                                      \
+    X(zenith_pool_info, "zenith_pool_info", "metadata_size", offsetof(zenith_pool_info, metadata_size),                \
+      sizeof(((zenith_pool_info *)0)->metadata_size))                                                                  \
+    X(zenith_pool_info, "zenith_pool_info", "flags", offsetof(zenith_pool_info, flags),                                \
+      sizeof(((zenith_pool_info *)0)->flags))                                                                          \
+    X(zenith_pool_info, "zenith_pool_info", "registered", offsetof(zenith_pool_info, registered),                      \
+      sizeof(((zenith_pool_info *)0)->registered))                                                                     \
+    X(zenith_pool_info, "zenith_pool_info", "numa_node", offsetof(zenith_pool_info, numa_node),                        \
+      sizeof(((zenith_pool_info *)0)->numa_node))                                                                      \
+    X(zenith_pool_info, "zenith_pool_info", "reserved_", offsetof(zenith_pool_info, reserved_),                        \
+      sizeof(((zenith_pool_info *)0)->reserved_))                                                                      \
+    X(zenith_ring_config, "zenith_ring_config", "", 0, sizeof(zenith_ring_config))                                     \
+    X(zenith_ring_config, "zenith_ring_config", "struct_size", offsetof(zenith_ring_config, struct_size),              \
+      sizeof(((zenith_ring_config *)0)->struct_size))                                                                  \
+    X(zenith_ring_config, "zenith_ring_config", "sq_entries", offsetof(zenith_ring_config, sq_entries),                \
+      sizeof(((zenith_ring_config *)0)->sq_entries))                                                                   \
+    X(zenith_ring_config, "zenith_ring_config", "cq_entries", offsetof(zenith_ring_config, cq_entries),                \
+      sizeof(((zenith_ring_config *)0)->cq_entries))                                                                   \
+    X(zenith_ring_config, "zenith_ring_config", "flags", offsetof(zenith_ring_config, flags),                          \
+      sizeof(((zenith_ring_config *)0)->flags))                                                                        \
+    X(zenith_ring_config, "zenith_ring_config", "sqpoll_idle_ms", offsetof(zenith_ring_config, sqpoll_idle_ms),        \
+      sizeof(((zenith_ring_config *)0)->sqpoll_idle_ms))                                                               \
+    X(zenith_ring_config, "zenith_ring_config", "sqpoll_cpu", offsetof(zenith_ring_config, sqpoll_cpu),                \
+      sizeof(((zenith_ring_config *)0)->sqpoll_cpu))                                                                   \
+    X(zenith_ring_info, "zenith_ring_info", "", 0, sizeof(zenith_ring_info))                                           \
+    X(zenith_ring_info, "zenith_ring_info", "mode", offsetof(zenith_ring_info, mode),                                  \
+      sizeof(((zenith_ring_info *)0)->mode))                                                                           \
+    X(zenith_ring_info, "zenith_ring_info", "sq_entries", offsetof(zenith_ring_info, sq_entries),                      \
+      sizeof(((zenith_ring_info *)0)->sq_entries))                                                                     \
+    X(zenith_ring_info, "zenith_ring_info", "cq_entries", offsetof(zenith_ring_info, cq_entries),                      \
+      sizeof(((zenith_ring_info *)0)->cq_entries))                                                                     \
+    X(zenith_ring_info, "zenith_ring_info", "setup_flags", offsetof(zenith_ring_info, setup_flags),                    \
+      sizeof(((zenith_ring_info *)0)->setup_flags))                                                                    \
+    X(zenith_ring_info, "zenith_ring_info", "features", offsetof(zenith_ring_info, features),                          \
+      sizeof(((zenith_ring_info *)0)->features))                                                                       \
+    X(zenith_ring_info, "zenith_ring_info", "reserved_", offsetof(zenith_ring_info, reserved_),                        \
+      sizeof(((zenith_ring_info *)0)->reserved_))                                                                      \
+    X(zenith_ring_info, "zenith_ring_info", "cq_overflow", offsetof(zenith_ring_info, cq_overflow),                    \
+      sizeof(((zenith_ring_info *)0)->cq_overflow))                                                                    \
+    X(zenith_server_config, "zenith_server_config", "", 0, sizeof(zenith_server_config))                               \
+    X(zenith_server_config, "zenith_server_config", "struct_size", offsetof(zenith_server_config, struct_size),        \
+      sizeof(((zenith_server_config *)0)->struct_size))                                                                \
+    X(zenith_server_config, "zenith_server_config", "port", offsetof(zenith_server_config, port),                      \
+      sizeof(((zenith_server_config *)0)->port))                                                                       \
+    X(zenith_server_config, "zenith_server_config", "reserved_", offsetof(zenith_server_config, reserved_),            \
+      sizeof(((zenith_server_config *)0)->reserved_))                                                                  \
+    X(zenith_server_config, "zenith_server_config", "address", offsetof(zenith_server_config, address),                \
+      sizeof(((zenith_server_config *)0)->address))                                                                    \
+    X(zenith_server_config, "zenith_server_config", "flags", offsetof(zenith_server_config, flags),                    \
+      sizeof(((zenith_server_config *)0)->flags))                                                                      \
+    X(zenith_server_config, "zenith_server_config", "max_connections",                                                 \
+      offsetof(zenith_server_config, max_connections), sizeof(((zenith_server_config *)0)->max_connections))           \
+    X(zenith_server_config, "zenith_server_config", "buffer_size", offsetof(zenith_server_config, buffer_size),        \
+      sizeof(((zenith_server_config *)0)->buffer_size))                                                                \
+    X(zenith_server_config, "zenith_server_config", "buffer_count", offsetof(zenith_server_config, buffer_count),      \
+      sizeof(((zenith_server_config *)0)->buffer_count))                                                               \
+    X(zenith_server_config, "zenith_server_config", "recv_buffers", offsetof(zenith_server_config, recv_buffers),      \
+      sizeof(((zenith_server_config *)0)->recv_buffers))                                                               \
+    X(zenith_server_config, "zenith_server_config", "send_queue_max", offsetof(zenith_server_config, send_queue_max),  \
+      sizeof(((zenith_server_config *)0)->send_queue_max))                                                             \
+    X(zenith_server_config, "zenith_server_config", "zerocopy_min", offsetof(zenith_server_config, zerocopy_min),      \
+      sizeof(((zenith_server_config *)0)->zerocopy_min))                                                               \
+    X(zenith_server_config, "zenith_server_config", "idle_timeout_ms",                                                 \
+      offsetof(zenith_server_config, idle_timeout_ms), sizeof(((zenith_server_config *)0)->idle_timeout_ms))           \
+    X(zenith_server_config, "zenith_server_config", "sq_entries", offsetof(zenith_server_config, sq_entries),          \
+      sizeof(((zenith_server_config *)0)->sq_entries))                                                                 \
+    X(zenith_server_config, "zenith_server_config", "backlog", offsetof(zenith_server_config, backlog),                \
+      sizeof(((zenith_server_config *)0)->backlog))                                                                    \
+    X(zenith_server_config, "zenith_server_config", "cpu", offsetof(zenith_server_config, cpu),                        \
+      sizeof(((zenith_server_config *)0)->cpu))                                                                        \
+    X(zenith_server_config, "zenith_server_config", "numa_node", offsetof(zenith_server_config, numa_node),            \
+      sizeof(((zenith_server_config *)0)->numa_node))                                                                  \
+    X(zenith_server_config, "zenith_server_config", "max_timers", offsetof(zenith_server_config, max_timers),          \
+      sizeof(((zenith_server_config *)0)->max_timers))                                                                 \
+    X(zenith_server_config, "zenith_server_config", "post_queue", offsetof(zenith_server_config, post_queue),          \
+      sizeof(((zenith_server_config *)0)->post_queue))                                                                 \
+    X(zenith_server_config, "zenith_server_config", "send_reserve", offsetof(zenith_server_config, send_reserve),      \
+      sizeof(((zenith_server_config *)0)->send_reserve))                                                               \
+    X(zenith_server_config, "zenith_server_config", "backend", offsetof(zenith_server_config, backend),                \
+      sizeof(((zenith_server_config *)0)->backend))                                                                    \
+    X(zenith_server_config, "zenith_server_config", "max_udp", offsetof(zenith_server_config, max_udp),                \
+      sizeof(((zenith_server_config *)0)->max_udp))                                                                    \
+    X(zenith_server_config, "zenith_server_config", "udp_queue", offsetof(zenith_server_config, udp_queue),            \
+      sizeof(((zenith_server_config *)0)->udp_queue))                                                                  \
+    X(zenith_backend_info, "zenith_backend_info", "", 0, sizeof(zenith_backend_info))                                  \
+    X(zenith_backend_info, "zenith_backend_info", "struct_size", offsetof(zenith_backend_info, struct_size),           \
+      sizeof(((zenith_backend_info *)0)->struct_size))                                                                 \
+    X(zenith_backend_info, "zenith_backend_info", "backend", offsetof(zenith_backend_info, backend),                   \
+      sizeof(((zenith_backend_info *)0)->backend))                                                                     \
+    X(zenith_backend_info, "zenith_backend_info", "reason", offsetof(zenith_backend_info, reason),                     \
+      sizeof(((zenith_backend_info *)0)->reason))                                                                      \
+    X(zenith_backend_info, "zenith_backend_info", "uring_errno", offsetof(zenith_backend_info, uring_errno),           \
+      sizeof(((zenith_backend_info *)0)->uring_errno))                                                                 \
+    X(zenith_backend_info, "zenith_backend_info", "uring_sysctl", offsetof(zenith_backend_info, uring_sysctl),         \
+      sizeof(((zenith_backend_info *)0)->uring_sysctl))                                                                \
+    X(zenith_backend_info, "zenith_backend_info", "reserved_", offsetof(zenith_backend_info, reserved_),               \
+      sizeof(((zenith_backend_info *)0)->reserved_))                                                                   \
+    X(zenith_backend_info, "zenith_backend_info", "name", offsetof(zenith_backend_info, name),                         \
+      sizeof(((zenith_backend_info *)0)->name))                                                                        \
+    X(zenith_backend_info, "zenith_backend_info", "why", offsetof(zenith_backend_info, why),                           \
+      sizeof(((zenith_backend_info *)0)->why))                                                                         \
+    X(zenith_server_stats, "zenith_server_stats", "", 0, sizeof(zenith_server_stats))                                  \
+    X(zenith_server_stats, "zenith_server_stats", "connections_open", offsetof(zenith_server_stats, connections_open), \
+      sizeof(((zenith_server_stats *)0)->connections_open))                                                            \
+    X(zenith_server_stats, "zenith_server_stats", "connections_accepted",                                              \
+      offsetof(zenith_server_stats, connections_accepted), sizeof(((zenith_server_stats *)0)->connections_accepted))   \
+    X(zenith_server_stats, "zenith_server_stats", "connections_closed",                                                \
+      offsetof(zenith_server_stats, connections_closed), sizeof(((zenith_server_stats *)0)->connections_closed))       \
+    X(zenith_server_stats, "zenith_server_stats", "connections_rejected",                                              \
+      offsetof(zenith_server_stats, connections_rejected), sizeof(((zenith_server_stats *)0)->connections_rejected))   \
+    X(zenith_server_stats, "zenith_server_stats", "bytes_in", offsetof(zenith_server_stats, bytes_in),                 \
+      sizeof(((zenith_server_stats *)0)->bytes_in))                                                                    \
+    X(zenith_server_stats, "zenith_server_stats", "bytes_out", offsetof(zenith_server_stats, bytes_out),               \
+      sizeof(((zenith_server_stats *)0)->bytes_out))                                                                   \
+    X(zenith_server_stats, "zenith_server_stats", "recv_buffer_exhausted",                                             \
+      offsetof(zenith_server_stats, recv_buffer_exhausted), sizeof(((zenith_server_stats *)0)->recv_buffer_exhausted)) \
+    X(zenith_server_stats, "zenith_server_stats", "send_queue_full", offsetof(zenith_server_stats, send_queue_full),   \
+      sizeof(((zenith_server_stats *)0)->send_queue_full))                                                             \
+    X(zenith_server_stats, "zenith_server_stats", "stale_completions",                                                 \
+      offsetof(zenith_server_stats, stale_completions), sizeof(((zenith_server_stats *)0)->stale_completions))         \
+    X(zenith_server_stats, "zenith_server_stats", "accept_errors", offsetof(zenith_server_stats, accept_errors),       \
+      sizeof(((zenith_server_stats *)0)->accept_errors))                                                               \
+    X(zenith_server_stats, "zenith_server_stats", "connection_errors",                                                 \
+      offsetof(zenith_server_stats, connection_errors), sizeof(((zenith_server_stats *)0)->connection_errors))         \
+    X(zenith_server_stats, "zenith_server_stats", "zerocopy_sends", offsetof(zenith_server_stats, zerocopy_sends),     \
+      sizeof(((zenith_server_stats *)0)->zerocopy_sends))                                                              \
+    X(zenith_server_stats, "zenith_server_stats", "cq_overflow", offsetof(zenith_server_stats, cq_overflow),           \
+      sizeof(((zenith_server_stats *)0)->cq_overflow))                                                                 \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "", 0, sizeof(zenith_reactor_stats))                               \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "listeners", offsetof(zenith_reactor_stats, listeners),            \
+      sizeof(((zenith_reactor_stats *)0)->listeners))                                                                  \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_started",                                                \
+      offsetof(zenith_reactor_stats, connects_started), sizeof(((zenith_reactor_stats *)0)->connects_started))         \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_succeeded",                                              \
+      offsetof(zenith_reactor_stats, connects_succeeded), sizeof(((zenith_reactor_stats *)0)->connects_succeeded))     \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_failed",                                                 \
+      offsetof(zenith_reactor_stats, connects_failed), sizeof(((zenith_reactor_stats *)0)->connects_failed))           \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_timed_out",                                              \
+      offsetof(zenith_reactor_stats, connects_timed_out), sizeof(((zenith_reactor_stats *)0)->connects_timed_out))     \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "connects_canceled",                                               \
+      offsetof(zenith_reactor_stats, connects_canceled), sizeof(((zenith_reactor_stats *)0)->connects_canceled))       \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_armed", offsetof(zenith_reactor_stats, timers_armed),      \
+      sizeof(((zenith_reactor_stats *)0)->timers_armed))                                                               \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_fired", offsetof(zenith_reactor_stats, timers_fired),      \
+      sizeof(((zenith_reactor_stats *)0)->timers_fired))                                                               \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "timers_skipped", offsetof(zenith_reactor_stats, timers_skipped),  \
+      sizeof(((zenith_reactor_stats *)0)->timers_skipped))                                                             \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "posts_run", offsetof(zenith_reactor_stats, posts_run),            \
+      sizeof(((zenith_reactor_stats *)0)->posts_run))                                                                  \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "posts_refused", offsetof(zenith_reactor_stats, posts_refused),    \
+      sizeof(((zenith_reactor_stats *)0)->posts_refused))                                                              \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "wakeups", offsetof(zenith_reactor_stats, wakeups),                \
+      sizeof(((zenith_reactor_stats *)0)->wakeups))                                                                    \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "send_pool_empty",                                                 \
+      offsetof(zenith_reactor_stats, send_pool_empty), sizeof(((zenith_reactor_stats *)0)->send_pool_empty))           \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "deliveries_held",                                                 \
+      offsetof(zenith_reactor_stats, deliveries_held), sizeof(((zenith_reactor_stats *)0)->deliveries_held))           \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "misuse_refused", offsetof(zenith_reactor_stats, misuse_refused),  \
+      sizeof(((zenith_reactor_stats *)0)->misuse_refused))                                                             \
+    X(zenith_reactor_stats, "zenith_reactor_stats", "loop_iterations",                                                 \
+      offsetof(zenith_reactor_stats, loop_iterations), sizeof(((zenith_reactor_stats *)0)->loop_iterations))           \
+    X(zenith_connect_config, "zenith_connect_config", "", 0, sizeof(zenith_connect_config))                            \
+    X(zenith_connect_config, "zenith_connect_config", "struct_size", offsetof(zenith_connect_config, struct_size),     \
+      sizeof(((zenith_connect_config *)0)->struct_size))                                                               \
+    X(zenith_connect_config, "zenith_connect_config", "port", offsetof(zenith_connect_config, port),                   \
+      sizeof(((zenith_connect_config *)0)->port))                                                                      \
+    X(zenith_connect_config, "zenith_connect_config", "local_port", offsetof(zenith_connect_config, local_port),       \
+      sizeof(((zenith_connect_config *)0)->local_port))                                                                \
+    X(zenith_connect_config, "zenith_connect_config", "address", offsetof(zenith_connect_config, address),             \
+      sizeof(((zenith_connect_config *)0)->address))                                                                   \
+    X(zenith_connect_config, "zenith_connect_config", "local_address", offsetof(zenith_connect_config, local_address), \
+      sizeof(((zenith_connect_config *)0)->local_address))                                                             \
+    X(zenith_connect_config, "zenith_connect_config", "flags", offsetof(zenith_connect_config, flags),                 \
+      sizeof(((zenith_connect_config *)0)->flags))                                                                     \
+    X(zenith_connect_config, "zenith_connect_config", "timeout_ms", offsetof(zenith_connect_config, timeout_ms),       \
+      sizeof(((zenith_connect_config *)0)->timeout_ms))                                                                \
+    X(zenith_connect_config, "zenith_connect_config", "keepalive_idle_s",                                              \
+      offsetof(zenith_connect_config, keepalive_idle_s), sizeof(((zenith_connect_config *)0)->keepalive_idle_s))       \
+    X(zenith_connect_config, "zenith_connect_config", "keepalive_intvl_s",                                             \
+      offsetof(zenith_connect_config, keepalive_intvl_s), sizeof(((zenith_connect_config *)0)->keepalive_intvl_s))     \
+    X(zenith_connect_config, "zenith_connect_config", "keepalive_count",                                               \
+      offsetof(zenith_connect_config, keepalive_count), sizeof(((zenith_connect_config *)0)->keepalive_count))         \
+    X(zenith_connect_config, "zenith_connect_config", "user_timeout_ms",                                               \
+      offsetof(zenith_connect_config, user_timeout_ms), sizeof(((zenith_connect_config *)0)->user_timeout_ms))         \
+    X(zenith_connect_config, "zenith_connect_config", "on_connect", offsetof(zenith_connect_config, on_connect),       \
+      sizeof(((zenith_connect_config *)0)->on_connect))                                                                \
+    X(zenith_connect_config, "zenith_connect_config", "user", offsetof(zenith_connect_config, user),                   \
+      sizeof(((zenith_connect_config *)0)->user))                                                                      \
+    X(zenith_addr, "zenith_addr", "", 0, sizeof(zenith_addr))                                                          \
+    X(zenith_addr, "zenith_addr", "sa", offsetof(zenith_addr, sa), sizeof(((zenith_addr *)0)->sa))                     \
+    X(zenith_addr, "zenith_addr", "len", offsetof(zenith_addr, len), sizeof(((zenith_addr *)0)->len))                  \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "", 0, sizeof(zenith_udp_datagram))                                  \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "data", offsetof(zenith_udp_datagram, data),                         \
+      sizeof(((zenith_udp_datagram *)0)->data))                                                                        \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "len", offsetof(zenith_udp_datagram, len),                           \
+      sizeof(((zenith_udp_datagram *)0)->len))                                                                         \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "orig_len", offsetof(zenith_udp_datagram, orig_len),                 \
+      sizeof(((zenith_udp_datagram *)0)->orig_len))                                                                    \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "flags", offsetof(zenith_udp_datagram, flags),                       \
+      sizeof(((zenith_udp_datagram *)0)->flags))                                                                       \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "kernel_drops", offsetof(zenith_udp_datagram, kernel_drops),         \
+      sizeof(((zenith_udp_datagram *)0)->kernel_drops))                                                                \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "from", offsetof(zenith_udp_datagram, from),                         \
+      sizeof(((zenith_udp_datagram *)0)->from))                                                                        \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "ts_ns", offsetof(zenith_udp_datagram, ts_ns),                       \
+      sizeof(((zenith_udp_datagram *)0)->ts_ns))                                                                       \
+    X(zenith_udp_datagram, "zenith_udp_datagram", "hw_ts_ns", offsetof(zenith_udp_datagram, hw_ts_ns),                 \
+      sizeof(((zenith_udp_datagram *)0)->hw_ts_ns))                                                                    \
+    X(zenith_udp_config, "zenith_udp_config", "", 0, sizeof(zenith_udp_config))                                        \
+    X(zenith_udp_config, "zenith_udp_config", "struct_size", offsetof(zenith_udp_config, struct_size),                 \
+      sizeof(((zenith_udp_config *)0)->struct_size))                                                                   \
+    X(zenith_udp_config, "zenith_udp_config", "flags", offsetof(zenith_udp_config, flags),                             \
+      sizeof(((zenith_udp_config *)0)->flags))                                                                         \
+    X(zenith_udp_config, "zenith_udp_config", "address", offsetof(zenith_udp_config, address),                         \
+      sizeof(((zenith_udp_config *)0)->address))                                                                       \
+    X(zenith_udp_config, "zenith_udp_config", "port", offsetof(zenith_udp_config, port),                               \
+      sizeof(((zenith_udp_config *)0)->port))                                                                          \
+    X(zenith_udp_config, "zenith_udp_config", "peer_port", offsetof(zenith_udp_config, peer_port),                     \
+      sizeof(((zenith_udp_config *)0)->peer_port))                                                                     \
+    X(zenith_udp_config, "zenith_udp_config", "rcvbuf", offsetof(zenith_udp_config, rcvbuf),                           \
+      sizeof(((zenith_udp_config *)0)->rcvbuf))                                                                        \
+    X(zenith_udp_config, "zenith_udp_config", "peer_address", offsetof(zenith_udp_config, peer_address),               \
+      sizeof(((zenith_udp_config *)0)->peer_address))                                                                  \
+    X(zenith_udp_config, "zenith_udp_config", "sndbuf", offsetof(zenith_udp_config, sndbuf),                           \
+      sizeof(((zenith_udp_config *)0)->sndbuf))                                                                        \
+    X(zenith_udp_config, "zenith_udp_config", "reserved_", offsetof(zenith_udp_config, reserved_),                     \
+      sizeof(((zenith_udp_config *)0)->reserved_))                                                                     \
+    X(zenith_udp_config, "zenith_udp_config", "on_recv", offsetof(zenith_udp_config, on_recv),                         \
+      sizeof(((zenith_udp_config *)0)->on_recv))                                                                       \
+    X(zenith_udp_config, "zenith_udp_config", "on_writable", offsetof(zenith_udp_config, on_writable),                 \
+      sizeof(((zenith_udp_config *)0)->on_writable))                                                                   \
+    X(zenith_udp_config, "zenith_udp_config", "user", offsetof(zenith_udp_config, user),                               \
+      sizeof(((zenith_udp_config *)0)->user))                                                                          \
+    X(zenith_udp_info, "zenith_udp_info", "", 0, sizeof(zenith_udp_info))                                              \
+    X(zenith_udp_info, "zenith_udp_info", "struct_size", offsetof(zenith_udp_info, struct_size),                       \
+      sizeof(((zenith_udp_info *)0)->struct_size))                                                                     \
+    X(zenith_udp_info, "zenith_udp_info", "features", offsetof(zenith_udp_info, features),                             \
+      sizeof(((zenith_udp_info *)0)->features))                                                                        \
+    X(zenith_udp_info, "zenith_udp_info", "local", offsetof(zenith_udp_info, local),                                   \
+      sizeof(((zenith_udp_info *)0)->local))                                                                           \
+    X(zenith_udp_info, "zenith_udp_info", "peer", offsetof(zenith_udp_info, peer),                                     \
+      sizeof(((zenith_udp_info *)0)->peer))                                                                            \
+    X(zenith_udp_info, "zenith_udp_info", "recv_capacity", offsetof(zenith_udp_info, recv_capacity),                   \
+      sizeof(((zenith_udp_info *)0)->recv_capacity))                                                                   \
+    X(zenith_udp_info, "zenith_udp_info", "queued", offsetof(zenith_udp_info, queued),                                 \
+      sizeof(((zenith_udp_info *)0)->queued))                                                                          \
+    X(zenith_udp_info, "zenith_udp_info", "datagrams_in", offsetof(zenith_udp_info, datagrams_in),                     \
+      sizeof(((zenith_udp_info *)0)->datagrams_in))                                                                    \
+    X(zenith_udp_info, "zenith_udp_info", "bytes_in", offsetof(zenith_udp_info, bytes_in),                             \
+      sizeof(((zenith_udp_info *)0)->bytes_in))                                                                        \
+    X(zenith_udp_info, "zenith_udp_info", "datagrams_out", offsetof(zenith_udp_info, datagrams_out),                   \
+      sizeof(((zenith_udp_info *)0)->datagrams_out))                                                                   \
+    X(zenith_udp_info, "zenith_udp_info", "bytes_out", offsetof(zenith_udp_info, bytes_out),                           \
+      sizeof(((zenith_udp_info *)0)->bytes_out))                                                                       \
+    X(zenith_udp_info, "zenith_udp_info", "truncated", offsetof(zenith_udp_info, truncated),                           \
+      sizeof(((zenith_udp_info *)0)->truncated))                                                                       \
+    X(zenith_udp_info, "zenith_udp_info", "gro_batches", offsetof(zenith_udp_info, gro_batches),                       \
+      sizeof(((zenith_udp_info *)0)->gro_batches))                                                                     \
+    X(zenith_udp_info, "zenith_udp_info", "gso_sends", offsetof(zenith_udp_info, gso_sends),                           \
+      sizeof(((zenith_udp_info *)0)->gso_sends))                                                                       \
+    X(zenith_udp_info, "zenith_udp_info", "recv_stalls", offsetof(zenith_udp_info, recv_stalls),                       \
+      sizeof(((zenith_udp_info *)0)->recv_stalls))                                                                     \
+    X(zenith_udp_info, "zenith_udp_info", "kernel_drops", offsetof(zenith_udp_info, kernel_drops),                     \
+      sizeof(((zenith_udp_info *)0)->kernel_drops))                                                                    \
+    X(zenith_udp_info, "zenith_udp_info", "recv_errors", offsetof(zenith_udp_info, recv_errors),                       \
+      sizeof(((zenith_udp_info *)0)->recv_errors))                                                                     \
+    X(zenith_udp_info, "zenith_udp_info", "send_full", offsetof(zenith_udp_info, send_full),                           \
+      sizeof(((zenith_udp_info *)0)->send_full))                                                                       \
+    X(zenith_udp_info, "zenith_udp_info", "send_errors", offsetof(zenith_udp_info, send_errors),                       \
+      sizeof(((zenith_udp_info *)0)->send_errors))                                                                     \
+    X(zenith_udp_info, "zenith_udp_info", "last_error", offsetof(zenith_udp_info, last_error),                         \
+      sizeof(((zenith_udp_info *)0)->last_error))                                                                      \
+    X(zenith_udp_info, "zenith_udp_info", "reserved_", offsetof(zenith_udp_info, reserved_),                           \
+      sizeof(((zenith_udp_info *)0)->reserved_))                                                                       \
+    X(struct ArrowSchema, "ArrowSchema", "", 0, sizeof(struct ArrowSchema))                                            \
+    X(struct ArrowSchema, "ArrowSchema", "format", offsetof(struct ArrowSchema, format),                               \
+      sizeof(((struct ArrowSchema *)0)->format))                                                                       \
+    X(struct ArrowSchema, "ArrowSchema", "name", offsetof(struct ArrowSchema, name),                                   \
+      sizeof(((struct ArrowSchema *)0)->name))                                                                         \
+    X(struct ArrowSchema, "ArrowSchema", "metadata", offsetof(struct ArrowSchema, metadata),                           \
+      sizeof(((struct ArrowSchema *)0)->metadata))                                                                     \
+    X(struct ArrowSchema, "ArrowSchema", "flags", offsetof(struct ArrowSchema, flags),                                 \
+      sizeof(((struct ArrowSchema *)0)->flags))                                                                        \
+    X(struct ArrowSchema, "ArrowSchema", "n_children", offsetof(struct ArrowSchema, n_children),                       \
+      sizeof(((struct ArrowSchema *)0)->n_children))                                                                   \
+    X(struct ArrowSchema, "ArrowSchema", "children", offsetof(struct ArrowSchema, children),                           \
+      sizeof(((struct ArrowSchema *)0)->children))                                                                     \
+    X(struct ArrowSchema, "ArrowSchema", "dictionary", offsetof(struct ArrowSchema, dictionary),                       \
+      sizeof(((struct ArrowSchema *)0)->dictionary))                                                                   \
+    X(struct ArrowSchema, "ArrowSchema", "release", offsetof(struct ArrowSchema, release),                             \
+      sizeof(((struct ArrowSchema *)0)->release))                                                                      \
+    X(struct ArrowSchema, "ArrowSchema", "private_data", offsetof(struct ArrowSchema, private_data),                   \
+      sizeof(((struct ArrowSchema *)0)->private_data))                                                                 \
+    X(struct ArrowArray, "ArrowArray", "", 0, sizeof(struct ArrowArray))                                               \
+    X(struct ArrowArray, "ArrowArray", "length", offsetof(struct ArrowArray, length),                                  \
+      sizeof(((struct ArrowArray *)0)->length))                                                                        \
+    X(struct ArrowArray, "ArrowArray", "null_count", offsetof(struct ArrowArray, null_count),                          \
+      sizeof(((struct ArrowArray *)0)->null_count))                                                                    \
+    X(struct ArrowArray, "ArrowArray", "offset", offsetof(struct ArrowArray, offset),                                  \
+      sizeof(((struct ArrowArray *)0)->offset))                                                                        \
+    X(struct ArrowArray, "ArrowArray", "n_buffers", offsetof(struct ArrowArray, n_buffers),                            \
+      sizeof(((struct ArrowArray *)0)->n_buffers))                                                                     \
+    X(struct ArrowArray, "ArrowArray", "n_children", offsetof(struct ArrowArray, n_children),                          \
+      sizeof(((struct ArrowArray *)0)->n_children))                                                                    \
+    X(struct ArrowArray, "ArrowArray", "buffers", offsetof(struct ArrowArray, buffers),                                \
+      sizeof(((struct ArrowArray *)0)->buffers))                                                                       \
+    X(struct ArrowArray, "ArrowArray", "children", offsetof(struct ArrowArray, children),                              \
+      sizeof(((struct ArrowArray *)0)->children))                                                                      \
+    X(struct ArrowArray, "ArrowArray", "dictionary", offsetof(struct ArrowArray, dictionary),                          \
+      sizeof(((struct ArrowArray *)0)->dictionary))                                                                    \
+    X(struct ArrowArray, "ArrowArray", "release", offsetof(struct ArrowArray, release),                                \
+      sizeof(((struct ArrowArray *)0)->release))                                                                       \
+    X(struct ArrowArray, "ArrowArray", "private_data", offsetof(struct ArrowArray, private_data),                      \
+      sizeof(((struct ArrowArray *)0)->private_data))                                                                  \
+    X(zenith_batch, "zenith_batch", "", 0, sizeof(zenith_batch))                                                       \
+    X(zenith_batch, "zenith_batch", "source_id", offsetof(zenith_batch, source_id),                                    \
+      sizeof(((zenith_batch *)0)->source_id))                                                                          \
+    X(zenith_batch, "zenith_batch", "seq_no", offsetof(zenith_batch, seq_no), sizeof(((zenith_batch *)0)->seq_no))     \
+    X(zenith_batch, "zenith_batch", "array", offsetof(zenith_batch, array), sizeof(((zenith_batch *)0)->array))        \
+    X(zenith_batch, "zenith_batch", "schema", offsetof(zenith_batch, schema), sizeof(((zenith_batch *)0)->schema))     \
+    X(zenith_engine_stats, "zenith_engine_stats", "", 0, sizeof(zenith_engine_stats))                                  \
+    X(zenith_engine_stats, "zenith_engine_stats", "capacity", offsetof(zenith_engine_stats, capacity),                 \
+      sizeof(((zenith_engine_stats *)0)->capacity))                                                                    \
+    X(zenith_engine_stats, "zenith_engine_stats", "published", offsetof(zenith_engine_stats, published),               \
+      sizeof(((zenith_engine_stats *)0)->published))                                                                   \
+    X(zenith_engine_stats, "zenith_engine_stats", "polled", offsetof(zenith_engine_stats, polled),                     \
+      sizeof(((zenith_engine_stats *)0)->polled))                                                                      \
+    X(zenith_engine_stats, "zenith_engine_stats", "released", offsetof(zenith_engine_stats, released),                 \
+      sizeof(((zenith_engine_stats *)0)->released))                                                                    \
+    X(zenith_engine_stats, "zenith_engine_stats", "rejected_full", offsetof(zenith_engine_stats, rejected_full),       \
+      sizeof(((zenith_engine_stats *)0)->rejected_full))                                                               \
+    X(zenith_engine_stats, "zenith_engine_stats", "rejected_invalid", offsetof(zenith_engine_stats, rejected_invalid), \
+      sizeof(((zenith_engine_stats *)0)->rejected_invalid))                                                            \
+    X(zenith_engine_stats, "zenith_engine_stats", "seq_gaps", offsetof(zenith_engine_stats, seq_gaps),                 \
+      sizeof(((zenith_engine_stats *)0)->seq_gaps))                                                                    \
+    X(zenith_engine_stats, "zenith_engine_stats", "seq_duplicates", offsetof(zenith_engine_stats, seq_duplicates),     \
+      sizeof(((zenith_engine_stats *)0)->seq_duplicates))                                                              \
+    X(zenith_engine_stats, "zenith_engine_stats", "sources", offsetof(zenith_engine_stats, sources),                   \
+      sizeof(((zenith_engine_stats *)0)->sources))                                                                     \
+    X(zenith_engine_stats, "zenith_engine_stats", "sources_untracked",                                                 \
+      offsetof(zenith_engine_stats, sources_untracked), sizeof(((zenith_engine_stats *)0)->sources_untracked))         \
+    X(zenith_plugin_config, "zenith_plugin_config", "", 0, sizeof(zenith_plugin_config))                               \
+    X(zenith_plugin_config, "zenith_plugin_config", "struct_size", offsetof(zenith_plugin_config, struct_size),        \
+      sizeof(((zenith_plugin_config *)0)->struct_size))                                                                \
+    X(zenith_plugin_config, "zenith_plugin_config", "flags", offsetof(zenith_plugin_config, flags),                    \
+      sizeof(((zenith_plugin_config *)0)->flags))                                                                      \
+    X(zenith_plugin_config, "zenith_plugin_config", "instances", offsetof(zenith_plugin_config, instances),            \
+      sizeof(((zenith_plugin_config *)0)->instances))                                                                  \
+    X(zenith_plugin_config, "zenith_plugin_config", "max_failures", offsetof(zenith_plugin_config, max_failures),      \
+      sizeof(((zenith_plugin_config *)0)->max_failures))                                                               \
+    X(zenith_plugin_config, "zenith_plugin_config", "fuel", offsetof(zenith_plugin_config, fuel),                      \
+      sizeof(((zenith_plugin_config *)0)->fuel))                                                                       \
+    X(zenith_plugin_config, "zenith_plugin_config", "fuel_per_row", offsetof(zenith_plugin_config, fuel_per_row),      \
+      sizeof(((zenith_plugin_config *)0)->fuel_per_row))                                                               \
+    X(zenith_plugin_config, "zenith_plugin_config", "max_rows", offsetof(zenith_plugin_config, max_rows),              \
+      sizeof(((zenith_plugin_config *)0)->max_rows))                                                                   \
+    X(zenith_plugin_config, "zenith_plugin_config", "max_memory_pages",                                                \
+      offsetof(zenith_plugin_config, max_memory_pages), sizeof(((zenith_plugin_config *)0)->max_memory_pages))         \
+    X(zenith_plugin_config, "zenith_plugin_config", "params", offsetof(zenith_plugin_config, params),                  \
+      sizeof(((zenith_plugin_config *)0)->params))                                                                     \
+    X(zenith_plugin_config, "zenith_plugin_config", "params_len", offsetof(zenith_plugin_config, params_len),          \
+      sizeof(((zenith_plugin_config *)0)->params_len))                                                                 \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "", 0, sizeof(zenith_plugin_stats))                                  \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "struct_size", offsetof(zenith_plugin_stats, struct_size),           \
+      sizeof(((zenith_plugin_stats *)0)->struct_size))                                                                 \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "disabled", offsetof(zenith_plugin_stats, disabled),                 \
+      sizeof(((zenith_plugin_stats *)0)->disabled))                                                                    \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "instances", offsetof(zenith_plugin_stats, instances),               \
+      sizeof(((zenith_plugin_stats *)0)->instances))                                                                   \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "last_trap", offsetof(zenith_plugin_stats, last_trap),               \
+      sizeof(((zenith_plugin_stats *)0)->last_trap))                                                                   \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "calls", offsetof(zenith_plugin_stats, calls),                       \
+      sizeof(((zenith_plugin_stats *)0)->calls))                                                                       \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "rows_in", offsetof(zenith_plugin_stats, rows_in),                   \
+      sizeof(((zenith_plugin_stats *)0)->rows_in))                                                                     \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "rows_out", offsetof(zenith_plugin_stats, rows_out),                 \
+      sizeof(((zenith_plugin_stats *)0)->rows_out))                                                                    \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "passed", offsetof(zenith_plugin_stats, passed),                     \
+      sizeof(((zenith_plugin_stats *)0)->passed))                                                                      \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "rejected", offsetof(zenith_plugin_stats, rejected),                 \
+      sizeof(((zenith_plugin_stats *)0)->rejected))                                                                    \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "selected", offsetof(zenith_plugin_stats, selected),                 \
+      sizeof(((zenith_plugin_stats *)0)->selected))                                                                    \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "failures", offsetof(zenith_plugin_stats, failures),                 \
+      sizeof(((zenith_plugin_stats *)0)->failures))                                                                    \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "traps", offsetof(zenith_plugin_stats, traps),                       \
+      sizeof(((zenith_plugin_stats *)0)->traps))                                                                       \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "fuel_exhausted", offsetof(zenith_plugin_stats, fuel_exhausted),     \
+      sizeof(((zenith_plugin_stats *)0)->fuel_exhausted))                                                              \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "errors", offsetof(zenith_plugin_stats, errors),                     \
+      sizeof(((zenith_plugin_stats *)0)->errors))                                                                      \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "skipped", offsetof(zenith_plugin_stats, skipped),                   \
+      sizeof(((zenith_plugin_stats *)0)->skipped))                                                                     \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "fuel_used", offsetof(zenith_plugin_stats, fuel_used),               \
+      sizeof(((zenith_plugin_stats *)0)->fuel_used))                                                                   \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "waits", offsetof(zenith_plugin_stats, waits),                       \
+      sizeof(((zenith_plugin_stats *)0)->waits))                                                                       \
+    X(zenith_plugin_stats, "zenith_plugin_stats", "consecutive_failures",                                              \
+      offsetof(zenith_plugin_stats, consecutive_failures), sizeof(((zenith_plugin_stats *)0)->consecutive_failures))
 
 #if defined(ZENITH_NUMA_H_INCLUDED)
-#define ZENITH__LAYOUT_NUMA_LIST(X) \
-    X(zenith_numa_nodeset, "zenith_numa_nodeset", "", 0, sizeof(zenith_numa_nodeset)) \
-    X(zenith_numa_nodeset, "zenith_numa_nodeset", "bits", offsetof(zenith_numa_nodeset, bits), sizeof(((zenith_numa_nodeset *)0)->bits)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "", 0, sizeof(zenith_numa_node_info)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "id", offsetof(zenith_numa_node_info, id), sizeof(((zenith_numa_node_info *)0)->id)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "cpu_count", offsetof(zenith_numa_node_info, cpu_count), sizeof(((zenith_numa_node_info *)0)->cpu_count)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "cpu_first", offsetof(zenith_numa_node_info, cpu_first), sizeof(((zenith_numa_node_info *)0)->cpu_first)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "reserved_", offsetof(zenith_numa_node_info, reserved_), sizeof(((zenith_numa_node_info *)0)->reserved_)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "mem_total", offsetof(zenith_numa_node_info, mem_total), sizeof(((zenith_numa_node_info *)0)->mem_total)) \
-    X(zenith_numa_node_info, "zenith_numa_node_info", "mem_free", offsetof(zenith_numa_node_info, mem_free), sizeof(((zenith_numa_node_info *)0)->mem_free)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "", 0, sizeof(zenith_numa_topology)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "nodes", offsetof(zenith_numa_topology, nodes), sizeof(((zenith_numa_topology *)0)->nodes)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "cpus", offsetof(zenith_numa_topology, cpus), sizeof(((zenith_numa_topology *)0)->cpus)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "distances", offsetof(zenith_numa_topology, distances), sizeof(((zenith_numa_topology *)0)->distances)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "nodes_cap", offsetof(zenith_numa_topology, nodes_cap), sizeof(((zenith_numa_topology *)0)->nodes_cap)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "cpus_cap", offsetof(zenith_numa_topology, cpus_cap), sizeof(((zenith_numa_topology *)0)->cpus_cap)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "distances_cap", offsetof(zenith_numa_topology, distances_cap), sizeof(((zenith_numa_topology *)0)->distances_cap)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "node_count", offsetof(zenith_numa_topology, node_count), sizeof(((zenith_numa_topology *)0)->node_count)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "cpu_count", offsetof(zenith_numa_topology, cpu_count), sizeof(((zenith_numa_topology *)0)->cpu_count)) \
-    X(zenith_numa_topology, "zenith_numa_topology", "reserved_", offsetof(zenith_numa_topology, reserved_), sizeof(((zenith_numa_topology *)0)->reserved_)) \
-    X(zenith_numa_placement, "zenith_numa_placement", "", 0, sizeof(zenith_numa_placement)) \
-    X(zenith_numa_placement, "zenith_numa_placement", "pages", offsetof(zenith_numa_placement, pages), sizeof(((zenith_numa_placement *)0)->pages)) \
-    X(zenith_numa_placement, "zenith_numa_placement", "on_node", offsetof(zenith_numa_placement, on_node), sizeof(((zenith_numa_placement *)0)->on_node)) \
-    X(zenith_numa_placement, "zenith_numa_placement", "elsewhere", offsetof(zenith_numa_placement, elsewhere), sizeof(((zenith_numa_placement *)0)->elsewhere)) \
-    X(zenith_numa_placement, "zenith_numa_placement", "absent", offsetof(zenith_numa_placement, absent), sizeof(((zenith_numa_placement *)0)->absent))
+#define ZENITH__LAYOUT_NUMA_LIST(X)                                                                                 \
+    X(zenith_numa_nodeset, "zenith_numa_nodeset", "", 0, sizeof(zenith_numa_nodeset))                               \
+    X(zenith_numa_nodeset, "zenith_numa_nodeset", "bits", offsetof(zenith_numa_nodeset, bits),                      \
+      sizeof(((zenith_numa_nodeset *)0)->bits))                                                                     \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "", 0, sizeof(zenith_numa_node_info))                         \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "id", offsetof(zenith_numa_node_info, id),                    \
+      sizeof(((zenith_numa_node_info *)0)->id))                                                                     \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "cpu_count", offsetof(zenith_numa_node_info, cpu_count),      \
+      sizeof(((zenith_numa_node_info *)0)->cpu_count))                                                              \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "cpu_first", offsetof(zenith_numa_node_info, cpu_first),      \
+      sizeof(((zenith_numa_node_info *)0)->cpu_first))                                                              \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "reserved_", offsetof(zenith_numa_node_info, reserved_),      \
+      sizeof(((zenith_numa_node_info *)0)->reserved_))                                                              \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "mem_total", offsetof(zenith_numa_node_info, mem_total),      \
+      sizeof(((zenith_numa_node_info *)0)->mem_total))                                                              \
+    X(zenith_numa_node_info, "zenith_numa_node_info", "mem_free", offsetof(zenith_numa_node_info, mem_free),        \
+      sizeof(((zenith_numa_node_info *)0)->mem_free))                                                               \
+    X(zenith_numa_topology, "zenith_numa_topology", "", 0, sizeof(zenith_numa_topology))                            \
+    X(zenith_numa_topology, "zenith_numa_topology", "nodes", offsetof(zenith_numa_topology, nodes),                 \
+      sizeof(((zenith_numa_topology *)0)->nodes))                                                                   \
+    X(zenith_numa_topology, "zenith_numa_topology", "cpus", offsetof(zenith_numa_topology, cpus),                   \
+      sizeof(((zenith_numa_topology *)0)->cpus))                                                                    \
+    X(zenith_numa_topology, "zenith_numa_topology", "distances", offsetof(zenith_numa_topology, distances),         \
+      sizeof(((zenith_numa_topology *)0)->distances))                                                               \
+    X(zenith_numa_topology, "zenith_numa_topology", "nodes_cap", offsetof(zenith_numa_topology, nodes_cap),         \
+      sizeof(((zenith_numa_topology *)0)->nodes_cap))                                                               \
+    X(zenith_numa_topology, "zenith_numa_topology", "cpus_cap", offsetof(zenith_numa_topology, cpus_cap),           \
+      sizeof(((zenith_numa_topology *)0)->cpus_cap))                                                                \
+    X(zenith_numa_topology, "zenith_numa_topology", "distances_cap", offsetof(zenith_numa_topology, distances_cap), \
+      sizeof(((zenith_numa_topology *)0)->distances_cap))                                                           \
+    X(zenith_numa_topology, "zenith_numa_topology", "node_count", offsetof(zenith_numa_topology, node_count),       \
+      sizeof(((zenith_numa_topology *)0)->node_count))                                                              \
+    X(zenith_numa_topology, "zenith_numa_topology", "cpu_count", offsetof(zenith_numa_topology, cpu_count),         \
+      sizeof(((zenith_numa_topology *)0)->cpu_count))                                                               \
+    X(zenith_numa_topology, "zenith_numa_topology", "reserved_", offsetof(zenith_numa_topology, reserved_),         \
+      sizeof(((zenith_numa_topology *)0)->reserved_))                                                               \
+    X(zenith_numa_placement, "zenith_numa_placement", "", 0, sizeof(zenith_numa_placement))                         \
+    X(zenith_numa_placement, "zenith_numa_placement", "pages", offsetof(zenith_numa_placement, pages),              \
+      sizeof(((zenith_numa_placement *)0)->pages))                                                                  \
+    X(zenith_numa_placement, "zenith_numa_placement", "on_node", offsetof(zenith_numa_placement, on_node),          \
+      sizeof(((zenith_numa_placement *)0)->on_node))                                                                \
+    X(zenith_numa_placement, "zenith_numa_placement", "elsewhere", offsetof(zenith_numa_placement, elsewhere),      \
+      sizeof(((zenith_numa_placement *)0)->elsewhere))                                                              \
+    X(zenith_numa_placement, "zenith_numa_placement", "absent", offsetof(zenith_numa_placement, absent),            \
+      sizeof(((zenith_numa_placement *)0)->absent))
 
 #else
 #define ZENITH__LAYOUT_NUMA_LIST(X)
@@ -9209,9 +9445,9 @@ typedef struct zenith__layout_entry {
     size_t offset, size;
 } zenith__layout_entry;
 
-#define ZENITH__LAYOUT_ROW(ctype, tname, fname, off, sz) {tname, fname, (size_t)(off), (size_t)(sz)},
-static const zenith__layout_entry zenith__layout[] = {ZENITH__LAYOUT_LIST(ZENITH__LAYOUT_ROW)
-                                                          ZENITH__LAYOUT_NUMA_LIST(ZENITH__LAYOUT_ROW)};
+#define ZENITH__LAYOUT_ROW(ctype, tname, fname, off, sz) { tname, fname, (size_t)(off), (size_t)(sz) },
+static const zenith__layout_entry zenith__layout[] = { ZENITH__LAYOUT_LIST(ZENITH__LAYOUT_ROW)
+                                                           ZENITH__LAYOUT_NUMA_LIST(ZENITH__LAYOUT_ROW) };
 #undef ZENITH__LAYOUT_ROW
 #undef ZENITH__LAYOUT_LIST
 #undef ZENITH__LAYOUT_NUMA_LIST

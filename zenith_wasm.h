@@ -548,6 +548,8 @@ ZENITH_WASM_API int zenith_wasm_call(zenith_wasm_extern *func, const zenith_wasm
 
 #define ZENITH_WASM__MAX_ITEMS 1000000u
 #define ZENITH_WASM__MAX_SLOTS 65535u
+/* distinct constants of loops per function kept in slots of their own (see hoist_scan) */
+#define ZENITH_WASM__MAX_HOIST 32u
 #define ZENITH_WASM__MAX_ARITY 1000u
 #define ZENITH_WASM__MAX_CODE (16u << 20)
 #define ZENITH_WASM__NONE 0xffffffffu
@@ -567,6 +569,8 @@ typedef union zenith_wasm__cell {
     const void *h;
     uint64_t u;
     int64_t i;
+    uint16_t s[4]; /* the four 16-bit fields of u, in order (little-endian hosts) */
+    uint32_t w[2]; /* its two halves */
     const struct zenith_wasm__fcode *fn;
 } zenith_wasm__cell;
 
@@ -1269,6 +1273,7 @@ enum {
     ZENITH_WASM__OP_COPY = 0x04,          /* [dst | src<<16] */
     ZENITH_WASM__OP_COPY2 = 0x06,         /* [dst | src<<16 | dst2<<32 | src2<<48]: two copies, in order */
     ZENITH_WASM__OP_CONST64 = 0x05,       /* [dst] [value] */
+    ZENITH_WASM__OP_CONSTS = 0x07,        /* [n | first<<32] [value] x n: the prologue of hoisted constants */
     ZENITH_WASM__OP_BR = 0x0c,            /* [off] */
     ZENITH_WASM__OP_BR_IF = 0x0d,         /* [c | off] */
     ZENITH_WASM__OP_BR_TABLE = 0x0e,      /* [c | n<<32] [off] x (n+1) */
@@ -1288,7 +1293,9 @@ enum {
     ZENITH_WASM__OP_IMM = 0x100,    /* + a binary op: [a | dst<<16 | imm<<32] (i64: imm sign-extended) */
     ZENITH_WASM__OP_CMPBR = 0x200,  /* + a compare: [a | b<<16 | off<<32], jump if true; 0x250: i64.eqz */
     ZENITH_WASM__OP_CMPBRI = 0x300, /* + a compare: [a | off<<32] [imm], jump if true */
-    ZENITH_WASM__OP_COUNT = 0x400
+    ZENITH_WASM__OP_ADDR = 0x400,   /* + a load or store whose address is `x + imm` (i32.add wraps):
+                                       [x | dst-or-val<<16 | offset<<32] [imm] */
+    ZENITH_WASM__OP_COUNT = 0x440
 };
 
 #define ZENITH_WASM__UNKNOWN 0
@@ -1336,7 +1343,12 @@ typedef struct zenith_wasm__tr {
     unsigned last_shift;
     uint32_t last_slot;
     unsigned last_op;
-    size_t copy_cell, copy_end; /* the last single COPY's operand cell, and ncode after it */
+    size_t copy_cell, copy_end;              /* the last single COPY's operand cell, and ncode after it */
+    uint32_t sbase;                          /* slot of stack entry 0: nlocals + nhoist */
+    uint32_t nhoist, nhused;                 /* hoisting candidates; those given a slot (slots nlocals ..) */
+    uint64_t hval[ZENITH_WASM__MAX_HOIST];   /* candidates' bits, as a slot holds them */
+    uint32_t hslot[ZENITH_WASM__MAX_HOIST];  /* their slot, 0 until first used */
+    uint32_t horder[ZENITH_WASM__MAX_HOIST]; /* candidate of slot nlocals + k */
 } zenith_wasm__tr;
 
 static const uint8_t zenith_wasm__vt[4] = { ZENITH_WASM_I32, ZENITH_WASM_I64, ZENITH_WASM_F32, ZENITH_WASM_F64 };
@@ -1435,10 +1447,10 @@ static int zenith_wasm__emit_copy(zenith_wasm__tr *t, uint32_t dst, uint32_t src
     return 0;
 }
 
-static uint32_t zenith_wasm__canon(const zenith_wasm__tr *t, size_t i) { return t->nlocals + (uint32_t)i; }
+static uint32_t zenith_wasm__canon(const zenith_wasm__tr *t, size_t i) { return t->sbase + (uint32_t)i; }
 
 static int zenith_wasm__push(zenith_wasm__tr *t, uint8_t type) {
-    if (t->nlocals + t->nvals + 1 >= ZENITH_WASM__MAX_SLOTS)
+    if (t->sbase + t->nvals + 1 >= ZENITH_WASM__MAX_SLOTS)
         return zenith_wasm__fail(t->r, ZENITH_WASM_E_LIMIT, "function needs more than %u value slots",
                                  ZENITH_WASM__MAX_SLOTS);
     ZENITH_WASM__TRY(zenith_wasm__grow(&t->vals, &t->capvals, t->nvals + 1, sizeof *t->vals));
@@ -1507,14 +1519,40 @@ static int zenith_wasm__pop_k(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val
     return 0;
 }
 
-/* Pops a value that must be in a slot: a constant is written to its canonical slot first. */
-static int zenith_wasm__pop(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *out) {
-    ZENITH_WASM__TRY(zenith_wasm__pop_k(t, want, out));
-    if (out->k) {
-        ZENITH_WASM__TRY(zenith_wasm__emit_const(t, out->slot, out->type, out->c));
-        out->k = 0;
+/* The slot holding constant bits v for the whole call (written by the prologue), or
+   ZENITH_WASM__NONE when v is not a hoisting candidate. */
+static uint32_t zenith_wasm__hoisted(zenith_wasm__tr *t, uint64_t v) {
+    uint32_t i;
+    for (i = 0; i < t->nhoist; i++)
+        if (t->hval[i] == v) {
+            if (t->hslot[i] == 0) {
+                t->horder[t->nhused] = i;
+                t->hslot[i] = t->nlocals + t->nhused++;
+            }
+            return t->hslot[i];
+        }
+    return ZENITH_WASM__NONE;
+}
+
+/* An operand that must be in a slot: a constant is read from its hoisted slot, or written to
+   its canonical slot first. */
+static int zenith_wasm__operand(zenith_wasm__tr *t, zenith_wasm__val *v) {
+    if (v->k) {
+        uint32_t h = ZENITH_WASM__REACH(t) ? zenith_wasm__hoisted(t, v->c) : ZENITH_WASM__NONE;
+        v->k = 0;
+        if (h != ZENITH_WASM__NONE) {
+            v->slot = h;
+            return 0;
+        }
+        ZENITH_WASM__TRY(zenith_wasm__emit_const(t, v->slot, v->type, v->c));
     }
     return 0;
+}
+
+/* Pops a value that must be in a slot (zenith_wasm__operand). */
+static int zenith_wasm__pop(zenith_wasm__tr *t, uint8_t want, zenith_wasm__val *out) {
+    ZENITH_WASM__TRY(zenith_wasm__pop_k(t, want, out));
+    return zenith_wasm__operand(t, out);
 }
 
 /* Copies the value at stack index i to its canonical slot if it lives elsewhere (a local). */
@@ -1580,7 +1618,7 @@ static int zenith_wasm__branch_moves(zenith_wasm__tr *t, const zenith_wasm__ctl 
     src = dst + n;
     for (k = 0; k < n; k++) {
         src[k] = t->vals[t->nvals - n + k].slot;
-        dst[k] = l->kind == 0 ? k : t->nlocals + l->height + k;
+        dst[k] = l->kind == 0 ? k : t->sbase + l->height + k;
         if (t->vals[t->nvals - n + k].k) src[k] = dst[k]; /* written below, after the moves */
     }
     rc = zenith_wasm__moves(t, dst, src, n);
@@ -1846,6 +1884,25 @@ static int zenith_wasm__has_imm(unsigned op) {
            (op >= 0x51 && op <= 0x5a) || (op >= 0x7c && op <= 0x7e) || (op >= 0x83 && op <= 0x8a);
 }
 
+/* A load's or store's address a, if the op just emitted computed it as `x + imm` into a stack
+   slot nothing else reads: that i32.add is taken back and the access computes the address
+   itself (one dispatch fewer; clang emits `local.get; i32.const K; i32.add; load` for p[i+K]
+   because a load's offset, unlike the add, does not wrap). Returns imm (0..2^32-1) with *x, or
+   -1 with nothing changed. */
+static int64_t zenith_wasm__addr_fold(zenith_wasm__tr *t, const zenith_wasm__val *a, uint32_t *x) {
+    uint64_t w;
+    if (!ZENITH_WASM__REACH(t) || a->k || a->slot < t->sbase || a->slot == ZENITH_WASM__NONE ||
+        a->slot != t->last_slot || t->last_end != t->ncode || t->last_op != ZENITH_WASM__OP_IMM + 0x6a ||
+        t->last_cell + 1 != t->ncode)
+        return -1;
+    w = t->code[t->last_cell].u;
+    *x = (uint32_t)(w & 0xffffu);
+    t->ncode = t->last_cell - 1; /* the add's handler and operand cells */
+    t->last_end = (size_t)-1;
+    t->copy_end = (size_t)-1;
+    return (int64_t)(w >> 32);
+}
+
 /* The result of an op lands in the canonical slot of the top after pushing. */
 static int zenith_wasm__result(zenith_wasm__tr *t, uint8_t type, uint32_t *dst) {
     *dst = zenith_wasm__canon(t, t->nvals);
@@ -1989,6 +2046,121 @@ static int zenith_wasm__scan(const zenith_wasm_module *m, const zenith_wasm__fco
     return 0;
 }
 
+/* A LEB128 read by the pre-scan: no checks beyond the bounds (translation reports the rest). */
+static int zenith_wasm__scan_leb(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    unsigned shift = 0;
+    uint8_t b;
+    do {
+        if (*p >= end || shift > 63) return -1;
+        b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    if (shift < 64 && (b & 0x40)) v |= ~(uint64_t)0 << shift; /* as signed; unsigned readers ignore it */
+    *out = v;
+    return 0;
+}
+
+/* Pre-scan of a function's expression (not validated yet: anything unexpected ends the scan,
+   and translation then reports it). Collects the distinct constants that occur inside a loop,
+   up to ZENITH_WASM__MAX_HOIST: those an op takes as an operand (no immediate form) get a slot
+   of their own after the locals, written once by the function's prologue (OP_CONSTS), so a
+   loop never spends a dispatch re-materialising its constants. */
+static void zenith_wasm__hoist_scan(zenith_wasm__tr *t, const uint8_t *p, const uint8_t *end) {
+    uint64_t loops = 0, v; /* bit d: nesting level d is a loop (levels past 63 end the scan) */
+    unsigned depth = 0;
+    uint32_t i;
+    while (p < end && t->nhoist < ZENITH_WASM__MAX_HOIST) {
+        uint8_t op = *p++;
+        int have = 0;
+        switch (op) {
+            case 0x02:
+            case 0x03:
+            case 0x04: /* block, loop, if */
+                if (p >= end) return;
+                if (*p == 0x40 || (*p >= 0x7c && *p <= 0x7f))
+                    p++;
+                else if (zenith_wasm__scan_leb(&p, end, &v) < 0)
+                    return;
+                if (++depth > 63) return;
+                if (op == 0x03) loops |= (uint64_t)1 << depth;
+                break;
+            case 0x0b:
+                if (depth == 0) return;
+                loops &= ~((uint64_t)1 << depth);
+                depth--;
+                break;
+            case 0x0c:
+            case 0x0d:
+            case 0x10:
+            case 0x20:
+            case 0x21:
+            case 0x22:
+            case 0x23:
+            case 0x24:
+                if (zenith_wasm__scan_leb(&p, end, &v) < 0) return;
+                break;
+            case 0x0e: { /* br_table */
+                uint64_t n;
+                if (zenith_wasm__scan_leb(&p, end, &n) < 0 || n > (uint64_t)(end - p)) return;
+                for (n++; n > 0; n--)
+                    if (zenith_wasm__scan_leb(&p, end, &v) < 0) return;
+                break;
+            }
+            case 0x11:
+                if (zenith_wasm__scan_leb(&p, end, &v) < 0 || p >= end) return;
+                p++;
+                break;
+            case 0x3f:
+            case 0x40:
+                if (p >= end) return;
+                p++;
+                break;
+            case 0x41:
+                if (zenith_wasm__scan_leb(&p, end, &v) < 0) return;
+                v &= 0xffffffffu;
+                have = 1;
+                break;
+            case 0x42:
+                if (zenith_wasm__scan_leb(&p, end, &v) < 0) return;
+                have = 1;
+                break;
+            case 0x43: {
+                uint32_t u;
+                if (end - p < 4) return;
+                memcpy(&u, p, 4);
+                p += 4;
+                v = u;
+                have = 1;
+                break;
+            }
+            case 0x44:
+                if (end - p < 8) return;
+                memcpy(&v, p, 8);
+                p += 8;
+                have = 1;
+                break;
+            case 0xfc:
+                if (zenith_wasm__scan_leb(&p, end, &v) < 0 || v > 7) return;
+                break;
+            default:
+                if (op >= 0x28 && op <= 0x3e) { /* memarg */
+                    if (zenith_wasm__scan_leb(&p, end, &v) < 0 || zenith_wasm__scan_leb(&p, end, &v) < 0) return;
+                } else if (!(op <= 0x01 || op == 0x05 || op == 0x0f || op == 0x1a || op == 0x1b ||
+                             (op >= 0x45 && op <= 0xc4))) {
+                    return;
+                }
+                break;
+        }
+        if (have && loops) {
+            for (i = 0; i < t->nhoist && t->hval[i] != v; i++) {
+            }
+            if (i == t->nhoist) t->hval[t->nhoist++] = v;
+        }
+    }
+}
+
 static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const void *const *labels,
                                   zenith_wasm_error *err) {
     zenith_wasm__fcode *f = &m->code[defidx];
@@ -2062,6 +2234,10 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
         }
     }
 
+    zenith_wasm__hoist_scan(t, rd.p, rd.end);
+    if (t->nlocals + t->nhoist + 1 >= ZENITH_WASM__MAX_SLOTS) t->nhoist = 0;
+    t->sbase = t->nlocals + t->nhoist;
+
     memset(&fn, 0, sizeof fn);
     fn.kind = 0;
     fn.nr = ft->nr;
@@ -2075,6 +2251,8 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
     while (t->nctls > 0) {
         uint8_t op;
         zenith_wasm__val a, b, c;
+        int64_t addr_imm;
+        uint32_t addr_x = 0;
         uint32_t dst, x;
         uint8_t tin, tout;
         int arity;
@@ -2214,7 +2392,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 if (ZENITH_WASM__REACH(t)) {
                     int direct = l->kind != 0;
                     for (k = 0; k < n && direct; k++)
-                        if (t->vals[t->nvals - n + k].slot != t->nlocals + l->height + k || t->vals[t->nvals - n + k].k)
+                        if (t->vals[t->nvals - n + k].slot != t->sbase + l->height + k || t->vals[t->nvals - n + k].k)
                             direct = 0;
                     if (direct) {
                         if ((rc = zenith_wasm__cond_jump(t, &c, 1, l, NULL)) < 0) goto out;
@@ -2267,7 +2445,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                         int direct = l->kind != 0;
                         size_t cell = table + i;
                         for (q = 0; q < ar && direct; q++)
-                            if (t->vals[t->nvals - ar + q].slot != t->nlocals + l->height + q ||
+                            if (t->vals[t->nvals - ar + q].slot != t->sbase + l->height + q ||
                                 t->vals[t->nvals - ar + q].k)
                                 direct = 0;
                         if (direct && l->kind == 0x03) {
@@ -2488,20 +2666,33 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                         goto out;
                     }
                     if (op <= 0x35) {
-                        if ((rc = zenith_wasm__pop(t, ZENITH_WASM_I32, &a)) < 0 ||
-                            (rc = zenith_wasm__result(t, ty, &dst)) < 0 ||
-                            (rc = zenith_wasm__emit_dst(
-                                 t, op, (uint64_t)(a.slot & 0xffff) | ((uint64_t)dst << 16) | ((uint64_t)offset << 32),
-                                 16, dst)) < 0)
+                        if ((rc = zenith_wasm__pop(t, ZENITH_WASM_I32, &a)) < 0) goto out;
+                        addr_imm = zenith_wasm__addr_fold(t, &a, &addr_x);
+                        if ((rc = zenith_wasm__result(t, ty, &dst)) < 0) goto out;
+                        if (addr_imm >= 0) {
+                            if ((rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_ADDR + op,
+                                                            (uint64_t)(addr_x & 0xffff) | ((uint64_t)dst << 16) |
+                                                                ((uint64_t)offset << 32),
+                                                            16, dst)) < 0 ||
+                                (rc = zenith_wasm__emit(t, (uint64_t)addr_imm)) < 0)
+                                goto out;
+                            t->last_end = t->ncode; /* the immediate's cell follows the dst's */
+                        } else if ((rc = zenith_wasm__emit_dst(t, op,
+                                                               (uint64_t)(a.slot & 0xffff) | ((uint64_t)dst << 16) |
+                                                                   ((uint64_t)offset << 32),
+                                                               16, dst)) < 0) {
                             goto out;
+                        }
                     } else {
                         if ((rc = zenith_wasm__pop(t, ty, &b)) < 0 ||
                             (rc = zenith_wasm__pop(t, ZENITH_WASM_I32, &a)) < 0)
                             goto out;
-                        if ((rc = zenith_wasm__emit_op(t, op)) < 0 ||
-                            (rc = zenith_wasm__emit(t, (uint64_t)(a.slot & 0xffff) |
+                        addr_imm = zenith_wasm__addr_fold(t, &a, &addr_x);
+                        if ((rc = zenith_wasm__emit_op(t, addr_imm >= 0 ? ZENITH_WASM__OP_ADDR + op : op)) < 0 ||
+                            (rc = zenith_wasm__emit(t, (uint64_t)((addr_imm >= 0 ? addr_x : a.slot) & 0xffff) |
                                                            ((uint64_t)(b.slot & 0xffff) << 16) |
-                                                           ((uint64_t)offset << 32))) < 0)
+                                                           ((uint64_t)offset << 32))) < 0 ||
+                            (addr_imm >= 0 && (rc = zenith_wasm__emit(t, (uint64_t)addr_imm)) < 0))
                             goto out;
                     }
                     break;
@@ -2524,10 +2715,7 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                             goto out;
                         break;
                     }
-                    if (b.k) {
-                        if ((rc = zenith_wasm__emit_const(t, b.slot, b.type, b.c)) < 0) goto out;
-                        b.k = 0;
-                    }
+                    if ((rc = zenith_wasm__operand(t, &b)) < 0) goto out;
                     if ((rc = zenith_wasm__pop(t, tin, &a)) < 0 || (rc = zenith_wasm__result(t, tout, &dst)) < 0)
                         goto out;
                     if ((rc = zenith_wasm__emit_dst(t, op,
@@ -2563,15 +2751,28 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
         rc = zenith_wasm__fail(&rd, ZENITH_WASM_E_MALFORMED, "section size mismatch: bytes after the function's end");
         goto out;
     }
-    if ((uint64_t)t->nlocals + t->max_height + 1 > ZENITH_WASM__MAX_SLOTS) {
+    if ((uint64_t)t->sbase + t->max_height + 1 > ZENITH_WASM__MAX_SLOTS) {
         rc = zenith_wasm__fail(&rd, ZENITH_WASM_E_LIMIT, "function needs %llu value slots (at most %u)",
-                               (unsigned long long)t->nlocals + t->max_height, ZENITH_WASM__MAX_SLOTS);
+                               (unsigned long long)t->sbase + t->max_height, ZENITH_WASM__MAX_SLOTS);
         goto out;
+    }
+    if (t->nhused > 0) { /* the prologue: [CONSTS] [n | first slot << 32] [value] x n, in front */
+        size_t pro = 2 + (size_t)t->nhused;
+        if ((rc = zenith_wasm__grow(&t->code, &t->capcode, t->ncode + pro, sizeof *t->code)) < 0) goto out;
+        memmove(t->code + pro, t->code, t->ncode * sizeof *t->code); /* jumps are relative: unchanged */
+#if ZENITH_WASM__THREADED
+        t->code[0].h = t->labels[ZENITH_WASM__OP_CONSTS];
+#else
+        t->code[0].u = ZENITH_WASM__OP_CONSTS;
+#endif
+        t->code[1].u = (uint64_t)t->nhused | ((uint64_t)t->nlocals << 32);
+        for (k = 0; k < t->nhused; k++) t->code[2 + k].u = t->hval[t->horder[k]];
+        t->ncode += pro;
     }
     f->nparams = ft->np;
     f->nresults = ft->nr;
     f->nlocals = t->nlocals;
-    f->frame_slots = t->nlocals + t->max_height + 1;
+    f->frame_slots = t->sbase + t->max_height + 1;
     if (f->frame_slots < ft->nr) f->frame_slots = ft->nr;
     f->fuel = (uint32_t)(t->fuel_count > 0xffffffu ? 0xffffffu : t->fuel_count);
     f->local_types = t->ltypes;
@@ -2957,7 +3158,7 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
 
 /* clang-format off */
 #define ZENITH_WASM__OPS(X) \
-    X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x06) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) \
+    X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x06) X(0x07) X(0x0c) X(0x0d) X(0x0e) X(0x0f) X(0x10) X(0x11) \
     X(0x1b) X(0x23) X(0x24) X(0x28) X(0x29) X(0x2a) X(0x2b) X(0x2c) X(0x2d) X(0x2e) X(0x2f) X(0x30) \
     X(0x31) X(0x32) X(0x33) X(0x34) X(0x35) X(0x36) X(0x37) X(0x38) X(0x39) X(0x3a) X(0x3b) X(0x3c) \
     X(0x3d) X(0x3e) X(0x3f) X(0x40) X(0x41) X(0x45) X(0x46) X(0x47) X(0x48) X(0x49) X(0x4a) X(0x4b) \
@@ -2978,15 +3179,27 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
     X(0x248) X(0x249) X(0x24a) X(0x24b) X(0x24c) X(0x24d) X(0x24e) X(0x24f) X(0x251) X(0x252) X(0x253) X(0x254) \
     X(0x255) X(0x256) X(0x257) X(0x258) X(0x259) X(0x25a) X(0x346) X(0x347) X(0x348) X(0x349) X(0x34a) X(0x34b) \
     X(0x34c) X(0x34d) X(0x34e) X(0x34f) X(0x351) X(0x352) X(0x353) X(0x354) X(0x355) X(0x356) X(0x357) X(0x358) \
-    X(0x359) X(0x35a) X(0xf0) X(0x250)
+    X(0x359) X(0x35a) X(0xf0) X(0x250) X(0x428) X(0x429) X(0x42a) X(0x42b) X(0x42c) X(0x42d) X(0x42e) \
+    X(0x42f) X(0x430) X(0x431) X(0x432) X(0x433) X(0x434) X(0x435) X(0x436) X(0x437) X(0x438) X(0x439) X(0x43a) \
+    X(0x43b) X(0x43c) X(0x43d) X(0x43e)
 /* clang-format on */
 
-#define ZENITH_WASM__A(o) ((uint32_t)(o)&0xffffu)
-#define ZENITH_WASM__B(o) ((uint32_t)((o) >> 16) & 0xffffu)
-#define ZENITH_WASM__C(o) ((uint32_t)((o) >> 32) & 0xffffu)
-#define ZENITH_WASM__D(o) ((uint32_t)((o) >> 48))
-#define ZENITH_WASM__HI(o) ((uint32_t)((o) >> 32))
-#define ZENITH_WASM__OFF(o) ((int32_t)(uint32_t)((o) >> 32))
+/* Operand fields of the cell at o (a pointer): 16-bit slot numbers read as 16-bit loads on a
+   little-endian host (one movzwl each, no shift and mask), else extracted from the word. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ZENITH_WASM__A(o) ((uint32_t)(o)->s[0])
+#define ZENITH_WASM__B(o) ((uint32_t)(o)->s[1])
+#define ZENITH_WASM__C(o) ((uint32_t)(o)->s[2])
+#define ZENITH_WASM__D(o) ((uint32_t)(o)->s[3])
+#define ZENITH_WASM__HI(o) ((o)->w[1])
+#else
+#define ZENITH_WASM__A(o) ((uint32_t)(o)->u & 0xffffu)
+#define ZENITH_WASM__B(o) ((uint32_t)((o)->u >> 16) & 0xffffu)
+#define ZENITH_WASM__C(o) ((uint32_t)((o)->u >> 32) & 0xffffu)
+#define ZENITH_WASM__D(o) ((uint32_t)((o)->u >> 48))
+#define ZENITH_WASM__HI(o) ((uint32_t)((o)->u >> 32))
+#endif
+#define ZENITH_WASM__OFF(o) ((int32_t)ZENITH_WASM__HI(o))
 
 #if ZENITH_WASM__THREADED
 #define ZENITH_WASM__CASE(n) L_##n:
@@ -3018,21 +3231,21 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
 
 #define ZENITH_WASM__BIN(n, T, f, rf, expr)                               \
     ZENITH_WASM__CASE(n) {                                                \
-        const uint64_t o = (pc++)->u;                                     \
+        const zenith_wasm__cell *const o = pc++;                          \
         const T x = fp[ZENITH_WASM__A(o)].f, y = fp[ZENITH_WASM__B(o)].f; \
         fp[ZENITH_WASM__C(o)].rf = (expr);                                \
         ZENITH_WASM__NEXT();                                              \
     }
-#define ZENITH_WASM__UN(n, T, f, rf, expr)   \
-    ZENITH_WASM__CASE(n) {                   \
-        const uint64_t o = (pc++)->u;        \
-        const T x = fp[ZENITH_WASM__A(o)].f; \
-        fp[ZENITH_WASM__B(o)].rf = (expr);   \
-        ZENITH_WASM__NEXT();                 \
+#define ZENITH_WASM__UN(n, T, f, rf, expr)       \
+    ZENITH_WASM__CASE(n) {                       \
+        const zenith_wasm__cell *const o = pc++; \
+        const T x = fp[ZENITH_WASM__A(o)].f;     \
+        fp[ZENITH_WASM__B(o)].rf = (expr);       \
+        ZENITH_WASM__NEXT();                     \
     }
 #define ZENITH_WASM__LOAD(n, N, T, rf, R)                                             \
     ZENITH_WASM__CASE(n) {                                                            \
-        const uint64_t o = (pc++)->u;                                                 \
+        const zenith_wasm__cell *const o = pc++;                                      \
         const uint64_t ea = (uint64_t)fp[ZENITH_WASM__A(o)].u32 + ZENITH_WASM__HI(o); \
         T v;                                                                          \
         if (ea + N > memsize) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_MEMORY_OOB);         \
@@ -3042,26 +3255,49 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
     }
 #define ZENITH_WASM__STORE(n, N, T, f)                                                \
     ZENITH_WASM__CASE(n) {                                                            \
-        const uint64_t o = (pc++)->u;                                                 \
+        const zenith_wasm__cell *const o = pc++;                                      \
         const uint64_t ea = (uint64_t)fp[ZENITH_WASM__A(o)].u32 + ZENITH_WASM__HI(o); \
         const T v = (T)fp[ZENITH_WASM__B(o)].f;                                       \
         if (ea + N > memsize) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_MEMORY_OOB);         \
         memcpy(mem + ea, &v, N);                                                      \
         ZENITH_WASM__NEXT();                                                          \
     }
+/* the same with the address `x + imm` computed here (32-bit wrap, then the 33-bit offset sum) */
+#define ZENITH_WASM__ADDR(o) ((uint64_t)(uint32_t)(fp[ZENITH_WASM__A(o)].u32 + (uint32_t)(o)[1].u) + ZENITH_WASM__HI(o))
+#define ZENITH_WASM__LOADA(n, N, T, rf, R)                                    \
+    ZENITH_WASM__CASE(n) {                                                    \
+        const zenith_wasm__cell *const o = pc;                                \
+        const uint64_t ea = ZENITH_WASM__ADDR(o);                             \
+        T v;                                                                  \
+        pc += 2;                                                              \
+        if (ea + N > memsize) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_MEMORY_OOB); \
+        memcpy(&v, mem + ea, N);                                              \
+        fp[ZENITH_WASM__B(o)].rf = (R)v;                                      \
+        ZENITH_WASM__NEXT();                                                  \
+    }
+#define ZENITH_WASM__STOREA(n, N, T, f)                                       \
+    ZENITH_WASM__CASE(n) {                                                    \
+        const zenith_wasm__cell *const o = pc;                                \
+        const uint64_t ea = ZENITH_WASM__ADDR(o);                             \
+        const T v = (T)fp[ZENITH_WASM__B(o)].f;                               \
+        pc += 2;                                                              \
+        if (ea + N > memsize) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_MEMORY_OOB); \
+        memcpy(mem + ea, &v, N);                                              \
+        ZENITH_WASM__NEXT();                                                  \
+    }
 /* trapping float -> int: lo < x < hi must hold (exclusive bounds, in double) */
-#define ZENITH_WASM__IMM32(o) ((uint32_t)((o) >> 32))
-#define ZENITH_WASM__IMM64(o) ((uint64_t)(int64_t)(int32_t)(uint32_t)((o) >> 32))
+#define ZENITH_WASM__IMM32(o) ZENITH_WASM__HI(o)
+#define ZENITH_WASM__IMM64(o) ((uint64_t)(int64_t)(int32_t)ZENITH_WASM__HI(o))
 #define ZENITH_WASM__BINI(n, T, f, rf, yexpr, expr)     \
     ZENITH_WASM__CASE(n) {                              \
-        const uint64_t o = (pc++)->u;                   \
+        const zenith_wasm__cell *const o = pc++;        \
         const T x = fp[ZENITH_WASM__A(o)].f, y = yexpr; \
         fp[ZENITH_WASM__B(o)].rf = (expr);              \
         ZENITH_WASM__NEXT();                            \
     }
 #define ZENITH_WASM__CMPBR(n, f, cmp)                            \
     ZENITH_WASM__CASE(n) {                                       \
-        const uint64_t o = pc->u;                                \
+        const zenith_wasm__cell *const o = pc;                   \
         if (fp[ZENITH_WASM__A(o)].f cmp fp[ZENITH_WASM__B(o)].f) \
             pc += ZENITH_WASM__OFF(o);                           \
         else                                                     \
@@ -3070,7 +3306,7 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
     }
 #define ZENITH_WASM__CMPBRI(n, T, f, cmp)           \
     ZENITH_WASM__CASE(n) {                          \
-        const uint64_t o = pc->u;                   \
+        const zenith_wasm__cell *const o = pc;      \
         if (fp[ZENITH_WASM__A(o)].f cmp(T) pc[1].u) \
             pc += ZENITH_WASM__OFF(o);              \
         else                                        \
@@ -3079,7 +3315,7 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
     }
 #define ZENITH_WASM__TRUNC(n, f, rf, R, lo, hi)                                        \
     ZENITH_WASM__CASE(n) {                                                             \
-        const uint64_t o = (pc++)->u;                                                  \
+        const zenith_wasm__cell *const o = pc++;                                       \
         const double x = (double)fp[ZENITH_WASM__A(o)].f;                              \
         if (x != x) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_INVALID_CONVERSION);            \
         if (!(x > (lo) && x < (hi))) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_INT_OVERFLOW); \
@@ -3155,7 +3391,7 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x02) { /* br_unless */
-        const uint64_t o = pc->u;
+        const zenith_wasm__cell *const o = pc;
         if (fp[ZENITH_WASM__A(o)].u32 == 0)
             pc += ZENITH_WASM__OFF(o);
         else
@@ -3163,33 +3399,41 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x03) { /* call an import */
-        const uint64_t o = (pc++)->u;
-        callee = ci->funcs[(uint32_t)o];
+        const zenith_wasm__cell *const o = pc++;
+        callee = ci->funcs[(uint32_t)o->u];
         base = ZENITH_WASM__HI(o);
         goto call_extern;
     }
     ZENITH_WASM__CASE(0x04) { /* copy */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)] = fp[ZENITH_WASM__B(o)];
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x06) { /* two copies */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)] = fp[ZENITH_WASM__B(o)];
         fp[ZENITH_WASM__C(o)] = fp[ZENITH_WASM__D(o)];
         ZENITH_WASM__NEXT();
     }
+    ZENITH_WASM__CASE(0x07) { /* the hoisted constants, once per call */
+        const uint32_t n_ = (uint32_t)pc[0].u;
+        zenith_wasm__slot *d_ = fp + ZENITH_WASM__HI(pc);
+        uint32_t k_;
+        for (k_ = 0; k_ < n_; k_++) d_[k_].u64 = pc[1 + k_].u;
+        pc += 1 + n_;
+        ZENITH_WASM__NEXT();
+    }
     ZENITH_WASM__CASE(0x05) { /* const64 */
-        fp[ZENITH_WASM__A(pc[0].u)].u64 = pc[1].u;
+        fp[ZENITH_WASM__A(pc)].u64 = pc[1].u;
         pc += 2;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x0c) { /* br */
-        pc += ZENITH_WASM__OFF(pc->u);
+        pc += ZENITH_WASM__OFF(pc);
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x0d) { /* br_if */
-        const uint64_t o = pc->u;
+        const zenith_wasm__cell *const o = pc;
         if (fp[ZENITH_WASM__A(o)].u32 != 0)
             pc += ZENITH_WASM__OFF(o);
         else
@@ -3197,11 +3441,11 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x0e) { /* br_table */
-        const uint64_t o = pc->u;
+        const zenith_wasm__cell *const o = pc;
         uint32_t i = fp[ZENITH_WASM__A(o)].u32, n = ZENITH_WASM__HI(o);
         if (i > n) i = n;
         pc += 1 + i;
-        pc += ZENITH_WASM__OFF(pc->u);
+        pc += ZENITH_WASM__OFF(pc);
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x0f) { /* return */
@@ -3236,31 +3480,31 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x11) { /* call_indirect */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const zenith_wasm_extern *tab = ci->table;
         const uint32_t i = fp[ZENITH_WASM__C(o)].u32;
         if (tab == NULL || i >= tab->u.table.size) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_UNDEFINED_ELEMENT);
         callee = tab->u.table.elems[i];
         if (callee == NULL) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_UNINITIALIZED_ELEMENT);
-        if (!zenith_wasm__type_eq(callee->u.func.type, &ci->module->types[(uint32_t)o]))
+        if (!zenith_wasm__type_eq(callee->u.func.type, &ci->module->types[(uint32_t)o->u]))
             ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_INDIRECT_TYPE);
         base = ZENITH_WASM__D(o);
         goto call_extern;
     }
     ZENITH_WASM__CASE(0x1b) { /* select */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         /* branchless: a data-dependent condition (a filter's) mispredicted one row in four */
         const uint64_t m = 0u - (uint64_t)(fp[ZENITH_WASM__A(o)].u32 != 0);
         fp[ZENITH_WASM__D(o)].u64 = (fp[ZENITH_WASM__B(o)].u64 & m) | (fp[ZENITH_WASM__C(o)].u64 & ~m);
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x23) { /* global.get */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)] = globals[ZENITH_WASM__HI(o)]->u.global.val;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x24) { /* global.set */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         globals[ZENITH_WASM__HI(o)]->u.global.val = fp[ZENITH_WASM__A(o)];
         ZENITH_WASM__NEXT();
     }
@@ -3287,19 +3531,42 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__STORE(0x3c, 1, uint8_t, u64)
     ZENITH_WASM__STORE(0x3d, 2, uint16_t, u64)
     ZENITH_WASM__STORE(0x3e, 4, uint32_t, u64)
+    ZENITH_WASM__LOADA(0x428, 4, uint32_t, u32, uint32_t)
+    ZENITH_WASM__LOADA(0x429, 8, uint64_t, u64, uint64_t)
+    ZENITH_WASM__LOADA(0x42a, 4, uint32_t, u32, uint32_t)
+    ZENITH_WASM__LOADA(0x42b, 8, uint64_t, u64, uint64_t)
+    ZENITH_WASM__LOADA(0x42c, 1, int8_t, i32, int32_t)
+    ZENITH_WASM__LOADA(0x42d, 1, uint8_t, u32, uint32_t)
+    ZENITH_WASM__LOADA(0x42e, 2, int16_t, i32, int32_t)
+    ZENITH_WASM__LOADA(0x42f, 2, uint16_t, u32, uint32_t)
+    ZENITH_WASM__LOADA(0x430, 1, int8_t, i64, int64_t)
+    ZENITH_WASM__LOADA(0x431, 1, uint8_t, u64, uint64_t)
+    ZENITH_WASM__LOADA(0x432, 2, int16_t, i64, int64_t)
+    ZENITH_WASM__LOADA(0x433, 2, uint16_t, u64, uint64_t)
+    ZENITH_WASM__LOADA(0x434, 4, int32_t, i64, int64_t)
+    ZENITH_WASM__LOADA(0x435, 4, uint32_t, u64, uint64_t)
+    ZENITH_WASM__STOREA(0x436, 4, uint32_t, u32)
+    ZENITH_WASM__STOREA(0x437, 8, uint64_t, u64)
+    ZENITH_WASM__STOREA(0x438, 4, uint32_t, u32)
+    ZENITH_WASM__STOREA(0x439, 8, uint64_t, u64)
+    ZENITH_WASM__STOREA(0x43a, 1, uint8_t, u32)
+    ZENITH_WASM__STOREA(0x43b, 2, uint16_t, u32)
+    ZENITH_WASM__STOREA(0x43c, 1, uint8_t, u64)
+    ZENITH_WASM__STOREA(0x43d, 2, uint16_t, u64)
+    ZENITH_WASM__STOREA(0x43e, 4, uint32_t, u64)
     ZENITH_WASM__CASE(0x3f) { /* memory.size */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)].u32 = (uint32_t)(memsize / ZENITH_WASM_PAGE_SIZE);
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x40) { /* memory.grow */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__B(o)].u32 = (uint32_t)zenith_wasm__mem_grow(s, ci->mem, fp[ZENITH_WASM__A(o)].u32);
         ZENITH_WASM__CTX();
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x41) { /* const32 */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)].u32 = ZENITH_WASM__HI(o);
         ZENITH_WASM__NEXT();
     }
@@ -3344,7 +3611,7 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__BIN(0x6b, uint32_t, u32, u32, x - y)
     ZENITH_WASM__BIN(0x6c, uint32_t, u32, u32, x * y)
     ZENITH_WASM__CASE(0x6d) { /* i32.div_s */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const int32_t x = fp[ZENITH_WASM__A(o)].i32, y = fp[ZENITH_WASM__B(o)].i32;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         if (y == -1 && x == INT32_MIN) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_INT_OVERFLOW);
@@ -3352,21 +3619,21 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x6e) { /* i32.div_u */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const uint32_t x = fp[ZENITH_WASM__A(o)].u32, y = fp[ZENITH_WASM__B(o)].u32;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].u32 = x / y;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x6f) { /* i32.rem_s */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const int32_t x = fp[ZENITH_WASM__A(o)].i32, y = fp[ZENITH_WASM__B(o)].i32;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].i32 = y == -1 ? 0 : x % y;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x70) { /* i32.rem_u */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const uint32_t x = fp[ZENITH_WASM__A(o)].u32, y = fp[ZENITH_WASM__B(o)].u32;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].u32 = x % y;
@@ -3387,7 +3654,7 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__BIN(0x7d, uint64_t, u64, u64, x - y)
     ZENITH_WASM__BIN(0x7e, uint64_t, u64, u64, x * y)
     ZENITH_WASM__CASE(0x7f) { /* i64.div_s */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const int64_t x = fp[ZENITH_WASM__A(o)].i64, y = fp[ZENITH_WASM__B(o)].i64;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         if (y == -1 && x == INT64_MIN) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_INT_OVERFLOW);
@@ -3395,21 +3662,21 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x80) { /* i64.div_u */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const uint64_t x = fp[ZENITH_WASM__A(o)].u64, y = fp[ZENITH_WASM__B(o)].u64;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].u64 = x / y;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x81) { /* i64.rem_s */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const int64_t x = fp[ZENITH_WASM__A(o)].i64, y = fp[ZENITH_WASM__B(o)].i64;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].i64 = y == -1 ? 0 : x % y;
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x82) { /* i64.rem_u */
-        const uint64_t o = (pc++)->u;
+        const zenith_wasm__cell *const o = pc++;
         const uint64_t x = fp[ZENITH_WASM__A(o)].u64, y = fp[ZENITH_WASM__B(o)].u64;
         if (y == 0) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_DIV_ZERO);
         fp[ZENITH_WASM__C(o)].u64 = x % y;
@@ -3567,7 +3834,7 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__CMPBRI(0x359, int64_t, i64, >=)
     ZENITH_WASM__CMPBRI(0x35a, uint64_t, u64, >=)
     ZENITH_WASM__CASE(0xf0) { /* jump if the i64 is not zero */
-        const uint64_t o = pc->u;
+        const zenith_wasm__cell *const o = pc;
         if (fp[ZENITH_WASM__A(o)].u64 != 0)
             pc += ZENITH_WASM__OFF(o);
         else
@@ -3575,7 +3842,7 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
         ZENITH_WASM__NEXT();
     }
     ZENITH_WASM__CASE(0x250) { /* jump if the i64 is zero */
-        const uint64_t o = pc->u;
+        const zenith_wasm__cell *const o = pc;
         if (fp[ZENITH_WASM__A(o)].u64 == 0)
             pc += ZENITH_WASM__OFF(o);
         else

@@ -735,3 +735,83 @@ Test(wasm, a_module_is_shared_by_two_threads_with_their_own_instances, .timeout 
     }
     zenith_wasm_module_destroy(m);
 }
+
+/* ---- translation: constants kept in slots, `x + K` folded into loads and stores ------------- */
+
+/* (memory 1) ld(x) = i32.load offset=4 (x + 8); st(x, v) = i32.store offset=4 (x + 8) v;
+   hoist(n): a loop over n whose body uses three f64 constants and a select (tools: wat2wasm) */
+static const uint8_t fold_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x10, 0x03, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x60, 0x02, 0x7f,
+    0x7f, 0x00, 0x60, 0x01, 0x7f, 0x01, 0x7c, 0x03, 0x04, 0x03, 0x00, 0x01, 0x02, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07,
+    0x1c, 0x04, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x02, 0x6c, 0x64, 0x00, 0x00, 0x02, 0x73, 0x74,
+    0x00, 0x01, 0x05, 0x68, 0x6f, 0x69, 0x73, 0x74, 0x00, 0x02, 0x0a, 0x5e, 0x03, 0x0a, 0x00, 0x20, 0x00, 0x41, 0x08,
+    0x6a, 0x28, 0x02, 0x04, 0x0b, 0x0c, 0x00, 0x20, 0x00, 0x41, 0x08, 0x6a, 0x20, 0x01, 0x36, 0x02, 0x04, 0x0b, 0x44,
+    0x01, 0x01, 0x7c, 0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x45, 0x0d, 0x01, 0x20, 0x01, 0x44, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0xf8, 0x3f, 0xa0, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, 0xa2, 0x20, 0x01, 0x44, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0xd0, 0x3f, 0xa0, 0x20, 0x00, 0x41, 0x01, 0x71, 0x1b, 0x21, 0x01, 0x20, 0x00, 0x41,
+    0x01, 0x6b, 0x21, 0x00, 0x0c, 0x00, 0x0b, 0x0b, 0x20, 0x01, 0x0b
+};
+
+static double hoist_ref(int32_t n) {
+    double x = 0;
+    for (; n != 0; n--) x = (n & 1) ? (x + 1.5) * 0.5 : x + 0.25;
+    return x;
+}
+
+Test(wasm, folded_address_wraps_at_32_bits_before_the_offset, .timeout = 10) {
+    zenith_wasm_module *m = load_ok(fold_wasm, sizeof fold_wasm);
+    zenith_wasm_store *s = store_with(1000000, 4, 100);
+    zenith_wasm_error e;
+    zenith_wasm_instance *in;
+    zenith_wasm_value r, args[2];
+    zenith_wasm_extern *mem;
+    uint8_t *data;
+    size_t size = 0;
+    uint32_t got;
+    memset(&e, 0, sizeof e);
+    in = zenith_wasm_instantiate(s, m, NULL, 0, &e);
+    cr_assert_not_null(in, "%s", e.message);
+    mem = zenith_wasm_instance_memory(in);
+    data = zenith_wasm_memory_data(mem, &size);
+    cr_assert_eq(size, 65536u);
+    /* x = 0xfffffffc: x + 8 wraps to 4, + offset 4 = 8 (a fold into the offset would trap) */
+    args[0] = vi32((int32_t)0xfffffffcu);
+    args[1] = vi32(0x12345678);
+    cr_assert_eq(zenith_wasm_call(zenith_wasm_instance_export(in, "st"), args, 2, NULL, 0), 0);
+    memcpy(&got, data + 8, 4);
+    cr_assert_eq(got, 0x12345678u, "the store landed at 8");
+    cr_assert_eq(call1(in, "ld", 1, (int32_t)0xfffffffcu, 1, &r), 0);
+    cr_assert_eq((uint32_t)r.of.i32, 0x12345678u, "the load read 8");
+    memcpy(data + 65532, "\x01\x02\x03\x04", 4);
+    cr_assert_eq(call1(in, "ld", 1, 65520, 1, &r), 0, "the last four bytes");
+    cr_assert_eq((uint32_t)r.of.i32, 0x04030201u);
+    /* no wrap: 0xfffffff0 + 8 + 4 is past the memory; 65524 + 12 = 65536 too */
+    cr_assert_eq(call1(in, "ld", 1, (int32_t)0xfffffff0u, 1, &r), ZENITH_WASM_TRAP_MEMORY_OOB);
+    cr_assert_eq(call1(in, "ld", 1, 65524, 1, &r), ZENITH_WASM_TRAP_MEMORY_OOB);
+    args[0] = vi32(65524);
+    cr_assert_eq(zenith_wasm_call(zenith_wasm_instance_export(in, "st"), args, 2, NULL, 0),
+                 ZENITH_WASM_TRAP_MEMORY_OOB);
+    memcpy(&got, data + 65532, 4);
+    cr_assert_eq(got, 0x04030201u, "a trapped store writes nothing");
+    zenith_wasm_store_destroy(s);
+    zenith_wasm_module_destroy(m);
+}
+
+Test(wasm, constants_of_a_loop_keep_their_values_across_calls, .timeout = 10) {
+    zenith_wasm_module *m = load_ok(fold_wasm, sizeof fold_wasm);
+    zenith_wasm_store *s = store_with(100000000, 4, 100);
+    zenith_wasm_error e;
+    zenith_wasm_instance *in;
+    zenith_wasm_value r;
+    int32_t n;
+    memset(&e, 0, sizeof e);
+    in = zenith_wasm_instantiate(s, m, NULL, 0, &e);
+    cr_assert_not_null(in, "%s", e.message);
+    for (n = 0; n < 200; n += 7) {
+        cr_assert_eq(call1(in, "hoist", 1, n, 1, &r), 0);
+        cr_assert_eq(r.type, ZENITH_WASM_F64);
+        cr_assert(r.of.f64 == hoist_ref(n), "hoist(%d) = %.17g, expected %.17g", n, r.of.f64, hoist_ref(n));
+    }
+    zenith_wasm_store_destroy(s);
+    zenith_wasm_module_destroy(m);
+}
