@@ -1295,7 +1295,9 @@ enum {
     ZENITH_WASM__OP_CMPBRI = 0x300, /* + a compare: [a | off<<32] [imm], jump if true */
     ZENITH_WASM__OP_ADDR = 0x400,   /* + a load or store whose address is `x + imm` (i32.add wraps):
                                        [x | dst-or-val<<16 | offset<<32] [imm] */
-    ZENITH_WASM__OP_COUNT = 0x440
+    ZENITH_WASM__OP_CMPSEL = 0x500, /* + a compare whose result only a select reads:
+                                       [x | y<<16 | a<<32 | b<<48] [dst]: dst = x cmp y ? a : b */
+    ZENITH_WASM__OP_COUNT = 0x580
 };
 
 #define ZENITH_WASM__UNKNOWN 0
@@ -2527,9 +2529,20 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 break;
             case 0x1b: { /* select */
                 uint8_t ty;
-                if ((rc = zenith_wasm__pop(t, ZENITH_WASM_I32, &c)) < 0 || (rc = zenith_wasm__pop(t, 0, &b)) < 0 ||
-                    (rc = zenith_wasm__pop(t, b.type, &a)) < 0)
-                    goto out;
+                unsigned cmpop = 0;
+                uint64_t cw = 0;
+                if ((rc = zenith_wasm__pop(t, ZENITH_WASM_I32, &c)) < 0) goto out;
+                if (ZENITH_WASM__REACH(t) && c.slot >= t->sbase && c.slot != ZENITH_WASM__NONE &&
+                    c.slot == t->last_slot && t->last_end == t->ncode && t->last_cell + 1 == t->ncode &&
+                    t->last_op >= 0x46 && t->last_op <= 0x66 && t->last_op != 0x50) {
+                    /* the condition is the compare just emitted: take it back, select on it directly */
+                    cmpop = t->last_op;
+                    cw = t->code[t->last_cell].u;
+                    t->ncode = t->last_cell - 1;
+                    t->last_end = (size_t)-1;
+                    t->copy_end = (size_t)-1;
+                }
+                if ((rc = zenith_wasm__pop(t, 0, &b)) < 0 || (rc = zenith_wasm__pop(t, b.type, &a)) < 0) goto out;
                 ty = a.type ? a.type : b.type;
                 if (a.type && b.type && a.type != b.type) {
                     rc = zenith_wasm__mismatch(t, b.type, a.type);
@@ -2537,6 +2550,16 @@ static int zenith_wasm__translate(zenith_wasm_module *m, uint32_t defidx, const 
                 }
                 if ((rc = zenith_wasm__result(t, ty, &dst)) < 0) goto out;
                 if (!ty) t->vals[t->nvals - 1].type = 0;
+                if (cmpop) {
+                    if ((rc = zenith_wasm__emit_op(t, ZENITH_WASM__OP_CMPSEL + cmpop)) < 0 ||
+                        (rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_CMPSEL + cmpop, 0, 0, dst)) < 0)
+                        goto out;
+                    /* emit_dst wrote a second handler cell: it is the first operand word instead */
+                    t->code[t->ncode - 2].u =
+                        (cw & 0xffffffffu) | ((uint64_t)(a.slot & 0xffff) << 32) | ((uint64_t)(b.slot & 0xffff) << 48);
+                    t->code[t->ncode - 1].u = dst & 0xffff;
+                    break;
+                }
                 if ((rc = zenith_wasm__emit_dst(t, ZENITH_WASM__OP_SELECT,
                                                 (uint64_t)(c.slot & 0xffff) | ((uint64_t)(a.slot & 0xffff) << 16) |
                                                     ((uint64_t)(b.slot & 0xffff) << 32) | ((uint64_t)dst << 48),
@@ -3181,7 +3204,8 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
     X(0x34c) X(0x34d) X(0x34e) X(0x34f) X(0x351) X(0x352) X(0x353) X(0x354) X(0x355) X(0x356) X(0x357) X(0x358) \
     X(0x359) X(0x35a) X(0xf0) X(0x250) X(0x428) X(0x429) X(0x42a) X(0x42b) X(0x42c) X(0x42d) X(0x42e) \
     X(0x42f) X(0x430) X(0x431) X(0x432) X(0x433) X(0x434) X(0x435) X(0x436) X(0x437) X(0x438) X(0x439) X(0x43a) \
-    X(0x43b) X(0x43c) X(0x43d) X(0x43e)
+    X(0x43b) X(0x43c) X(0x43d) X(0x43e) \
+    X(0x546) X(0x547) X(0x548) X(0x549) X(0x54a) X(0x54b) X(0x54c) X(0x54d) X(0x54e) X(0x54f) X(0x551) X(0x552) X(0x553) X(0x554) X(0x555) X(0x556) X(0x557) X(0x558) X(0x559) X(0x55a) X(0x55b) X(0x55c) X(0x55d) X(0x55e) X(0x55f) X(0x560) X(0x561) X(0x562) X(0x563) X(0x564) X(0x565) X(0x566)
 /* clang-format on */
 
 /* Operand fields of the cell at o (a pointer): 16-bit slot numbers read as 16-bit loads on a
@@ -3284,6 +3308,16 @@ static uint64_t zenith_wasm__sat_i64(double x, int is_signed) {
         if (ea + N > memsize) ZENITH_WASM__TRAP(ZENITH_WASM_TRAP_MEMORY_OOB); \
         memcpy(mem + ea, &v, N);                                              \
         ZENITH_WASM__NEXT();                                                  \
+    }
+/* compare and select in one (branchless: a data-dependent condition would mispredict) */
+#define ZENITH_WASM__CMPSEL(n, T, f, cmp)                                                                     \
+    ZENITH_WASM__CASE(n) {                                                                                    \
+        const zenith_wasm__cell *const o = pc;                                                                \
+        const T x = fp[ZENITH_WASM__A(o)].f, y = fp[ZENITH_WASM__B(o)].f;                                     \
+        const uint64_t m_ = 0u - (uint64_t)(x cmp y);                                                         \
+        fp[ZENITH_WASM__A(o + 1)].u64 = (fp[ZENITH_WASM__C(o)].u64 & m_) | (fp[ZENITH_WASM__D(o)].u64 & ~m_); \
+        pc += 2;                                                                                              \
+        ZENITH_WASM__NEXT();                                                                                  \
     }
 /* trapping float -> int: lo < x < hi must hold (exclusive bounds, in double) */
 #define ZENITH_WASM__IMM32(o) ZENITH_WASM__HI(o)
@@ -3554,6 +3588,38 @@ static int zenith_wasm__run(zenith_wasm_store *s, zenith_wasm_extern *fn, zenith
     ZENITH_WASM__STOREA(0x43c, 1, uint8_t, u64)
     ZENITH_WASM__STOREA(0x43d, 2, uint16_t, u64)
     ZENITH_WASM__STOREA(0x43e, 4, uint32_t, u64)
+    ZENITH_WASM__CMPSEL(0x546, uint32_t, u32, ==)
+    ZENITH_WASM__CMPSEL(0x547, uint32_t, u32, !=)
+    ZENITH_WASM__CMPSEL(0x548, int32_t, i32, <)
+    ZENITH_WASM__CMPSEL(0x549, uint32_t, u32, <)
+    ZENITH_WASM__CMPSEL(0x54a, int32_t, i32, >)
+    ZENITH_WASM__CMPSEL(0x54b, uint32_t, u32, >)
+    ZENITH_WASM__CMPSEL(0x54c, int32_t, i32, <=)
+    ZENITH_WASM__CMPSEL(0x54d, uint32_t, u32, <=)
+    ZENITH_WASM__CMPSEL(0x54e, int32_t, i32, >=)
+    ZENITH_WASM__CMPSEL(0x54f, uint32_t, u32, >=)
+    ZENITH_WASM__CMPSEL(0x551, uint64_t, u64, ==)
+    ZENITH_WASM__CMPSEL(0x552, uint64_t, u64, !=)
+    ZENITH_WASM__CMPSEL(0x553, int64_t, i64, <)
+    ZENITH_WASM__CMPSEL(0x554, uint64_t, u64, <)
+    ZENITH_WASM__CMPSEL(0x555, int64_t, i64, >)
+    ZENITH_WASM__CMPSEL(0x556, uint64_t, u64, >)
+    ZENITH_WASM__CMPSEL(0x557, int64_t, i64, <=)
+    ZENITH_WASM__CMPSEL(0x558, uint64_t, u64, <=)
+    ZENITH_WASM__CMPSEL(0x559, int64_t, i64, >=)
+    ZENITH_WASM__CMPSEL(0x55a, uint64_t, u64, >=)
+    ZENITH_WASM__CMPSEL(0x55b, float, f32, ==)
+    ZENITH_WASM__CMPSEL(0x55c, float, f32, !=)
+    ZENITH_WASM__CMPSEL(0x55d, float, f32, <)
+    ZENITH_WASM__CMPSEL(0x55e, float, f32, >)
+    ZENITH_WASM__CMPSEL(0x55f, float, f32, <=)
+    ZENITH_WASM__CMPSEL(0x560, float, f32, >=)
+    ZENITH_WASM__CMPSEL(0x561, double, f64, ==)
+    ZENITH_WASM__CMPSEL(0x562, double, f64, !=)
+    ZENITH_WASM__CMPSEL(0x563, double, f64, <)
+    ZENITH_WASM__CMPSEL(0x564, double, f64, >)
+    ZENITH_WASM__CMPSEL(0x565, double, f64, <=)
+    ZENITH_WASM__CMPSEL(0x566, double, f64, >=)
     ZENITH_WASM__CASE(0x3f) { /* memory.size */
         const zenith_wasm__cell *const o = pc++;
         fp[ZENITH_WASM__A(o)].u32 = (uint32_t)(memsize / ZENITH_WASM_PAGE_SIZE);

@@ -815,3 +815,78 @@ Test(wasm, constants_of_a_loop_keep_their_values_across_calls, .timeout = 10) {
     zenith_wasm_store_destroy(s);
     zenith_wasm_module_destroy(m);
 }
+
+/* compare + select fused (one op): every type, signed/unsigned, NaN (tools: wat2wasm) */
+static const uint8_t cmpsel_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x25, 0x06, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x02,
+    0x7e, 0x7e, 0x01, 0x7f, 0x60, 0x02, 0x7d, 0x7d, 0x01, 0x7f, 0x60, 0x02, 0x7c, 0x7c, 0x01, 0x7f, 0x60, 0x02, 0x7c,
+    0x7c, 0x01, 0x7c, 0x60, 0x02, 0x7c, 0x7c, 0x01, 0x7e, 0x03, 0x09, 0x08, 0x00, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
+    0x05, 0x07, 0x51, 0x08, 0x08, 0x69, 0x33, 0x32, 0x5f, 0x6c, 0x74, 0x5f, 0x73, 0x00, 0x00, 0x08, 0x69, 0x33, 0x32,
+    0x5f, 0x67, 0x65, 0x5f, 0x75, 0x00, 0x01, 0x08, 0x69, 0x36, 0x34, 0x5f, 0x67, 0x74, 0x5f, 0x73, 0x00, 0x02, 0x08,
+    0x69, 0x36, 0x34, 0x5f, 0x6c, 0x65, 0x5f, 0x75, 0x00, 0x03, 0x06, 0x66, 0x33, 0x32, 0x5f, 0x6e, 0x65, 0x00, 0x04,
+    0x06, 0x66, 0x36, 0x34, 0x5f, 0x6c, 0x74, 0x00, 0x05, 0x06, 0x66, 0x36, 0x34, 0x5f, 0x67, 0x65, 0x00, 0x06, 0x06,
+    0x66, 0x36, 0x34, 0x5f, 0x65, 0x71, 0x00, 0x07, 0x0a, 0x80, 0x01, 0x08, 0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16, 0x20,
+    0x00, 0x20, 0x01, 0x48, 0x1b, 0x0b, 0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16, 0x20, 0x00, 0x20, 0x01, 0x4f, 0x1b, 0x0b,
+    0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16, 0x20, 0x00, 0x20, 0x01, 0x55, 0x1b, 0x0b, 0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16,
+    0x20, 0x00, 0x20, 0x01, 0x58, 0x1b, 0x0b, 0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16, 0x20, 0x00, 0x20, 0x01, 0x5c, 0x1b,
+    0x0b, 0x0c, 0x00, 0x41, 0x0b, 0x41, 0x16, 0x20, 0x00, 0x20, 0x01, 0x63, 0x1b, 0x0b, 0x1a, 0x00, 0x44, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0xc0, 0x20, 0x00, 0x20, 0x01,
+    0x66, 0x1b, 0x0b, 0x15, 0x00, 0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x42, 0x7f, 0x20,
+    0x00, 0x20, 0x01, 0x61, 0x1b, 0x0b
+};
+
+static int64_t cmpsel_call(zenith_wasm_instance *in, const char *fn, zenith_wasm_value x, zenith_wasm_value y) {
+    zenith_wasm_value args[2], r;
+    args[0] = x;
+    args[1] = y;
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(zenith_wasm_call(zenith_wasm_instance_export(in, fn), args, 2, &r, 1), 0, "%s", fn);
+    if (r.type == ZENITH_WASM_F64) return (int64_t)(r.of.f64 * 10);
+    return r.type == ZENITH_WASM_I64 ? r.of.i64 : r.of.i32;
+}
+
+static zenith_wasm_value vtyped(uint32_t type, double v, int64_t i) {
+    zenith_wasm_value x;
+    memset(&x, 0, sizeof x);
+    x.type = type;
+    if (type == ZENITH_WASM_I32) x.of.i32 = (int32_t)i;
+    if (type == ZENITH_WASM_I64) x.of.i64 = i;
+    if (type == ZENITH_WASM_F32) x.of.f32 = (float)v;
+    if (type == ZENITH_WASM_F64) x.of.f64 = v;
+    return x;
+}
+
+Test(wasm, compare_feeding_select_keeps_every_types_semantics, .timeout = 10) {
+    zenith_wasm_module *m = load_ok(cmpsel_wasm, sizeof cmpsel_wasm);
+    zenith_wasm_store *s = store_with(1000000, 1, 100);
+    zenith_wasm_error e;
+    zenith_wasm_instance *in;
+    const double nan = 0.0 / 0.0;
+    memset(&e, 0, sizeof e);
+    in = zenith_wasm_instantiate(s, m, NULL, 0, &e);
+    cr_assert_not_null(in, "%s", e.message);
+    cr_assert_eq(cmpsel_call(in, "i32_lt_s", vtyped(ZENITH_WASM_I32, 0, -1), vtyped(ZENITH_WASM_I32, 0, 1)), 11);
+    cr_assert_eq(cmpsel_call(in, "i32_lt_s", vtyped(ZENITH_WASM_I32, 0, 1), vtyped(ZENITH_WASM_I32, 0, -1)), 22);
+    cr_assert_eq(cmpsel_call(in, "i32_ge_u", vtyped(ZENITH_WASM_I32, 0, -1), vtyped(ZENITH_WASM_I32, 0, 1)), 11,
+                 "0xffffffff >= 1 unsigned");
+    cr_assert_eq(cmpsel_call(in, "i32_ge_u", vtyped(ZENITH_WASM_I32, 0, 1), vtyped(ZENITH_WASM_I32, 0, 2)), 22);
+    cr_assert_eq(cmpsel_call(in, "i64_gt_s", vtyped(ZENITH_WASM_I64, 0, INT64_MIN), vtyped(ZENITH_WASM_I64, 0, 0)), 22);
+    cr_assert_eq(cmpsel_call(in, "i64_gt_s", vtyped(ZENITH_WASM_I64, 0, 5), vtyped(ZENITH_WASM_I64, 0, 4)), 11);
+    cr_assert_eq(cmpsel_call(in, "i64_le_u", vtyped(ZENITH_WASM_I64, 0, -1), vtyped(ZENITH_WASM_I64, 0, 0)), 22,
+                 "2^64-1 <= 0 unsigned is false");
+    cr_assert_eq(cmpsel_call(in, "i64_le_u", vtyped(ZENITH_WASM_I64, 0, 7), vtyped(ZENITH_WASM_I64, 0, 7)), 11);
+    cr_assert_eq(cmpsel_call(in, "f32_ne", vtyped(ZENITH_WASM_F32, nan, 0), vtyped(ZENITH_WASM_F32, nan, 0)), 11,
+                 "NaN != NaN");
+    cr_assert_eq(cmpsel_call(in, "f32_ne", vtyped(ZENITH_WASM_F32, 2, 0), vtyped(ZENITH_WASM_F32, 2, 0)), 22);
+    cr_assert_eq(cmpsel_call(in, "f64_lt", vtyped(ZENITH_WASM_F64, -0.0, 0), vtyped(ZENITH_WASM_F64, 0.0, 0)), 22,
+                 "-0 < 0 is false");
+    cr_assert_eq(cmpsel_call(in, "f64_lt", vtyped(ZENITH_WASM_F64, 1, 0), vtyped(ZENITH_WASM_F64, 2, 0)), 11);
+    cr_assert_eq(cmpsel_call(in, "f64_ge", vtyped(ZENITH_WASM_F64, nan, 0), vtyped(ZENITH_WASM_F64, 1, 0)), -25,
+                 "NaN >= 1 is false");
+    cr_assert_eq(cmpsel_call(in, "f64_ge", vtyped(ZENITH_WASM_F64, 3, 0), vtyped(ZENITH_WASM_F64, 3, 0)), 15);
+    cr_assert_eq(cmpsel_call(in, "f64_eq", vtyped(ZENITH_WASM_F64, 0.0, 0), vtyped(ZENITH_WASM_F64, -0.0, 0)),
+                 INT64_MAX, "0 == -0, a 64-bit value selected whole");
+    cr_assert_eq(cmpsel_call(in, "f64_eq", vtyped(ZENITH_WASM_F64, nan, 0), vtyped(ZENITH_WASM_F64, 1, 0)), -1);
+    zenith_wasm_store_destroy(s);
+    zenith_wasm_module_destroy(m);
+}
