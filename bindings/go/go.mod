@@ -1,3 +1,3 @@
-module zenith
+module github.com/zenith-net/zenith/bindings/go
 
 go 1.19

@@ -1,16 +1,26 @@
-// Package zenith wraps Zenith (zero-copy networking on io_uring, the Arrow data-plane engine,
-// the buffer pool and the NUMA helpers) through cgo. The C library is compiled into the
-// package (zenith_impl.c includes ../../zenith.c); it links -luring -lnuma.
+// Package zenith wraps Zenith (zero-copy networking on io_uring or epoll, UDP and multicast,
+// timers and cross-thread posts on one reactor, the Arrow data-plane engine with WebAssembly
+// plugins, the buffer pool and the NUMA helpers) through cgo. The C library is compiled into
+// the package: zenith_impl.c includes zenith.c, found in csrc/ (a vendored copy, made by
+// vendor.sh) or else two directories up (the repository). It links -luring -lnuma -lm.
 //
-// Errors are of type Error carrying the Zenith code. Threads: a Server must be driven from one
-// OS thread (call runtime.LockOSThread in the goroutine that runs it: io_uring rings are
-// single-issuer); the Engine and the Pool are safe from any goroutine. Arrow arrays live in C
-// memory (cgo forbids C keeping Go pointers); Int64Array builds one.
+// Errors are values of type Error carrying the Zenith code and its name. Callbacks run on the
+// goroutine that calls Server.RunOnce; a panic inside one is recovered before it reaches C and
+// returned by RunOnce as a *CallbackPanic.
+//
+// Threads: a Server is driven from one OS thread (call runtime.LockOSThread in the goroutine
+// that calls Start and RunOnce: io_uring rings are single-issuer); Server.Post, PostData, Stop
+// and Stopped may be called from any goroutine. The Engine, its plugins and the Pool are safe
+// from any goroutine. Arrow arrays live in C memory (cgo forbids C keeping Go pointers):
+// Int64Array and Float64Array build them.
+//
+// At load the package checks the library's version and the layout of every C struct it uses
+// against the library's own layout table (Check); every constructor returns that error.
 package zenith
 
 /*
-#cgo CFLAGS: -std=gnu11 -O2 -D_GNU_SOURCE
-#cgo LDFLAGS: -luring -lnuma -lpthread
+#cgo CFLAGS: -std=gnu11 -O2 -D_GNU_SOURCE -DZENITH_PLUGINS -I${SRCDIR}/csrc -I${SRCDIR}/../..
+#cgo LDFLAGS: -luring -lnuma -lpthread -lm
 #include "zenith_go.h"
 #include <stdlib.h>
 */
@@ -19,7 +29,6 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"runtime/cgo"
 	"unsafe"
 )
 
@@ -32,13 +41,15 @@ func Version() (int, int, int) {
 	return v / 1000000, v / 1000 % 1000, v % 1000
 }
 
-// Error is a negative Zenith code (zenith_numa.h's table when Numa is true).
+// Error is a negative Zenith code (zenith_numa.h's table when Numa is true). Detail, when not
+// empty, says more (a plugin load's reason).
 type Error struct {
-	Code int
-	Numa bool
+	Code   int
+	Numa   bool
+	Detail string
 }
 
-// Name is the code's name, e.g. "ZENITH_E_FULL".
+// Name is the code's name, e.g. "ZENITH_E_FULL" (zenith_errname).
 func (e Error) Name() string {
 	if e.Numa {
 		return C.GoString(C.zenith_numa_errname(C.int(e.Code)))
@@ -51,14 +62,41 @@ func (e Error) Error() string {
 	if e.Numa {
 		text = C.GoString(C.zenith_numa_strerror(C.int(e.Code)))
 	}
+	if e.Detail != "" {
+		return fmt.Sprintf("%s: %s (%d): %s", e.Name(), text, e.Code, e.Detail)
+	}
 	return fmt.Sprintf("%s: %s (%d)", e.Name(), text, e.Code)
 }
 
-// Codes of the design.
+// Errno is the kernel errno a ZENITH_ESYS code carries, 0 for any other code.
+func (e Error) Errno() int { return int(C.zenith_errno(C.int(e.Code))) }
+
+// Is lets errors.Is match on the code: errors.Is(err, zenith.Error{Code: zenith.EFull}).
+func (e Error) Is(target error) bool {
+	t, ok := target.(Error)
+	return ok && t.Code == e.Code && t.Numa == e.Numa
+}
+
+// Zenith's codes (zenith.h's ZENITH_ERROR_LIST).
 const (
-	ENull = -1
-	EFull = -2
-	EFFI  = -4
+	ENull          = C.ZENITH_E_NULL
+	EFull          = C.ZENITH_E_FULL
+	EPlugin        = C.ZENITH_E_PLUGIN
+	EFFI           = C.ZENITH_E_FFI
+	EInval         = C.ZENITH_E_INVAL
+	ENoMem         = C.ZENITH_E_NOMEM
+	EUnsupported   = C.ZENITH_E_UNSUPPORTED
+	EStale         = C.ZENITH_E_STALE
+	EExist         = C.ZENITH_E_EXIST
+	ETimedOut      = C.ZENITH_E_TIMEDOUT
+	EForeign       = C.ZENITH_E_FOREIGN
+	EMisaligned    = C.ZENITH_E_MISALIGNED
+	EDoubleRelease = C.ZENITH_E_DOUBLE_RELEASE
+	ERange         = C.ZENITH_E_RANGE
+	EUringDisabled = C.ZENITH_E_URING_DISABLED
+	EState         = C.ZENITH_E_STATE
+	ECanceled      = C.ZENITH_E_CANCELED
+	ENotFound      = C.ZENITH_E_NOT_FOUND
 )
 
 func check(rc C.int) error {
@@ -68,13 +106,35 @@ func check(rc C.int) error {
 	return nil
 }
 
+// loadErr is the version and layout check, run once when the package loads.
+var loadErr = checkLoad()
+
+func checkLoad() error {
+	maj, min, _ := Version()
+	if [2]int{maj, min} != WrappedVersion {
+		return fmt.Errorf("zenith: library version %d.%d, this package was written for %d.%d",
+			maj, min, WrappedVersion[0], WrappedVersion[1])
+	}
+	return CheckLayout(BindingLayout())
+}
+
+// Check reports whether the package may be used with the linked library: nil, or the version
+// mismatch, or the first struct layout that differs (a *LayoutError). Every constructor
+// returns this error.
+func Check() error { return loadErr }
+
 // ---- pool ------------------------------------------------------------------------------------
 
-// Pool is a zenith_pool. Buffers are unsafe.Pointers into its slab.
+// Pool is a zenith_pool. Buffers are unsafe.Pointers into its slab. Owned by the caller until
+// Close; Acquire, Release and InUse are safe from any goroutine, Close from one once nobody
+// else uses it.
 type Pool struct{ p *C.zenith_pool }
 
 // NewPool makes a pool of count buffers of size bytes (0 = defaults: 4096 x 1024).
 func NewPool(size int, count int) (*Pool, error) {
+	if loadErr != nil {
+		return nil, loadErr
+	}
 	var cfg C.zenith_pool_config
 	cfg.struct_size = C.uint32_t(unsafe.Sizeof(cfg))
 	cfg.buffer_size = C.size_t(size)
@@ -105,285 +165,6 @@ func (p *Pool) Close() {
 	if p.p != nil {
 		C.zenith_pool_destroy(p.p)
 		p.p = nil
-	}
-}
-
-// ---- server ----------------------------------------------------------------------------------
-
-// Conn is a connection inside a callback: send to it, close it.
-type Conn struct {
-	s  *C.zenith_server
-	ID uint64
-}
-
-// Send copies data onto the connection's send queue.
-func (c Conn) Send(data []byte) error {
-	if len(data) == 0 {
-		return nil
-	}
-	return check(C.zenith_server_send(c.s, C.zenith_conn_id(c.ID), unsafe.Pointer(&data[0]), C.size_t(len(data))))
-}
-
-// Close closes after what is queued (abort false) or now.
-func (c Conn) Close(abort bool) error {
-	flags := C.int(0)
-	if abort {
-		flags = 1
-	}
-	return check(C.zenith_server_close(c.s, C.zenith_conn_id(c.ID), flags))
-}
-
-// Handlers are the server's callbacks; OnData is required. data is only valid during the call.
-type Handlers struct {
-	OnAccept func(c Conn)
-	OnData   func(c Conn, data []byte)
-	OnClose  func(c Conn, reason int)
-}
-
-// ServerConfig: zero means default in every field.
-type ServerConfig struct {
-	Address        string
-	Port           uint16
-	MaxConnections uint32
-	BufferSize     uint32
-	BufferCount    uint32
-}
-
-// Server is a zenith_server, driven by one OS thread (LockOSThread).
-type Server struct {
-	s      *C.zenith_server
-	h      cgo.Handle
-	addr   *C.char
-	state  *serverState
-	closed bool
-}
-
-type serverState struct {
-	s     *C.zenith_server
-	h     Handlers
-	panic interface{}
-}
-
-// NewServer creates a bound, listening server.
-func NewServer(cfg ServerConfig, h Handlers) (*Server, error) {
-	if h.OnData == nil {
-		return nil, Error{Code: ENull}
-	}
-	var c C.zenith_server_config
-	c.struct_size = C.uint32_t(unsafe.Sizeof(c))
-	addr := C.CString(cfg.Address)
-	if cfg.Address != "" {
-		c.address = addr
-	}
-	c.port = C.uint16_t(cfg.Port)
-	c.max_connections = C.uint32_t(cfg.MaxConnections)
-	c.buffer_size = C.uint32_t(cfg.BufferSize)
-	c.buffer_count = C.uint32_t(cfg.BufferCount)
-	var err C.int
-	s := C.zenith_server_create(&c, &err)
-	if s == nil {
-		C.free(unsafe.Pointer(addr))
-		return nil, Error{Code: int(err)}
-	}
-	st := &serverState{s: s, h: h}
-	srv := &Server{s: s, h: cgo.NewHandle(st), addr: addr, state: st}
-	if rc := C.zgo_set_callbacks(s, C.uintptr_t(srv.h)); rc < 0 {
-		srv.Close()
-		return nil, Error{Code: int(rc)}
-	}
-	return srv, nil
-}
-
-func stateOf(user unsafe.Pointer) *serverState {
-	return cgo.Handle(uintptr(user)).Value().(*serverState)
-}
-
-// guard keeps a panic from unwinding through C; RunOnce re-panics with it.
-func (st *serverState) guard(f func()) {
-	if st.panic != nil {
-		return
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			st.panic = r
-		}
-	}()
-	f()
-}
-
-//export goZenithAccept
-func goZenithAccept(user unsafe.Pointer, conn C.uint64_t) {
-	st := stateOf(user)
-	if st.h.OnAccept != nil {
-		st.guard(func() { st.h.OnAccept(Conn{st.s, uint64(conn)}) })
-	}
-}
-
-//export goZenithData
-func goZenithData(user unsafe.Pointer, conn C.uint64_t, data *C.uint8_t, n C.size_t) {
-	st := stateOf(user)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n))
-	st.guard(func() { st.h.OnData(Conn{st.s, uint64(conn)}, b) })
-}
-
-//export goZenithClose
-func goZenithClose(user unsafe.Pointer, conn C.uint64_t, reason C.int) {
-	st := stateOf(user)
-	if st.h.OnClose != nil {
-		st.guard(func() { st.h.OnClose(Conn{st.s, uint64(conn)}, int(reason)) })
-	}
-}
-
-// Port is the bound port.
-func (s *Server) Port() uint16 { return uint16(C.zenith_server_port(s.s)) }
-
-// Start starts accepting (on the calling OS thread).
-func (s *Server) Start() error { return check(C.zenith_server_start(s.s)) }
-
-// RunOnce processes what is ready, waiting up to timeoutMs (-1: until something happens).
-func (s *Server) RunOnce(timeoutMs int) (int, error) {
-	rc := C.zenith_server_run_once(s.s, C.int(timeoutMs))
-	if p := s.state.panic; p != nil {
-		s.state.panic = nil
-		panic(p)
-	}
-	return int(rc), check(rc)
-}
-
-// Stop may be called from any goroutine.
-func (s *Server) Stop() { C.zenith_server_stop(s.s) }
-
-// Stopped reports whether Stop was called.
-func (s *Server) Stopped() bool { return C.zenith_server_stopped(s.s) != 0 }
-
-// Stats: accepted connections and bytes in/out.
-func (s *Server) Stats() (accepted, bytesIn, bytesOut uint64) {
-	var st C.zenith_server_stats
-	C.zenith_server_get_stats(s.s, &st)
-	return uint64(st.connections_accepted), uint64(st.bytes_in), uint64(st.bytes_out)
-}
-
-// Close shuts down and destroys (on the server's thread).
-func (s *Server) Close() {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	C.zenith_server_shutdown(s.s, 1000)
-	C.zenith_server_destroy(s.s)
-	s.h.Delete()
-	C.free(unsafe.Pointer(s.addr))
-}
-
-// ---- engine ------------------------------------------------------------------------------------
-
-// Engine is the data-plane engine; safe from any goroutine.
-type Engine struct{ e C.ZenithEngine }
-
-// ArrowArray is an Arrow C Data Interface array+schema pair in C memory.
-type ArrowArray struct {
-	a *C.struct_ArrowArray
-	s *C.struct_ArrowSchema
-}
-
-// Int64Array builds an Arrow int64 ("l") array in C memory; its release callback frees it.
-func Int64Array(values []int64) (*ArrowArray, error) {
-	arr := &ArrowArray{
-		a: (*C.struct_ArrowArray)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_ArrowArray{})))),
-		s: (*C.struct_ArrowSchema)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_ArrowSchema{})))),
-	}
-	var p *C.int64_t
-	if len(values) > 0 {
-		p = (*C.int64_t)(unsafe.Pointer(&values[0]))
-	}
-	if rc := C.zgo_int64_array(p, C.int64_t(len(values)), arr.a, arr.s); rc < 0 {
-		arr.Free()
-		return nil, Error{Code: int(rc)}
-	}
-	return arr, nil
-}
-
-// Moved reports whether both structs read as released (after a successful Publish).
-func (x *ArrowArray) Moved() bool { return C.zgo_is_released(x.a, x.s) == 3 }
-
-// SetBuffers changes n_buffers (for tests of malformed input).
-func (x *ArrowArray) SetBuffers(n int) { x.a.n_buffers = C.int64_t(n) }
-
-// Free runs the release callbacks if the structs are still ours, then frees the two structs.
-func (x *ArrowArray) Free() {
-	C.zgo_release_now(x.a, x.s)
-	C.free(unsafe.Pointer(x.a))
-	C.free(unsafe.Pointer(x.s))
-}
-
-// ReleasedCount is how many arrays and schemas built by Int64Array were released.
-func ReleasedCount() (arrays, schemas uint64) {
-	return uint64(C.zgo_released(0)), uint64(C.zgo_released(1))
-}
-
-// NewEngine holds up to capacity batches in flight.
-func NewEngine(capacity int) (*Engine, error) {
-	e := C.zenith_init(C.uint32_t(capacity))
-	if e == nil {
-		return nil, Error{Code: ENull}
-	}
-	return &Engine{e}, nil
-}
-
-// Publish moves the array in (Moved() is true after); on error it stays yours.
-func (e *Engine) Publish(x *ArrowArray, sourceID, seqNo uint64) error {
-	return check(C.zenith_publish(e.e, x.a, x.s, C.uint64_t(sourceID), C.uint64_t(seqNo)))
-}
-
-// Batch is a polled batch; Release it exactly once.
-type Batch struct {
-	b        C.zenith_batch
-	SourceID uint64
-	SeqNo    uint64
-}
-
-// Poll returns the oldest batch, or nil.
-func (e *Engine) Poll() *Batch {
-	b := new(Batch)
-	if C.zenith_poll(e.e, &b.b) != 1 {
-		return nil
-	}
-	b.SourceID, b.SeqNo = uint64(b.b.source_id), uint64(b.b.seq_no)
-	return b
-}
-
-// Len is the array's length.
-func (b *Batch) Len() int { return int(b.b.array.length) }
-
-// Int64 is value i of an int64 batch.
-func (b *Batch) Int64(i int) int64 { return int64(C.zgo_int64_at(&b.b.array, C.int64_t(i))) }
-
-// Format is the schema's format string.
-func (b *Batch) Format() string { return C.GoString(b.b.schema.format) }
-
-// Release runs the Arrow release callbacks (once: a second call is an error).
-func (b *Batch) Release() error { return check(C.zenith_batch_release(nil, &b.b)) }
-
-// LoadPlugin: plugins are a later release (ZENITH_E_UNSUPPORTED).
-func (e *Engine) LoadPlugin(wasm []byte) error {
-	if len(wasm) == 0 {
-		return check(C.zenith_load_plugin(e.e, nil, 0))
-	}
-	return check(C.zenith_load_plugin(e.e, (*C.uint8_t)(unsafe.Pointer(&wasm[0])), C.size_t(len(wasm))))
-}
-
-// Stats: published, polled, rejected as malformed, sequence gaps.
-func (e *Engine) Stats() (published, polled, rejectedInvalid, seqGaps uint64) {
-	var st C.zenith_engine_stats
-	C.zenith_engine_get_stats(e.e, &st)
-	return uint64(st.published), uint64(st.polled), uint64(st.rejected_invalid), uint64(st.seq_gaps)
-}
-
-// Close frees the engine, releasing what is still queued.
-func (e *Engine) Close() {
-	if e.e != nil {
-		C.zenith_free(e.e)
-		e.e = nil
 	}
 }
 
