@@ -139,7 +139,8 @@ if __name__ == "__main__" and len(sys.argv) == 7 and sys.argv[1] == "--clients":
 
 # ---- the tests -----------------------------------------------------------------------------------
 
-sys.path.insert(0, os.path.join(HERE, ".."))
+if not os.environ.get("ZENITH_TEST_INSTALLED"):  # else: the installed package
+    sys.path.insert(0, os.path.join(HERE, ".."))
 import zenith  # noqa: E402
 
 CLOSE_PEER = 0

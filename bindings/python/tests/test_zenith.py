@@ -1,6 +1,6 @@
 """The Python bindings, end to end: a Python echo server answering the C load generator, Python
 producing Arrow arrays built by hand that a C consumer checks value by value, the -4 and -2
-paths, the pool and the NUMA helpers. Run by `make test` (bindings/python/run-tests.sh)."""
+paths, the pool and the NUMA helpers. Run by `make test` (bindings/python/run_tests.sh)."""
 import ctypes
 import os
 import subprocess
@@ -9,7 +9,8 @@ import threading
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
+if not os.environ.get("ZENITH_TEST_INSTALLED"):  # else: the installed package
+    sys.path.insert(0, os.path.join(HERE, ".."))
 import zenith  # noqa: E402
 
 BUILD = os.environ.get("ZENITH_BUILD", os.path.join(HERE, "..", "..", "..", "build"))

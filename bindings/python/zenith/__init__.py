@@ -28,6 +28,7 @@ import os
 import socket
 import struct as _struct
 import threading
+import time
 
 __all__ = ["ZenithError", "LayoutError", "Pool", "Server", "UdpSocket", "Datagram", "Engine", "Batch", "Plugin",
            "ArrowArray", "ArrowSchema", "int64_array", "float64_array", "utf8_array", "numa", "version",
@@ -692,10 +693,15 @@ class Server(_Closing):
             raise e
         return _check(rc, "zenith_server_run_once")
 
-    def run(self, until=None, timeout_ms=100):
-        """run_once until stop() was called (any thread) or until() returns true."""
+    def run(self, until=None, timeout_ms=100, seconds=None):
+        """run_once(timeout_ms) until stop() was called (any thread), until() returns true, or
+        `seconds` have passed. Returns True unless it gave up at the deadline."""
+        end = None if seconds is None else time.monotonic() + seconds
         while not self.stopped() and not (until and until()):
+            if end is not None and time.monotonic() >= end:
+                return False
             self.run_once(timeout_ms)
+        return True
 
     def stopped(self):
         return bool(lib.zenith_server_stopped(self._h()))
