@@ -439,6 +439,24 @@ class Callbacks(unittest.TestCase):
         finally:
             srv.close()
 
+    def test_callbacks_during_close_cannot_close_and_their_errors_surface(self):
+        closed = []
+
+        def on_close(s, conn, reason):
+            closed.append(reason)
+            s.close()  # inside shutdown's on_close: refused (ZENITH_E_STATE), re-raised by close()
+
+        srv = reactor(None, on_close=on_close)
+        outcome = []
+        srv.connect("127.0.0.1", srv.port, on_connect=lambda s, c, e: outcome.append(e))
+        self.assertTrue(run_until(srv, lambda: outcome and srv.stats()["connections_accepted"] == 1))
+        with self.assertRaises(zenith.ZenithError) as cm:
+            srv.close()
+        self.assertEqual(cm.exception.name, "ZENITH_E_STATE")
+        self.assertEqual(closed, [zenith.CLOSE_SHUTDOWN] * 2, "both connections closed by the shutdown")
+        self.assertIsNone(srv._s, "destroyed all the same")
+        srv.close()  # idempotent
+
 
 if __name__ == "__main__":
     unittest.main()

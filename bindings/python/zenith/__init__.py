@@ -717,7 +717,11 @@ class Server(_Closing):
             return
         if self._busy:
             raise ZenithError(E_STATE, "Server.close inside a callback or while run_once runs")
-        rc = lib.zenith_server_shutdown(self._s, deadline_ms)
+        self._busy += 1  # on_close / on_connect run inside shutdown: close() there is refused too
+        try:
+            rc = lib.zenith_server_shutdown(self._s, deadline_ms)
+        finally:
+            self._busy -= 1
         lib.zenith_server_destroy(self._s)
         self._s = None
         for u in self._udp.values():
