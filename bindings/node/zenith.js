@@ -239,11 +239,12 @@ function layoutTable() {
   return rows;
 }
 
-/** A koffi struct type as a plain description: { type, size, fields: [{ name, offset, size }] }. */
-function describe(kt) {
+/** A koffi struct type as a plain description: { type, size, fields: [{ name, offset, size }] }
+    (name: the C type's name, for an anonymous koffi struct). */
+function describe(kt, name = null) {
   const info = koffi.introspect(kt);
   return {
-    type: info.name,
+    type: name || info.name,
     size: info.size,
     fields: Object.values(info.members).map((m) => ({ name: m.name, offset: m.offset, size: koffi.sizeof(m.type) })),
   };
@@ -886,7 +887,7 @@ class Batch {
   values(ctype) {
     if (!this.mem) throw ZenithError.from(codes.ZENITH_E_DOUBLE_RELEASE, 'Batch already released');
     const bufs = koffi.decode(this.buffers, 'void *', 2);
-    const vals = koffi.decode(bufs[1], ctype, this.offset + this.length).slice(this.offset);
+    const vals = Array.from(koffi.decode(bufs[1], ctype, this.offset + this.length)).slice(this.offset);
     if (!bufs[0] || this.nullCount === 0) return vals;
     const bits = koffi.decode(bufs[0], 'uint8_t', (this.offset + this.length + 7) >> 3);
     return vals.map((v, i) => ((bits[(i + this.offset) >> 3] >> ((i + this.offset) & 7)) & 1 ? v : null));
@@ -916,7 +917,10 @@ class Engine {
   /** The data-plane engine (zenith_engine_create): publish/poll from any thread in C; from JS,
       the thread that made it. close() destroys it (zenith_engine_destroy). */
   constructor(capacity = 1024) {
-    this.e = engine_create(capacity);
+    // zenith_engine_create(1) makes a one-slot ring whose second publish claims the occupied
+    // slot again (the queued batch is overwritten, never released, and poll spins): the binding
+    // asks for 2 instead (stats().capacity says 2). README "Known limits".
+    this.e = engine_create(capacity === 1 ? 2 : capacity);
     if (!this.e) throw ZenithError.from(codes.ZENITH_E_INVAL, `zenith_engine_create(${capacity})`);
     this.bitsCap = (16384 + 7) >> 3;
   }
