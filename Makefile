@@ -117,7 +117,8 @@ $(BUILD)/plain/test_multicast $(BUILD)/asan/test_multicast: | $(BUILD)/examples/
 $(BUILD)/plain/test_wasm $(BUILD)/asan/test_wasm $(BUILD)/shim/test_wasm: zenith_wasm.h
 # test_plugin* run the example plugins (clang --target=wasm32 + wasm-ld, no libc; Debian: clang,
 # lld), built first (order-only); they define ZENITH_PLUGINS in their source (LIBS has -lm)
-PLUGINS_WASM := $(BUILD)/plugins/price_filter.wasm $(BUILD)/plugins/vwap.wasm
+PLUGINS_WASM := $(BUILD)/plugins/price_filter.wasm $(BUILD)/plugins/vwap.wasm \
+                $(BUILD)/plugins/price_filter_loop.wasm $(BUILD)/plugins/vwap_loop.wasm
 $(PLUGINS_WASM) &: plugins/build.sh plugins/zenith_plugin.h plugins/price_filter.c plugins/vwap.c
 	@tools/deps.sh clang lld
 	plugins/build.sh $(BUILD)/plugins

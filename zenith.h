@@ -8296,6 +8296,162 @@ static int zenith__pexport(const zenith_wasm_module *m, const char *name, uint32
 
 /* Instance k of p: store, instantiation, ABI, init, columns and results, the first input area.
    0, or a code with why[] filled. */
+/* ---- host kernels: the plugin ABI's optional imports (module "zenith"; docs/PLUGINS.md) ----
+   Whole-column loops run natively on the plugin's own memory: every range is bounds-checked
+   against that memory (a trap, ZENITH_WASM_TRAP_MEMORY_OOB, when out), and each call charges
+   1 + n/8 fuel (zenith_wasm_charge), so a plugin cannot buy unbounded host work. */
+
+/* The bytes [off, off + len) of the caller's memory, or NULL (out of bounds). */
+static uint8_t *zenith__pk_span(zenith_wasm_instance *caller, uint32_t off, uint64_t len) {
+    size_t size = 0;
+    uint8_t *mem = zenith_wasm_memory_data(zenith_wasm_instance_memory(caller), &size);
+    if (mem == NULL || (uint64_t)off + len > size) return NULL;
+    return mem + off;
+}
+
+/* data, validity (0: none), n -> the spans, after charging the fuel. 0 or a trap code. */
+static int zenith__pk_in(zenith_wasm_instance *caller, uint32_t data, uint32_t width, uint32_t validity, uint32_t n,
+                         const uint8_t **d, const uint8_t **v) {
+    int rc = zenith_wasm_charge(caller, 1u + n / 8u);
+    if (rc != 0) return rc;
+    *d = zenith__pk_span(caller, data, (uint64_t)n * width);
+    *v = validity ? zenith__pk_span(caller, validity, ((uint64_t)n + 7u) / 8u) : NULL;
+    if (*d == NULL || (validity && *v == NULL)) return ZENITH_WASM_TRAP_MEMORY_OOB;
+    return 0;
+}
+
+/* Selection bits of rows lo <= x <= hi (NaN never), valid rows only; whole bytes written. */
+#define ZENITH__PK_RANGE(name, T, lo_of, hi_of)                                                                   \
+    static int name(void *user, zenith_wasm_instance *caller, const zenith_wasm_value *a, zenith_wasm_value *r) { \
+        const uint32_t n = a[2].of.u32;                                                                           \
+        const T lo = lo_of, hi = hi_of;                                                                           \
+        const uint8_t *d, *v;                                                                                     \
+        uint8_t *sel;                                                                                             \
+        uint32_t i, count = 0;                                                                                    \
+        int rc = zenith__pk_in(caller, a[0].of.u32, (uint32_t)sizeof(T), a[1].of.u32, n, &d, &v);                 \
+        (void)user;                                                                                               \
+        if (rc != 0) return rc;                                                                                   \
+        sel = zenith__pk_span(caller, a[5].of.u32, ((uint64_t)n + 7u) / 8u);                                      \
+        if (sel == NULL) return ZENITH_WASM_TRAP_MEMORY_OOB;                                                      \
+        for (i = 0; i < n; i += 8u) {                                                                             \
+            const uint32_t m = n - i < 8u ? n - i : 8u;                                                           \
+            uint32_t k, bits = 0;                                                                                 \
+            for (k = 0; k < m; k++) {                                                                             \
+                T x;                                                                                              \
+                memcpy(&x, d + ((size_t)i + k) * sizeof(T), sizeof(T));                                           \
+                bits |= (uint32_t)((x >= lo) & (x <= hi)) << k;                                                   \
+            }                                                                                                     \
+            if (v) bits &= v[i >> 3];                                                                             \
+            sel[i >> 3] = (uint8_t)bits;                                                                          \
+            count += (uint32_t)__builtin_popcount(bits);                                                          \
+        }                                                                                                         \
+        r[0].of.u32 = count;                                                                                      \
+        return 0;                                                                                                 \
+    }
+ZENITH__PK_RANGE(zenith__pk_range_f64, double, a[3].of.f64, a[4].of.f64)
+ZENITH__PK_RANGE(zenith__pk_range_i64, int64_t, a[3].of.i64, a[4].of.i64)
+#undef ZENITH__PK_RANGE
+
+/* sum_f64(data, validity, n): the valid values summed in row order. */
+static int zenith__pk_sum_f64(void *user, zenith_wasm_instance *caller, const zenith_wasm_value *a,
+                              zenith_wasm_value *r) {
+    const uint32_t n = a[2].of.u32;
+    const uint8_t *d, *v;
+    double sum = 0;
+    uint32_t i;
+    int rc = zenith__pk_in(caller, a[0].of.u32, 8u, a[1].of.u32, n, &d, &v);
+    (void)user;
+    if (rc != 0) return rc;
+    for (i = 0; i < n; i++) {
+        double x;
+        if (v && !((v[i >> 3] >> (i & 7u)) & 1u)) continue;
+        memcpy(&x, d + (size_t)i * 8u, 8);
+        sum += x;
+    }
+    r[0].of.f64 = sum;
+    return 0;
+}
+
+/* dot_f64(a, a_validity, b, b_validity, n): sum of a[i] * b[i] over rows valid in both, in
+   row order. */
+static int zenith__pk_dot_f64(void *user, zenith_wasm_instance *caller, const zenith_wasm_value *a,
+                              zenith_wasm_value *r) {
+    const uint32_t n = a[4].of.u32;
+    const uint8_t *x, *xv, *y, *yv;
+    double sum = 0;
+    uint32_t i;
+    int rc = zenith__pk_in(caller, a[0].of.u32, 8u, a[1].of.u32, n, &x, &xv);
+    (void)user;
+    if (rc != 0) return rc;
+    y = zenith__pk_span(caller, a[2].of.u32, (uint64_t)n * 8u);
+    yv = a[3].of.u32 ? zenith__pk_span(caller, a[3].of.u32, ((uint64_t)n + 7u) / 8u) : NULL;
+    if (y == NULL || (a[3].of.u32 && yv == NULL)) return ZENITH_WASM_TRAP_MEMORY_OOB;
+    if (xv == NULL && yv == NULL) {
+        for (i = 0; i < n; i++) {
+            double p, q;
+            memcpy(&p, x + (size_t)i * 8u, 8);
+            memcpy(&q, y + (size_t)i * 8u, 8);
+            sum += p * q;
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            double p, q;
+            if ((xv && !((xv[i >> 3] >> (i & 7u)) & 1u)) || (yv && !((yv[i >> 3] >> (i & 7u)) & 1u))) continue;
+            memcpy(&p, x + (size_t)i * 8u, 8);
+            memcpy(&q, y + (size_t)i * 8u, 8);
+            sum += p * q;
+        }
+    }
+    r[0].of.f64 = sum;
+    return 0;
+}
+
+/* The kernels a plugin may import from module "zenith": name, type ("params:results", i = i32,
+   I = i64, d = f64), function. */
+static const struct zenith__pkernel {
+    const char *name, *sig;
+    zenith_wasm_host_fn fn;
+} zenith__pkernels[] = {
+    { "select_range_f64", "iiiddi:i", zenith__pk_range_f64 },
+    { "select_range_i64", "iiiIIi:i", zenith__pk_range_i64 },
+    { "sum_f64", "iii:d", zenith__pk_sum_f64 },
+    { "dot_f64", "iiiii:d", zenith__pk_dot_f64 },
+};
+#define ZENITH__PKERNELS (sizeof zenith__pkernels / sizeof zenith__pkernels[0])
+
+static uint8_t zenith__pk_vt(char c) {
+    return c == 'i' ? ZENITH_WASM_I32 : c == 'I' ? ZENITH_WASM_I64 : c == 'f' ? ZENITH_WASM_F32 : ZENITH_WASM_F64;
+}
+
+/* Import i of the module: its kernel, or NULL with the reason. */
+static const struct zenith__pkernel *zenith__pk_match(const zenith_wasm_module *m, uint32_t i, char *why, size_t wn) {
+    zenith_wasm_extern_info x;
+    uint32_t k, j;
+    memset(&x, 0, sizeof x);
+    zenith_wasm_module_import(m, i, &x);
+    for (k = 0; k < ZENITH__PKERNELS; k++) {
+        const struct zenith__pkernel *pk = &zenith__pkernels[k];
+        const char *colon = strchr(pk->sig, ':');
+        uint32_t np = (uint32_t)(colon - pk->sig), nr = (uint32_t)strlen(colon + 1);
+        int ok;
+        if (x.module_len != 6 || memcmp(x.module, "zenith", 6) != 0 || x.name_len != strlen(pk->name) ||
+            memcmp(x.name, pk->name, x.name_len) != 0)
+            continue;
+        ok = x.kind == ZENITH_WASM_EXTERN_FUNC && x.func.nparams == np && x.func.nresults == nr;
+        for (j = 0; ok && j < np; j++) ok = x.func.params[j] == zenith__pk_vt(pk->sig[j]);
+        for (j = 0; ok && j < nr; j++) ok = x.func.results[j] == zenith__pk_vt(colon[1 + j]);
+        if (ok) return pk;
+        snprintf(why, wn, "the module imports zenith.%s with another type: plugin ABI 1 has it as %s (%s)", pk->name,
+                 pk->sig, "i = i32, I = i64, d = f64; params:results");
+        return NULL;
+    }
+    snprintf(why, wn,
+             "the module imports \"%.*s\" \"%.*s\": plugin ABI 1 provides only functions of module \"zenith\" "
+             "(select_range_f64, select_range_i64, sum_f64, dot_f64)",
+             (int)x.module_len, x.module, (int)x.name_len, x.name);
+    return NULL;
+}
+
 static int zenith__pinst_make(zenith__plugin *p, uint32_t k, const zenith_plugin_config *cfg, char *why, size_t wn) {
     zenith__pinst *in = &p->inst[k];
     zenith_wasm_config wc;
@@ -8317,8 +8473,24 @@ static int zenith__pinst_make(zenith__plugin *p, uint32_t k, const zenith_plugin
         snprintf(why, wn, "could not create a store for instance %u: %s", k, zenith_wasm_strerror(rc));
         return ZENITH_E_NOMEM;
     }
-    memset(&we, 0, sizeof we);
-    wi = zenith_wasm_instantiate(in->store, p->module, NULL, 0, &we);
+    {
+        zenith_wasm_extern *ext[ZENITH__PKERNELS];
+        uint32_t ni = zenith_wasm_module_import_count(p->module), i;
+        for (i = 0; i < ni; i++) { /* load checked every import: each is one of the kernels */
+            const struct zenith__pkernel *pk = zenith__pk_match(p->module, i, why, wn);
+            zenith_wasm_extern_info x;
+            memset(&x, 0, sizeof x);
+            if (pk == NULL || i >= ZENITH__PKERNELS) return ZENITH_E_PLUGIN;
+            zenith_wasm_module_import(p->module, i, &x);
+            ext[i] = zenith_wasm_func_new(in->store, &x.func, pk->fn, NULL, &rc);
+            if (ext[i] == NULL) {
+                snprintf(why, wn, "could not create host function %s: %s", pk->name, zenith_wasm_strerror(rc));
+                return ZENITH_E_NOMEM;
+            }
+        }
+        memset(&we, 0, sizeof we);
+        wi = zenith_wasm_instantiate_ordered(in->store, p->module, ext, ni, &we);
+    }
     if (wi == NULL) {
         snprintf(why, wn, "instantiation failed: %s: %.150s", zenith_wasm_errname(we.code), we.message);
         return we.code == ZENITH_WASM_E_NOMEM ? ZENITH_E_NOMEM : ZENITH_E_PLUGIN;
@@ -8510,14 +8682,19 @@ static int zenith__plugin_load(zenith_engine *e, const uint8_t *bytes, size_t le
         rc = we.code == ZENITH_WASM_E_NOMEM ? ZENITH_E_NOMEM : ZENITH_E_PLUGIN;
         goto fail;
     }
-    if (zenith_wasm_module_import_count(p->module) != 0) {
-        zenith_wasm_extern_info x;
-        memset(&x, 0, sizeof x);
-        zenith_wasm_module_import(p->module, 0, &x);
-        snprintf(why, wn, "the module imports \"%.*s\" \"%.*s\": plugin ABI 1 provides no imports", (int)x.module_len,
-                 x.module, (int)x.name_len, x.name);
-        rc = ZENITH_E_PLUGIN;
-        goto fail;
+    {
+        uint32_t ni = zenith_wasm_module_import_count(p->module);
+        if (ni > ZENITH__PKERNELS) {
+            snprintf(why, wn, "the module has %u imports: plugin ABI 1 provides %u (module \"zenith\")", ni,
+                     (unsigned)ZENITH__PKERNELS);
+            rc = ZENITH_E_PLUGIN;
+            goto fail;
+        }
+        for (i = 0; i < ni; i++)
+            if (zenith__pk_match(p->module, i, why, wn) == NULL) {
+                rc = ZENITH_E_PLUGIN;
+                goto fail;
+            }
     }
     {
         static const char *const need[4] = { "zenith_plugin_abi", "zenith_plugin_alloc", "zenith_plugin_batch",

@@ -378,6 +378,13 @@ typedef struct zenith_wasm_instance zenith_wasm_instance;
    its store (nested, see LIMITS) but must not destroy the store. */
 typedef int (*zenith_wasm_host_fn)(void *user, zenith_wasm_instance *caller, const zenith_wasm_value *args,
                                    zenith_wasm_value *results);
+/* From inside a host function: takes `fuel` from the running call's budget, for work the host
+   does on the wasm caller's behalf (a host function that loops over n values should charge in
+   proportion to n, or a module could buy unbounded host work with one instruction). Returns 0;
+   ZENITH_WASM_TRAP_FUEL when the budget is smaller (it is then empty: return that code from the
+   host function and the call traps with it); ZENITH_WASM_E_NULL; ZENITH_WASM_E_STATE outside a
+   call of caller's store. Thread safety: the store's thread (the host function's). */
+ZENITH_WASM_API int zenith_wasm_charge(zenith_wasm_instance *caller, uint64_t fuel);
 
 /* Creates a host function of the given type (copied). user comes back untouched.
    Returns the extern (owned by the store), or NULL with *err = ZENITH_WASM_E_NULL,
@@ -4337,6 +4344,19 @@ ZENITH_WASM_API int zenith_wasm_store_set_fuel(zenith_wasm_store *s, uint64_t fu
 }
 
 ZENITH_WASM_API uint64_t zenith_wasm_store_fuel_used(const zenith_wasm_store *s) { return s ? s->fuel_used : 0; }
+
+ZENITH_WASM_API int zenith_wasm_charge(zenith_wasm_instance *caller, uint64_t fuel) {
+    zenith_wasm_store *s;
+    if (caller == NULL) return ZENITH_WASM_E_NULL;
+    s = caller->store;
+    if (s->nesting == 0) return ZENITH_WASM_E_STATE;
+    if (s->fuel < 0 || fuel > (uint64_t)s->fuel) {
+        s->fuel = 0;
+        return ZENITH_WASM_TRAP_FUEL;
+    }
+    s->fuel -= (int64_t)fuel;
+    return 0;
+}
 
 static zenith_wasm_extern *zenith_wasm__extern_new(zenith_wasm_store *s, uint32_t kind) {
     zenith_wasm_extern *e = (zenith_wasm_extern *)zenith_wasm__calloc(1, sizeof *e);

@@ -29,7 +29,14 @@ ZP_EXPORT(zenith_plugin_batch) int32_t zenith_plugin_batch(const zp_batch *b) {
     const zp_column *p = &b->columns[0], *q = &b->columns[1];
     double pq = 0, sq = 0, rows = 0;
     uint32_t i, n = b->rows, base;
-    if (p->type == ZP_FLOAT64 && q->type == ZP_FLOAT64 && !p->validity && !q->validity) {
+#ifndef ZP_NO_KERNELS
+    if (p->type == ZP_FLOAT64 && q->type == ZP_FLOAT64 && !p->validity) { /* the host's kernels */
+        pq = zp_dot_f64((const double *)p->data, 0, (const double *)q->data, q->validity, n);
+        sq = zp_sum_f64((const double *)q->data, q->validity, n);
+        rows = (double)(n - q->null_count);
+    } else
+#endif
+        if (p->type == ZP_FLOAT64 && q->type == ZP_FLOAT64 && !p->validity && !q->validity) {
         const double *pv = (const double *)p->data, *qv = (const double *)q->data;
         for (i = 0; i < n; i++) {
             pq += pv[i] * qv[i];

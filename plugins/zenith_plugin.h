@@ -30,7 +30,8 @@
            return ZP_SELECT;                            // or ZP_PASS, ZP_REJECT
        }
 
-   Rules a plugin lives by (the host enforces them): no imports; a memory (memory 0); every call
+   Rules a plugin lives by (the host enforces them): no imports but the host kernels below
+   (module "zenith"); a memory (memory 0); every call
    has a fuel budget and traps when it runs out; the memory has a cap; a trap or an undefined
    verdict never loses a batch (the engine's failure rule applies, docs/PLUGINS.md). The column
    data, validity bitmaps and the batch header are the host's copies: read them, do not keep
@@ -231,6 +232,29 @@ static inline void zp_load_f64(const zp_column *c, uint32_t from, uint32_t n, do
             break;
     }
 }
+
+/* ---- host kernels: optional imports of module "zenith" ----------------------------------------
+   Whole-column loops the host runs natively on this plugin's own memory, for the per-row work
+   an interpreter is slowest at (a range filter, a sum, a dot product: ~0.3 ns per row instead of
+   ~5). A plugin imports only those it calls (wasm-ld drops the rest); every range is checked
+   against the plugin's memory (a trap when out, the failure rule applies) and each call costs
+   1 + n/8 fuel. Rows are 0 .. n-1; validity is a column's bitmap or NULL (all valid). */
+#define ZP_IMPORT(name) __attribute__((import_module("zenith"), import_name(#name)))
+
+/* Sets selection bit i (whole bytes written: (n + 7) / 8 of them, bits past n cleared) when row
+   i is valid and lo <= data[i] <= hi (NaN never). Returns the rows selected. */
+ZP_IMPORT(select_range_f64)
+uint32_t zp_select_range_f64(const double *data, const uint8_t *validity, uint32_t n, double lo, double hi,
+                             uint8_t *selection);
+/* The same over int64 values (ZP_INT64, ZP_TIMESTAMP, ZP_DATE64, ZP_TIME64, ZP_DURATION). */
+ZP_IMPORT(select_range_i64)
+uint32_t zp_select_range_i64(const int64_t *data, const uint8_t *validity, uint32_t n, int64_t lo, int64_t hi,
+                             uint8_t *selection);
+/* The valid values summed in row order. */
+ZP_IMPORT(sum_f64) double zp_sum_f64(const double *data, const uint8_t *validity, uint32_t n);
+/* a[i] * b[i] summed in row order over the rows valid in both. */
+ZP_IMPORT(dot_f64)
+double zp_dot_f64(const double *a, const uint8_t *a_validity, const double *b, const uint8_t *b_validity, uint32_t n);
 
 #ifndef ZP_NO_RUNTIME
 /* The two exports every plugin needs. zenith_plugin_alloc hands the host 16-byte aligned memory
