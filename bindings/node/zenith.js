@@ -24,7 +24,7 @@ const path = require('path');
 function findLibrary() {
   if (process.env.ZENITH_LIB) return process.env.ZENITH_LIB;
   const inRepo = path.join(__dirname, '..', '..', 'build', 'libzenith.so');
-  if (fs.existsSync(inRepo)) return inRepo;
+  if (path.basename(path.dirname(__dirname)) === 'bindings' && fs.existsSync(inRepo)) return inRepo;
   return 'libzenith.so.0';
 }
 
