@@ -106,7 +106,7 @@ func (c Conn) Send(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	return check(C.zenith_server_send(c.s, C.zenith_conn_id(c.ID), unsafe.Pointer(&data[0]), C.size_t(len(data))))
+	return check(C.zgo_send(c.s, C.zenith_conn_id(c.ID), (*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data))))
 }
 
 // Close closes after what is queued (abort false) or now.
@@ -608,9 +608,9 @@ func (s *Server) PostData(data []byte) error {
 	if s.closed {
 		return Error{Code: EState, Detail: "the server is closed"}
 	}
-	var p unsafe.Pointer
+	var p *C.uint8_t
 	if len(data) > 0 {
-		p = unsafe.Pointer(&data[0])
+		p = (*C.uint8_t)(unsafe.Pointer(&data[0]))
 	}
 	return check(C.zgo_post_data(s.s, C.uintptr_t(s.st.handle), p, C.size_t(len(data))))
 }

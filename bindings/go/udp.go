@@ -170,18 +170,18 @@ func goAddr(a *C.zenith_addr) netip.AddrPort {
 // Send queues a copy of data as one datagram to `to` (the zero AddrPort: the connected peer).
 // It leaves from the loop, in order; ZENITH_E_FULL: nothing queued, OnWritable follows.
 func (u *UDPSocket) Send(data []byte, to netip.AddrPort) error {
-	var p unsafe.Pointer
+	var p *C.uint8_t
 	if len(data) > 0 {
-		p = unsafe.Pointer(&data[0])
+		p = (*C.uint8_t)(unsafe.Pointer(&data[0]))
 	}
 	if !to.IsValid() {
-		return check(C.zenith_udp_send(u.st.s, u.id, p, C.size_t(len(data)), nil))
+		return check(C.zgo_udp_send(u.st.s, u.id, p, C.size_t(len(data)), nil))
 	}
 	a, err := cAddr(to)
 	if err != nil {
 		return err
 	}
-	return check(C.zenith_udp_send(u.st.s, u.id, p, C.size_t(len(data)), &a))
+	return check(C.zgo_udp_send(u.st.s, u.id, p, C.size_t(len(data)), &a))
 }
 
 func cstrOrNil(s string) *C.char {

@@ -99,11 +99,23 @@ const (
 	ENotFound      = C.ZENITH_E_NOT_FOUND
 )
 
-func check(rc C.int) error {
-	if rc < 0 {
-		return Error{Code: int(rc)}
+// boxed holds Zenith's own codes already converted to error, so that returning one (a refused
+// post retried in a loop, say) does not allocate.
+var boxed = func() (b [-C.ZENITH_E_LAST_]error) {
+	for i := range b {
+		b[i] = Error{Code: -i}
 	}
-	return nil
+	return
+}()
+
+func check(rc C.int) error {
+	if rc >= 0 {
+		return nil
+	}
+	if rc > C.ZENITH_E_LAST_ {
+		return boxed[-rc]
+	}
+	return Error{Code: int(rc)}
 }
 
 // loadErr is the version and layout check, run once when the package loads.

@@ -42,7 +42,7 @@ int zgo_post_func(zenith_server *s, uintptr_t handle, uint64_t key) {
     return zenith_server_post(s, goZenithPostFunc, (void *)handle, &key, sizeof key);
 }
 
-int zgo_post_data(zenith_server *s, uintptr_t handle, const void *data, size_t len) {
+int zgo_post_data(zenith_server *s, uintptr_t handle, const uint8_t *data, size_t len) {
     return zenith_server_post(s, goZenithPostData, (void *)handle, data, len);
 }
 
@@ -61,6 +61,16 @@ int zgo_addr_decode(const zenith_addr *a, uint8_t ip[16], uint16_t *port) {
         return 6;
     }
     return 0;
+}
+
+/* Byte pointers rather than void *: cgo checks every unsafe.Pointer argument for Go pointers
+   (about 100 ns), never a pointer to bytes. */
+int zgo_send(zenith_server *s, zenith_conn_id conn, const uint8_t *data, size_t len) {
+    return zenith_server_send(s, conn, data, len);
+}
+
+int zgo_udp_send(zenith_server *s, zenith_udp_id sock, const uint8_t *data, size_t len, const zenith_addr *to) {
+    return zenith_udp_send(s, sock, data, len, to);
 }
 
 static void zgo_udp_recv(void *user, zenith_udp_id sock, const zenith_udp_datagram *d) {
