@@ -417,18 +417,21 @@ func (s *Server) BackendInfo() (BackendInfo, error) {
 
 // Close shuts down (flushing for up to a second) and destroys the server, on the server's
 // goroutine, not inside a callback (ZENITH_E_STATE there). Timers, UDP sockets and posted
-// closures still pending are dropped.
+// closures still pending are dropped. The shutdown runs the last callbacks (on_close with
+// CloseShutdown, a pending connect's OnConnect with ZENITH_E_CANCELED): a panic in one of them
+// is returned as a *CallbackPanic.
 func (s *Server) Close() error {
 	if s.st.depth > 0 {
 		return Error{Code: EState, Detail: "Server.Close inside a callback: close after RunOnce returns"}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
-	s.closed = true
+	// not under s.mu: the callbacks the shutdown runs may Post or Stop
 	C.zenith_server_shutdown(s.s, 1000)
+	s.mu.Lock()
+	s.closed = true // from here on Post, PostData and Stop refuse: nothing reaches freed memory
+	s.mu.Unlock()
 	C.zenith_server_destroy(s.s)
 	for t := range s.st.timers {
 		t.finish()
@@ -441,6 +444,10 @@ func (s *Server) Close() error {
 	s.st.postFns = nil
 	s.st.postMu.Unlock()
 	C.free(unsafe.Pointer(s.addr))
+	if p := s.st.panic; p != nil {
+		s.st.panic = nil
+		return p
+	}
 	return nil
 }
 

@@ -406,3 +406,39 @@ func TestBackendChoice(t *testing.T) {
 		t.Fatalf("backend 7: %v", err)
 	}
 }
+
+// Close runs the last callbacks (on_close with CloseShutdown): they may post without a
+// deadlock, and a panic among them comes back from Close.
+func TestCloseRunsLastCallbacks(t *testing.T) {
+	loop(t)
+	var reasons []int
+	var postErr error = Error{Code: ENull}
+	var s *Server
+	s, err := NewServer(ServerConfig{Address: "127.0.0.1"}, Handlers{
+		OnData:  func(Conn, []byte) {},
+		OnClose: func(c Conn, reason int) { panic("last words") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	accepted := false
+	s.st.h.OnAccept = func(Conn) { accepted = true }
+	if _, err := s.Connect(ConnectConfig{Address: "127.0.0.1", Port: s.Port(), OnClose: func(c Conn, reason int) {
+		reasons = append(reasons, reason)
+		postErr = s.Post(func() {})
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, s, 5*time.Second, "the accept", func() bool { return accepted })
+	err = s.Close()
+	var cp *CallbackPanic
+	if !errors.As(err, &cp) || cp.Value != "last words" {
+		t.Fatalf("Close: %v", err)
+	}
+	if len(reasons) != 1 || reasons[0] != CloseShutdown || postErr != nil {
+		t.Fatalf("client on_close %v, post inside it: %v", reasons, postErr)
+	}
+}
