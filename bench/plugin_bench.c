@@ -153,9 +153,9 @@ int main(int argc, char **argv) {
     unsigned nsizes = 3;
     const char *dir = argc > 1 ? argv[1] : "build/plugins";
     size_t flen, vlen;
-    unsigned char *fw = slurp(dir, "price_filter.wasm", &flen), *vw = slurp(dir, "vwap.wasm", &vlen);
     static const double range[2] = { 95.0, 104.99 };
-    unsigned i;
+    unsigned i, variant;
+    unsigned char *fw = NULL, *vw = NULL;
     if (argc > 2) {
         for (nsizes = 0; nsizes < 16 && (int)nsizes + 2 < argc; nsizes++) sizes[nsizes] = atoll(argv[nsizes + 2]);
         for (i = 0; i < nsizes; i++)
@@ -167,51 +167,62 @@ int main(int argc, char **argv) {
     printf("plugin_bench: zenith_publish of a struct<price: double, quantity: double> batch, one thread, "
            "median of %d runs of %d publishes\n",
            RUNS, RUN);
-    printf("%6s  %11s  %11s %9s  %11s %9s %9s  %11s %9s %9s\n", "rows", "bare ns/pub", "copy ns/pub", "+ns/row",
-           "filter ns", "+ns/pub", "+ns/row", "vwap ns", "+ns/pub", "+ns/row");
-    for (i = 0; i < nsizes; i++) {
-        zenith_plugin_config cfg;
-        ZenithEngine bare = zenith_init(RUN), filt = zenith_init(RUN), vw_e = zenith_init(RUN), cp = zenith_init(RUN);
-        double tb, tf, tv, tc;
-        int idf, idv, idc;
-        char why[ZENITH_PLUGIN_REASON_MAX];
-        make_batch(sizes[i]);
-        memset(&cfg, 0, sizeof cfg);
-        cfg.instances = 1;
-        cfg.params = range;
-        cfg.params_len = sizeof range;
-        idf = zenith_load_plugin_ex(filt, fw, flen, &cfg, why, sizeof why);
-        cfg.params = NULL;
-        cfg.params_len = 0;
-        idv = zenith_load_plugin_ex(vw_e, vw, vlen, &cfg, why, sizeof why);
-        idc = zenith_load_plugin_ex(cp, copyin_wasm, sizeof copyin_wasm, &cfg, why, sizeof why);
-        if (idf < 0 || idv < 0 || idc < 0) {
-            fprintf(stderr, "plugin_bench: load: %s\n", why);
-            return 1;
+    for (variant = 0; variant < 2; variant++) {
+        free(fw);
+        free(vw);
+        fw = slurp(dir, variant ? "price_filter_loop.wasm" : "price_filter.wasm", &flen);
+        vw = slurp(dir, variant ? "vwap_loop.wasm" : "vwap.wasm", &vlen);
+        printf("%s\n", variant
+                           ? "every row interpreted (price_filter_loop.wasm, vwap_loop.wasm: -DZP_NO_KERNELS)"
+                           : "with the host kernels (price_filter.wasm, vwap.wasm: zenith.select_range_f64, dot_f64, "
+                             "sum_f64)");
+        printf("%6s  %11s  %11s %9s  %11s %9s %9s  %11s %9s %9s\n", "rows", "bare ns/pub", "copy ns/pub", "+ns/row",
+               "filter ns", "+ns/pub", "+ns/row", "vwap ns", "+ns/pub", "+ns/row");
+        for (i = 0; i < nsizes; i++) {
+            zenith_plugin_config cfg;
+            ZenithEngine bare = zenith_init(RUN), filt = zenith_init(RUN), vw_e = zenith_init(RUN),
+                         cp = zenith_init(RUN);
+            double tb, tf, tv, tc;
+            int idf, idv, idc;
+            char why[ZENITH_PLUGIN_REASON_MAX];
+            make_batch(sizes[i]);
+            memset(&cfg, 0, sizeof cfg);
+            cfg.instances = 1;
+            cfg.params = range;
+            cfg.params_len = sizeof range;
+            idf = zenith_load_plugin_ex(filt, fw, flen, &cfg, why, sizeof why);
+            cfg.params = NULL;
+            cfg.params_len = 0;
+            idv = zenith_load_plugin_ex(vw_e, vw, vlen, &cfg, why, sizeof why);
+            idc = zenith_load_plugin_ex(cp, copyin_wasm, sizeof copyin_wasm, &cfg, why, sizeof why);
+            if (idf < 0 || idv < 0 || idc < 0) {
+                fprintf(stderr, "plugin_bench: load: %s\n", why);
+                return 1;
+            }
+            tb = measure(bare);
+            tc = measure(cp);
+            tf = measure(filt);
+            tv = measure(vw_e);
+            printf("%6lld  %11.1f  %11.1f %9.3f  %11.1f %9.1f %9.3f  %11.1f %9.1f %9.3f\n", (long long)sizes[i], tb, tc,
+                   (tc - tb) / (double)sizes[i], tf, tf - tb, (tf - tb) / (double)sizes[i], tv, tv - tb,
+                   (tv - tb) / (double)sizes[i]);
+            {
+                zenith_plugin_stats st;
+                memset(&st, 0, sizeof st);
+                zenith_plugin_get_stats(filt, idf, &st);
+                if (st.failures)
+                    fprintf(stderr, "plugin_bench: the filter failed %llu times\n", (unsigned long long)st.failures);
+                printf("        filter: %.1f fuel per row, %llu selections of %llu calls\n",
+                       (double)st.fuel_used / (double)st.rows_in, (unsigned long long)st.selected,
+                       (unsigned long long)st.calls);
+            }
+            zenith_free(bare);
+            zenith_free(filt);
+            zenith_free(vw_e);
+            zenith_free(cp);
+            free((void *)price_bufs[1]);
+            free((void *)qty_bufs[1]);
         }
-        tb = measure(bare);
-        tc = measure(cp);
-        tf = measure(filt);
-        tv = measure(vw_e);
-        printf("%6lld  %11.1f  %11.1f %9.3f  %11.1f %9.1f %9.3f  %11.1f %9.1f %9.3f\n", (long long)sizes[i], tb, tc,
-               (tc - tb) / (double)sizes[i], tf, tf - tb, (tf - tb) / (double)sizes[i], tv, tv - tb,
-               (tv - tb) / (double)sizes[i]);
-        {
-            zenith_plugin_stats st;
-            memset(&st, 0, sizeof st);
-            zenith_plugin_get_stats(filt, idf, &st);
-            if (st.failures)
-                fprintf(stderr, "plugin_bench: the filter failed %llu times\n", (unsigned long long)st.failures);
-            printf("        filter: %.1f fuel per row, %llu selections of %llu calls\n",
-                   (double)st.fuel_used / (double)st.rows_in, (unsigned long long)st.selected,
-                   (unsigned long long)st.calls);
-        }
-        zenith_free(bare);
-        zenith_free(filt);
-        zenith_free(vw_e);
-        zenith_free(cp);
-        free((void *)price_bufs[1]);
-        free((void *)qty_bufs[1]);
     }
     { /* load (decode, validate, translate, instantiate, init) + unload, one instance */
         ZenithEngine e = zenith_init(RUN);
@@ -225,7 +236,8 @@ int main(int argc, char **argv) {
         t0 = now_ns();
         for (k = 0; k < 200; k++) zenith_unload_plugin(e, zenith_load_plugin_ex(e, fw, flen, &cfg, NULL, 0));
         t1 = now_ns();
-        printf("load + unload of price_filter.wasm (%zu bytes), one instance: %.1f us\n", flen, (t1 - t0) / 200 / 1000);
+        printf("load + unload of price_filter_loop.wasm (%zu bytes), one instance: %.1f us\n", flen,
+               (t1 - t0) / 200 / 1000);
         zenith_free(e);
     }
     printf("goal (issue 12): the filter adds at most 1000 ns + 1 ns per row to a publish\n");
