@@ -1488,7 +1488,7 @@ typedef struct zenith_engine_stats {
     uint64_t sources_untracked; /* batches from sources beyond the tracking table */
 } zenith_engine_stats;
 
-/* Creates an engine holding up to `capacity` batches in flight (rounded up to a power of two;
+/* Creates an engine holding up to `capacity` batches in flight (rounded up to a power of two, 2 at least;
    zenith_engine_get_stats tells the result). All memory is allocated here.
    Returns the engine, or NULL: capacity 0 or above 2^24, or out of memory.
    Thread safety: any thread. Lifetime: until zenith_free. */
@@ -7703,7 +7703,8 @@ struct zenith_engine {
 ZENITH_API ZenithEngine zenith_engine_create(uint32_t capacity) {
     zenith_engine *e;
     unsigned char *raw;
-    uint64_t cap = 1, i;
+    uint64_t cap = 2, i; /* at least two slots: in a ring of one, a slot's "full" and "free for the
+                            next lap" marks are the same number, and a second publish overwrote the first */
     size_t off_slots, off_sources, total;
     if (capacity == 0 || capacity > (1u << 24)) return NULL;
     while (cap < capacity) cap <<= 1;

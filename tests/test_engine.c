@@ -684,3 +684,33 @@ Test(engine, layout_table_matches_the_compiler, .timeout = 10) {
     cr_assert_eq(zenith_layout_hash(), zenith_layout_hash());
     cr_assert_neq(zenith_layout_hash(), 0u);
 }
+
+/* A capacity of 1 is a ring of two: each batch keeps its place (a ring of one let the second
+   publish overwrite the first, whose release never ran, and the next poll spun). */
+Test(engine, capacity_one_holds_two_batches_and_never_overwrites, .timeout = 10) {
+    ta_counts c = { 0, 0 };
+    ZenithEngine e = mkengine(1);
+    struct ArrowArray a[3];
+    struct ArrowSchema s[3];
+    zenith_batch b;
+    int i;
+    cr_assert_eq(estats(e).capacity, 2u);
+    for (i = 0; i < 3; i++) {
+        a[i] = ta_int32(&c, 4);
+        s[i] = ta_schema(&c, "i");
+    }
+    cr_assert_eq(zenith_engine_publish(e, &a[0], &s[0], 1, 0), 0);
+    cr_assert_eq(zenith_engine_publish(e, &a[1], &s[1], 1, 1), 0);
+    cr_assert_eq(zenith_engine_publish(e, &a[2], &s[2], 1, 2), ZENITH_E_FULL, "two held: full");
+    cr_assert_not_null(a[2].release, "the caller keeps the refused batch");
+    for (i = 0; i < 2; i++) {
+        cr_assert_eq(zenith_engine_poll(e, &b), 1);
+        cr_assert_eq(b.seq_no, (uint64_t)i, "in order, nothing overwritten");
+        cr_assert_eq(zenith_batch_release(e, &b), 0);
+    }
+    cr_assert_eq(zenith_engine_poll(e, &b), 0, "empty: returns at once");
+    cr_assert_eq(c.arrays, 2);
+    ta_release(&a[2], &s[2]);
+    zenith_engine_destroy(e);
+    cr_assert_eq(c.arrays, 3);
+}
