@@ -215,6 +215,7 @@ fuzz-wasm-diff:
 # check), one summary line each. Run as root, every toolchain is installed first, so nothing is
 # skipped; otherwise a missing toolchain skips that binding with one line naming the package.
 BINDINGS := python rust go node
+COMMA := ,
 $(BUILD)/py_consumer.so: bindings/python/tests/consumer.c $(BUILD)/libzenith.so
 	$(CC) -std=c11 $(CFLAGS) $(WARN) -shared -fPIC -I. $< -o $@ -L$(BUILD) -lzenith -Wl,-rpath,$(CURDIR)/$(BUILD)
 
@@ -317,15 +318,26 @@ check-examples: | $(BUILD)/check
 	done
 	@echo "check-examples: $$(ls examples/*.c | wc -l) examples build with the command in their top comment"
 
-# install into a staging DESTDIR, then build a program against it through pkg-config.
+# Install into a staging DESTDIR and build against it through pkg-config: a program linked with
+# libzenith (zenith-shared), and the README's quick start compiled header-only (zenith). Then a
+# real install under a non-default PREFIX: a program linked with `pkg-config --libs
+# zenith-shared` alone must find libzenith.so.0 when it runs (the .pc carries the rpath).
 check-install: | $(BUILD)/check
-	@rm -rf $(BUILD)/stage
+	@rm -rf $(BUILD)/stage $(BUILD)/prefix
 	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/stage PREFIX=/usr > /dev/null
-	@set -e; st=$(CURDIR)/$(BUILD)/stage; \
-	flags=$$(PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st $(PKG_CONFIG) --cflags --libs zenith); \
+	@set -e; st=$(CURDIR)/$(BUILD)/stage; pc="PKG_CONFIG_PATH=$$st/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$st"; \
+	flags=$$(env $$pc $(PKG_CONFIG) --cflags --libs zenith-shared); \
 	cc -std=c11 $(WARN) tests/compile/main.c tests/compile/via_library.c -Itests/compile -o $(BUILD)/check/installed $$flags -Wl,-rpath,$$st/usr/lib; \
-	$(BUILD)/check/installed
-	@echo "check-install: headers, libzenith.so/.a and zenith.pc install under DESTDIR/PREFIX and link"
+	$(BUILD)/check/installed; \
+	awk '/^```c$$/ { n++; if (n == 1) inblk = 1; next } /^```/ { inblk = 0 } inblk' README.md > $(BUILD)/check/quick.c; \
+	cc -std=c11 $(WARN) $(BUILD)/check/quick.c -o $(BUILD)/check/quick $$(env $$pc $(PKG_CONFIG) --cflags --libs zenith); \
+	$(BUILD)/check/quick > /dev/null
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix > /dev/null
+	@set -e; pfx=$(CURDIR)/$(BUILD)/prefix; \
+	cc -std=c11 $(WARN) tests/compile/main.c tests/compile/via_library.c -Itests/compile -o $(BUILD)/check/installed2 \
+	  $$(PKG_CONFIG_PATH=$$pfx/lib/pkgconfig $(PKG_CONFIG) --cflags --libs zenith-shared); \
+	env -u LD_LIBRARY_PATH $(BUILD)/check/installed2
+	@echo "check-install: headers, libzenith.so/.a, zenith.pc (header-only) and zenith-shared.pc install and link; a non-default PREFIX runs without LD_LIBRARY_PATH"
 
 install: shared
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -336,11 +348,14 @@ install: shared
 	install -m 644 $(BUILD)/libzenith.a $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/zenith.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@RPATH@|$(if $(filter /usr /usr/local,$(PREFIX)),, -Wl$(COMMA)-rpath$(COMMA)$${libdir})|' \
+	  tools/zenith-shared.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith-shared.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/zenith.h $(DESTDIR)$(PREFIX)/include/zenith_numa.h $(DESTDIR)$(PREFIX)/include/zenith_wasm.h \
 	  $(DESTDIR)$(PREFIX)/lib/libzenith.so* $(DESTDIR)$(PREFIX)/lib/libzenith.a \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/zenith-shared.pc
 
 # ---- benchmarks and the demo -------------------------------------------------------------------
 $(BUILD)/pool_bench: bench/pool_bench.c $(HEADERS)

@@ -7,8 +7,9 @@
    another thread.
 
    Needs: Linux 6.0+ (multishot accept and receive, provided-buffer rings), liburing >= 2.3.
-   Build: cc -O2 examples/echo_server.c -I. -luring -o echo_server
-   Run:   ./echo_server -p 9090            then: echo hello | nc -q1 127.0.0.1 9090
+   Build: cc -O2 examples/echo_server.c -I. -luring -pthread -o echo_server
+   Run:   ./echo_server -p 9090            then (bash, no netcat needed):
+          bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090; echo hello >&3; head -n1 <&3'
    Flags: -a ADDR (127.0.0.1)  -p PORT (9090; 0 = any)  -t THREADS (1)  -c CPU (first CPU to pin)
           -b BYTES (buffer size, a multiple of 64; 16384: one buffer holds a 16 KiB message)
           --backend io_uring|epoll|auto (auto: io_uring where the kernel allows it, else epoll;

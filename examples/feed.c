@@ -11,7 +11,7 @@
 
    Needs: Linux 6.0+ (multishot recvmsg, provided-buffer rings; or the epoll backend anywhere),
           liburing >= 2.3.
-   Build: cc -O2 examples/feed.c -I. -luring -o feed
+   Build: cc -O2 examples/feed.c -I. -luring -pthread -o feed
    Run:   ./feed sub -i lo &     then: ./feed pub -i lo -n 10000 -r 50000
           (sub prints "listening on 239.1.2.3:5001" once joined, and stops by itself at the end
           of the feed with one line "summary received=N expected=N lost=N ... max_us=N")

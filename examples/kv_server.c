@@ -10,8 +10,9 @@
      DEL key         -> OK | NOTFOUND  DUMP n  -> n lines "line i", then END
      QUIT            -> BYE, then the server closes the connection
    Needs: Linux 6.0+, liburing >= 2.3.
-   Build: cc -O2 examples/kv_server.c -I. -luring -o kv_server
-   Run:   ./kv_server -p 7070      then: printf 'SET a 1\nGET a\nDUMP 3\n' | nc -q1 127.0.0.1 7070
+   Build: cc -O2 examples/kv_server.c -I. -luring -pthread -o kv_server
+   Run:   ./kv_server -p 7070      then (bash, no netcat needed; six reply lines):
+          bash -c 'exec 3<>/dev/tcp/127.0.0.1/7070; printf "SET a 1\nGET a\nDUMP 3\n" >&3; head -n6 <&3'
    Flags: -a ADDR (127.0.0.1)  -p PORT (7070; 0 = any)  --backend io_uring|epoll|auto (auto:
           io_uring where the kernel allows it, else epoll; the ZENITH_BACKEND environment
           variable decides first)  -h, --help

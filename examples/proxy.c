@@ -10,9 +10,10 @@
    several reactors on one port (SO_REUSEPORT) stopped cleanly on SIGINT/SIGTERM.
 
    Needs: Linux 6.0+ (multishot accept and receive, provided-buffer rings), liburing >= 2.3.
-   Build: cc -O2 examples/proxy.c -I. -luring -o proxy
+   Build: cc -O2 examples/proxy.c -I. -luring -pthread -o proxy
    Run:   ./proxy -l 127.0.0.1:9000 -u 127.0.0.1:9090     (an upstream: ./echo_server -p 9090)
-          then: echo hello | nc -q1 127.0.0.1 9000         (IPv6: -l [::1]:9000 -u [::1]:9090)
+          then: bash -c 'exec 3<>/dev/tcp/127.0.0.1/9000; echo hello >&3; head -n1 <&3'
+          (IPv6: -l [::1]:9000 -u [::1]:9090, and /dev/tcp/::1/9000)
    Flags: -l ADDR:PORT (listen; port 0 = any)  -u ADDR:PORT (upstream)  -t THREADS (1)
           --backend io_uring|epoll|auto (auto: io_uring where the kernel allows it, else epoll;
           the ZENITH_BACKEND environment variable decides first)  -h, --help

@@ -10,9 +10,10 @@
 
    Needs: Linux 6.0+ (multishot recvmsg, provided-buffer rings; or the epoll backend anywhere),
           liburing >= 2.3.
-   Build: cc -O2 examples/udp_echo.c -I. -luring -o udp_echo
-   Run:   ./udp_echo -p 9091           then: python3 -c 'import socket as S; s=S.socket(S.AF_INET,S.SOCK_DGRAM); s.settimeout(2); s.sendto(b"hello",("127.0.0.1",9091)); print(s.recv(65536).decode())'
-          (IPv6: ./udp_echo -a ::1 -p 9091, and S.AF_INET6 with ("::1",9091) in the line above)
+   Build: cc -O2 examples/udp_echo.c -I. -luring -pthread -o udp_echo
+   Run:   ./udp_echo -p 9091           then (bash, no netcat needed):
+          bash -c 'exec 3<>/dev/udp/127.0.0.1/9091; echo hello >&3; head -n1 <&3'
+          (IPv6: ./udp_echo -a ::1 -p 9091, and /dev/udp/::1/9091)
    Flags: -a ADDR (127.0.0.1; an IPv4 or IPv6 literal, 0.0.0.0 or :: for every address)
           -p PORT (9091; 0 = any)  -b BYTES (buffer size, a multiple of 64; 4096: datagrams of up
           to 4096 - 176 = 3920 bytes are echoed, longer ones are counted as truncated; 65728 takes

@@ -936,10 +936,8 @@ class Engine {
   /** The data-plane engine (zenith_engine_create): publish/poll from any thread in C; from JS,
       the thread that made it. close() destroys it (zenith_engine_destroy). */
   constructor(capacity = 1024) {
-    // zenith_engine_create(1) makes a one-slot ring whose second publish claims the occupied
-    // slot again (the queued batch is overwritten, never released, and poll spins): the binding
-    // asks for 2 instead (stats().capacity says 2). README "Known limits".
-    this.e = engine_create(capacity === 1 ? 2 : capacity);
+    // the library rounds capacity up to a power of two, 2 at least (stats().capacity says it)
+    this.e = engine_create(capacity);
     if (!this.e) throw ZenithError.from(codes.ZENITH_E_INVAL, `zenith_engine_create(${capacity})`);
     this.bitsCap = (16384 + 7) >> 3;
   }

@@ -89,7 +89,7 @@ test('a module that is not a plugin: PluginError with the reason; the engine is 
   assert.strictEqual(b.selected, -1, 'no plugin attached');
   b.release();
   z.freeArrow(x);
-  // capacity 1 is taken as 2 (zenith_engine_create(1) overwrites its one slot: README)
+  // capacity 1 is a ring of two in the library (a ring of one overwrote its slot)
   const full = new z.Engine(1);
   assert.strictEqual(Number(full.stats().capacity), 2);
   const a = z.int64Array([1]), a2 = z.int64Array([2]), c = z.int64Array([3]);
