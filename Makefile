@@ -222,7 +222,7 @@ $(BUILD)/py_consumer.so: bindings/python/tests/consumer.c $(BUILD)/libzenith.so
 test-bindings: deps-build
 	@if [ "$$(id -u)" = 0 ]; then tools/deps.sh python3 cargo go node npm; \
 	 else tools/deps.sh --optional python3 cargo go node npm; fi
-	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a $(BUILD)/loadgen $(BUILD)/py_consumer.so
+	@$(MAKE) --no-print-directory $(BUILD)/libzenith.so $(BUILD)/libzenith.a $(BUILD)/loadgen $(BUILD)/py_consumer.so $(PLUGINS_WASM)
 	@set -e; for b in $(BINDINGS); do sh bindings/$$b/run_tests.sh $(CURDIR)/$(BUILD); done
 
 # ---- check: the headers compile everywhere they promise to -----------------------------------
