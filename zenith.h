@@ -10,7 +10,8 @@ CONTENTS (search for the quoted text)
                            (and a pool's fixed buffers) -> "Provided-buffer ring" -> "The reactor"
                            (zenith_server: listeners, connections, connects, timers, posts) ->
                            "UDP sockets" (zenith_udp_*, multicast, zenith_addr) ->
-                           "the data-plane engine" (Arrow C Data Interface)
+                           "the data-plane engine" (Arrow C Data Interface) -> "ABI layout
+                           table" (zenith_layout_*: what bindings check their struct copies against)
     Inline fast path       "Inline fast path": pool acquire/release and ring twins (private layout)
     Implementation         "---- errors" -> "---- common helpers" -> "---- buffer pool: layout" and
                            the pool's sections -> "---- ring" -> "---- ring: a pool's buffers" ->
@@ -131,13 +132,14 @@ OVERVIEW
     pool and connection table on that CPU's NUMA node. zenith_numa.h holds the NUMA helpers
     (docs/NUMA.md); included after this header it adds the pool/server glue.
 
-    The data-plane engine (zenith_init / zenith_publish / zenith_poll / zenith_batch_release /
-    zenith_free): Arrow C Data Interface batches, validated, moved in without a copy, taken out
+    The data-plane engine (zenith_engine_create / _publish / _poll / zenith_batch_release /
+    zenith_engine_destroy; the design's zenith_init / zenith_publish / zenith_poll /
+    zenith_load_plugin / zenith_free are aliases that behave identically): Arrow C Data Interface batches, validated, moved in without a copy, taken out
     in publish order by any number of consumers; a bounded lock-free ring, no allocation after
     zenith_init. docs/FFI.md covers it and the C ABI the Python, Rust, Go and Node.js bindings
     use (extensible configs: struct_size). With ZENITH_PLUGINS, zenith_load_plugin attaches
     WebAssembly plugins (validated and sandboxed by zenith_wasm.h: fuel, memory cap, no
-    imports) that run inside zenith_publish on the publishing thread, on instances of their own
+    imports but the host's column kernels: a range select, a sum, a dot product) that run inside zenith_publish on the publishing thread, on instances of their own
     (one CAS, no lock): they pass a batch, drop it, or select its rows (zenith_poll_selection
     reads the selection; the Arrow buffers are never modified), and keep running results
     (zenith_plugin_result). A plugin that traps never loses a batch. docs/PLUGINS.md.
@@ -253,9 +255,10 @@ THREADING
       zenith_publish, each publish on a plugin instance of its own). zenith_load_plugin(_ex),
       zenith_unload_plugin, zenith_plugin_get_stats/_result/_last_error: any thread, also while
       others publish and poll, serialised among themselves by a spin flag publish and poll never
-      take. zenith_init: any thread; zenith_free: one thread, once no other thread uses the
-      engine.
+      take. zenith_engine_create (zenith_init): any thread; zenith_engine_destroy (zenith_free):
+      one thread, once no other thread uses the engine.
     - zenith_strerror, zenith_errname, zenith_errno, zenith_version*: any thread, signal-safe.
+      zenith_layout_*: any thread, no allocation.
 
 LIMITS
     - buffer_size: multiple of 64, from 64 B to 1 GiB; buffers are page-aligned when the size
@@ -1607,7 +1610,7 @@ typedef struct zenith_plugin_stats {
 ZENITH_API int zenith_engine_load_plugin(ZenithEngine engine, const uint8_t *wasm_bytes, size_t wasm_len);
 
 /* Loads a plugin: decodes and fully validates the module (zenith_wasm.h), checks the plugin
-   ABI (exports, no imports, a memory), instantiates it `instances` times and runs each
+   ABI (exports, imports only of the host kernels of module "zenith", a memory), instantiates it `instances` times and runs each
    instance's zenith_plugin_init; then attaches it: every batch published from then on runs it.
    Params: engine; wasm_bytes, wasm_len (in, borrowed for the call: copied); cfg (in, borrowed,
    nullable: defaults); reason, reason_cap (out, nullable: the reason of a failure, one line,
