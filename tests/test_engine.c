@@ -702,7 +702,7 @@ Test(engine, capacity_one_holds_two_batches_and_never_overwrites, .timeout = 10)
     cr_assert_eq(zenith_engine_publish(e, &a[0], &s[0], 1, 0), 0);
     cr_assert_eq(zenith_engine_publish(e, &a[1], &s[1], 1, 1), 0);
     cr_assert_eq(zenith_engine_publish(e, &a[2], &s[2], 1, 2), ZENITH_E_FULL, "two held: full");
-    cr_assert_not_null(a[2].release, "the caller keeps the refused batch");
+    cr_assert(a[2].release != NULL, "the caller keeps the refused batch");
     for (i = 0; i < 2; i++) {
         cr_assert_eq(zenith_engine_poll(e, &b), 1);
         cr_assert_eq(b.seq_no, (uint64_t)i, "in order, nothing overwritten");
